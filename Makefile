@@ -1,0 +1,58 @@
+# Switchboard: `make run` starts everything on the embedded stack, `make test` runs every test.
+# Both build the environment first; only python3 (3.11+) and make are needed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+MEMBERS := libs/events libs/runtime services/profile-lookup services/router services/sla-monitor
+
+.DEFAULT_GOAL := help
+.PHONY: help venv run test lint format bench lock schemas clean up down
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Switchboard needs Python 3.11+, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation $(addprefix -e ,$(MEMBERS))
+	@touch $@
+
+venv: $(STAMP) ## create .venv with the locked packages
+
+run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all)
+	$(PY) -m switchboard_runtime.stack run
+
+test: $(STAMP) ## run every test against the embedded broker and database
+	$(PY) -m pytest
+
+lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict (what CI runs)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: $(STAMP) ## print benchmark figures as JSON lines
+	$(PY) -m bench
+
+schemas: $(STAMP) ## regenerate the committed JSON Schemas and AsyncAPI document
+	$(PY) -m switchboard_events.export libs/events/schemas
+
+lock: $(STAMP) ## re-resolve requirements.in into requirements.lock
+	$(VENV)/bin/uv pip compile --quiet --python-version 3.11 --generate-hashes --no-header \
+	  $(foreach m,$(MEMBERS),--no-emit-package switchboard-$(notdir $(m))) \
+	  requirements.in -o requirements.lock
+
+up: ## start the production-like stack with docker compose
+	docker compose up -d --build
+
+down: ## stop the docker compose stack
+	docker compose down
+
+clean: ## remove the environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

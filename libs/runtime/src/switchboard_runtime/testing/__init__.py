@@ -1,0 +1,1 @@
+"""Test support: the pytest plugin that starts the real broker and database."""

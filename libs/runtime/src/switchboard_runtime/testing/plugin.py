@@ -1,0 +1,1 @@
+"""pytest plugin: starts the embedded broker and database once per session."""
