@@ -1,0 +1,19 @@
+"""The runtime's exceptions, in one place.
+
+- `ConfigurationError`: settings or files are wrong; the service refuses to start.
+- `DeadLetterRateExceeded`: too many invalid records in a row of traffic; the consumer stops
+  loudly rather than drain a topic into its dead-letter twin (a bad deploy, not bad data).
+- `EmbeddedError` (in `embedded`): an embedded server could not start.
+"""
+
+
+class RuntimeFailure(Exception):
+    """Base of the runtime's own errors."""
+
+
+class ConfigurationError(RuntimeFailure):
+    """A setting or file is invalid; the message names the value and what was expected."""
+
+
+class DeadLetterRateExceeded(RuntimeFailure):
+    """The share of dead-lettered records passed the configured cap."""

@@ -1,0 +1,110 @@
+"""Runs one service process: its batch runner and its HTTP server, until SIGTERM or SIGINT.
+
+On a signal the runner finishes (or abandons, uncommitted) the batch in flight, leaves
+the consumer group, and the process exits 0. Anything the runner cannot classify as
+invalid input or transient ends the process non-zero, loudly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from switchboard_runtime import db, kafka
+from switchboard_runtime.runner import BatchRunner, Decoder, Handler
+from switchboard_runtime.settings import ServiceSettings
+from switchboard_runtime.web import ReadinessCheck, create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    """What a service plugs into the host: its topics, decoders, handler and admin API."""
+
+    name: str
+    settings: ServiceSettings
+    decoders: Mapping[str, Decoder[Any]]
+    make_handler: Callable[[async_sessionmaker[AsyncSession]], Handler[Any]]
+    routers: Sequence[APIRouter] = ()
+    extra_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    on_start: Callable[[AsyncEngine], Awaitable[None]] | None = None
+
+
+async def serve(service: Service) -> None:
+    settings = service.settings
+    engine = db.engine_from(settings)
+    sessions = db.make_sessionmaker(engine)
+    group = settings.consumer_group or service.name
+    producer = kafka.make_producer(settings.kafka, client_id=service.name)
+    consumer = kafka.make_consumer(settings.kafka, group, service.name)
+    runner: BatchRunner[Any] = BatchRunner(
+        name=service.name,
+        consumer=consumer,
+        producer=producer,
+        sessions=sessions,
+        decoders=service.decoders,
+        handler=service.make_handler(sessions),
+        max_records=settings.kafka.max_batch_records,
+        max_message_bytes=settings.kafka.max_message_bytes,
+        dlq_max_ratio=settings.dlq_max_ratio,
+        dlq_window=settings.dlq_window,
+    )
+
+    async def database_ready() -> str | None:
+        await db.ping(engine)
+        return None
+
+    async def broker_ready() -> str | None:
+        await producer.client.fetch_all_metadata()
+        return None
+
+    async def loop_ready() -> str | None:
+        state = runner.state
+        if not state.joined:
+            return "not yet assigned partitions by the consumer group"
+        if state.stalled(settings.stall_seconds):
+            return f"consumer loop has not polled for over {settings.stall_seconds:.0f} s"
+        if state.retrying:
+            return f"retrying after a transient failure ({state.retrying})"
+        return None
+
+    checks = {"database": database_ready, "broker": broker_ready, "consumer": loop_ready}
+    app = create_app(service.name, checks | service.extra_checks, service.routers)
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    # The host owns the signals: stop the runner first, then the web server.
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, runner.stop)
+
+    if service.on_start is not None:
+        await service.on_start(engine)
+    await producer.start()
+    await consumer.start()
+    web = asyncio.create_task(server.serve(), name="http")
+    log.info(
+        "started",
+        extra={"group": group, "topics": sorted(service.decoders), "port": settings.http_port},
+    )
+    try:
+        await runner.run()
+    finally:
+        log.info("stopping")
+        server.should_exit = True
+        await consumer.stop()
+        await producer.stop()
+        await web
+        await engine.dispose()

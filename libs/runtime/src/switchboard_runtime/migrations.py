@@ -1,0 +1,59 @@
+"""Alembic migrations, one history per service schema.
+
+A service keeps `migrations/` (alembic's `versions/` plus a two-line `env.py` that
+calls `run_env`). `upgrade` applies them; the version table lives in the service's
+own schema, so no service reads or writes another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command, context
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+
+def _config(database_url: str, migrations_dir: Path, schema: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["schema"] = schema
+    return config
+
+
+def upgrade(database_url: str, migrations_dir: Path, schema: str, revision: str = "head") -> None:
+    """Bring `schema` up to `revision`; safe to run again (and from several processes)."""
+    command.upgrade(_config(database_url, migrations_dir, schema), revision)
+
+
+def run_env() -> None:
+    """Body of every service's `migrations/env.py`."""
+    config = context.config
+    schema: str = config.attributes["schema"]
+    url = config.get_main_option("sqlalchemy.url")
+    assert url is not None, "sqlalchemy.url is set by upgrade()"
+
+    def migrate(connection: Connection) -> None:
+        # One migrator at a time per schema: replicas may start together.
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+        connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        context.configure(
+            connection=connection,
+            version_table_schema=schema,
+            transaction_per_migration=False,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def main() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(migrate)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())

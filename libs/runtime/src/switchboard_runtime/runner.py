@@ -1,0 +1,349 @@
+"""The Kafka batch runner: at-least-once delivery, exactly-once effects.
+
+One loop owns the transaction and the offsets:
+
+1. fetch a batch (`getmany`), decode and validate each record;
+2. dead-letter what can never be processed, with headers naming where it came from
+   and why (never the payload), under a cap on the invalid share;
+3. run the handler on the valid records inside one database transaction;
+4. produce the handler's outputs and the dead letters, awaiting acks=all;
+5. commit the offsets of exactly that batch.
+
+Transient failures (database or broker unreachable) are retried with backoff; the
+batch is neither committed nor dead-lettered meanwhile. A crash anywhere replays the
+uncommitted batch: handlers make that harmless by recording processed event ids
+(`db.claim_events`) and deriving output ids from input ids.
+
+A rebalance waits for the batch in flight, unless it is stuck retrying: then the batch
+is abandoned uncommitted and its partitions are re-read by whoever owns them next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from switchboard_events.errors import InvalidEvent, NotJson, TooLarge
+from switchboard_events.topics import (
+    DLQ_CONSUMER_GROUP,
+    DLQ_ERROR_CLASS,
+    DLQ_FAILED_AT,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    DLQ_REASON,
+    dlq,
+)
+
+from switchboard_runtime import metrics
+from switchboard_runtime.errors import DeadLetterRateExceeded
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E")
+MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Record(Generic[E]):
+    """A decoded, valid record handed to the handler."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    timestamp_ms: int
+    event: E
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """A record for the runner to produce once the batch's transaction has committed."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+Handler = Callable[[Sequence[Record[E]], AsyncSession], Awaitable[Sequence[Output]]]
+Decoder = Callable[[bytes], E]
+
+
+class _Abandon(Exception):
+    """The batch in flight is given up uncommitted (rebalance or shutdown)."""
+
+
+@dataclass
+class RunnerState:
+    """What `/readyz` and the admin API read about the loop."""
+
+    joined: bool = False
+    last_poll: float = field(default_factory=time.monotonic)
+    assigned: frozenset[TopicPartition] = frozenset()
+    retrying: str | None = None
+
+    def stalled(self, limit_seconds: float) -> bool:
+        return time.monotonic() - self.last_poll > limit_seconds
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Failures that heal by themselves: unreachable database or broker."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, KafkaError):
+        return bool(getattr(exc, "retriable", False)) or type(exc).__name__.startswith(
+            ("KafkaConnection", "KafkaTimeout", "RequestTimedOut", "NodeNotReady")
+        )
+    if isinstance(exc, OSError):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and is_transient(cause)
+
+
+class _DeadLetterGuard:
+    """Stops the consumer when invalid records pass a share of the recent ones."""
+
+    def __init__(self, max_ratio: float, window: int) -> None:
+        self._max_ratio = max_ratio
+        self._recent: deque[bool] = deque(maxlen=window)
+        self._invalid = 0
+
+    def observe(self, invalid: bool) -> None:
+        if len(self._recent) == self._recent.maxlen and self._recent[0]:
+            self._invalid -= 1
+        self._recent.append(invalid)
+        self._invalid += invalid
+        full = len(self._recent) == self._recent.maxlen
+        if full and self._invalid / len(self._recent) > self._max_ratio:
+            raise DeadLetterRateExceeded(
+                f"{self._invalid} of the last {len(self._recent)} records were invalid"
+                f" (cap {self._max_ratio:.0%}): stopping rather than dead-lettering a whole topic"
+            )
+
+
+class BatchRunner(Generic[E]):
+    """Consumes `decoders`' topics as one group and drives `handler` batch by batch."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+        decoders: Mapping[str, Decoder[E]],
+        handler: Handler[E],
+        max_records: int = 1000,
+        max_message_bytes: int = 1_048_576,
+        dlq_max_ratio: float = 0.5,
+        dlq_window: int = 1000,
+        poll_timeout_ms: int = 200,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._group = consumer._group_id or name
+        self.state = RunnerState()
+        self._consumer = consumer
+        self._producer = producer
+        self._sessions = sessions
+        self._decoders = decoders
+        self._handler = handler
+        self._max_records = max_records
+        self._max_bytes = max_message_bytes
+        self._guard = _DeadLetterGuard(dlq_max_ratio, dlq_window)
+        self._poll_timeout_ms = poll_timeout_ms
+        self._max_backoff = max_backoff_s
+        self._stop = asyncio.Event()
+        self._batch_lock = asyncio.Lock()
+        self._revoking = False
+
+    def stop(self) -> None:
+        """Ask the loop to finish (or abandon) its batch and leave the group."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Run until `stop()`; raises on what is neither invalid input nor transient."""
+        self._consumer.subscribe(list(self._decoders), listener=_Listener(self))
+        try:
+            while not self._stop.is_set():
+                self._mark_poll()
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+                )
+                if not batch:
+                    continue
+                async with self._batch_lock:
+                    try:
+                        await self._process(batch)
+                    except _Abandon as why:
+                        metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
+                        self._rewind(batch)
+        finally:
+            self.state.retrying = None
+
+    def _mark_poll(self) -> None:
+        self.state.last_poll = time.monotonic()
+        metrics.LAST_POLL.labels(self.name).set(time.time())
+
+    async def _process(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        started = time.monotonic()
+        valid: list[Record[E]] = []
+        dead: list[Output] = []
+        for tp, messages in batch.items():
+            metrics.RECORDS.labels(self.name, tp.topic).inc(len(messages))
+            for msg in messages:
+                record, letter = self._decode(tp, msg)
+                self._guard.observe(letter is not None)
+                if record is not None:
+                    valid.append(record)
+                if letter is not None:
+                    dead.append(letter)
+
+        outputs = await self._retry("database", lambda: self._transact(valid)) if valid else []
+        await self._retry("produce", lambda: self._produce([*outputs, *dead]))
+        offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
+        await self._retry("commit", lambda: self._commit(offsets))
+
+        now_ms = time.time() * 1000
+        for record in valid:
+            age = max(0.0, (now_ms - record.timestamp_ms) / 1000)
+            metrics.EVENT_AGE.labels(self.name, record.topic).observe(age)
+        for tp, offset in offsets.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                metrics.LAG.labels(self.name, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - offset)
+                )
+        count = sum(len(m) for m in batch.values())
+        metrics.BATCHES.labels(self.name).inc()
+        metrics.BATCH_RECORDS.labels(self.name).observe(count)
+        metrics.BATCH_SECONDS.labels(self.name).observe(time.monotonic() - started)
+
+    def _decode(self, tp: TopicPartition, msg: Any) -> tuple[Record[E] | None, Output | None]:
+        raw: bytes | None = msg.value
+        try:
+            if raw is None:
+                raise NotJson("the record has no value (a tombstone); an event was expected")
+            if len(raw) > self._max_bytes:
+                raise TooLarge(f"the record is {len(raw)} bytes; the limit is {self._max_bytes}")
+            event = self._decoders[tp.topic](raw)
+        except InvalidEvent as exc:
+            metrics.DEAD_LETTERS.labels(self.name, tp.topic, exc.error_class).inc()
+            log.warning(
+                "dead-lettered an invalid record",
+                extra={
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "offset": msg.offset,
+                    "error_class": exc.error_class,
+                    "reason": exc.reason,
+                },
+            )
+            return None, self._dead_letter(tp, msg, exc)
+        record = Record(tp.topic, tp.partition, msg.offset, msg.key, msg.timestamp, event)
+        return record, None
+
+    def _dead_letter(self, tp: TopicPartition, msg: Any, exc: InvalidEvent) -> Output:
+        headers = [
+            (DLQ_ORIGINAL_TOPIC, tp.topic.encode()),
+            (DLQ_ORIGINAL_PARTITION, str(tp.partition).encode()),
+            (DLQ_ORIGINAL_OFFSET, str(msg.offset).encode()),
+            (DLQ_ERROR_CLASS, exc.error_class.encode()),
+            (DLQ_REASON, exc.reason[:MAX_REASON_CHARS].encode()),
+            (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
+            (DLQ_CONSUMER_GROUP, self._group.encode()),
+        ]
+        # The original bytes are kept whole for replay; an oversize one is cut to the limit.
+        value = (msg.value or b"")[: self._max_bytes]
+        return Output(dlq(tp.topic), msg.key, value, headers)
+
+    async def _transact(self, valid: Sequence[Record[E]]) -> Sequence[Output]:
+        async with self._sessions() as session, session.begin():
+            return await self._handler(valid, session)
+
+    async def _produce(self, outputs: Sequence[Output]) -> None:
+        pending = [
+            await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
+            for o in outputs
+        ]
+        if pending:
+            await asyncio.gather(*pending)
+        for o in outputs:
+            metrics.OUTPUTS.labels(self.name, o.topic).inc()
+
+    async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        owned = {tp: off for tp, off in offsets.items() if tp in self._consumer.assignment()}
+        if not owned:
+            return
+        try:
+            await self._consumer.commit(owned)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group moved on: the new owner re-reads from the last commit; outputs
+            # produced meanwhile are duplicates carrying the same ids.
+            log.warning("offset commit refused after a rebalance", extra={"error": str(exc)})
+
+    async def _retry(self, stage: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        delay = 0.1
+        while True:
+            try:
+                result = await attempt()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                metrics.TRANSIENT_ERRORS.labels(self.name, stage).inc()
+                self.state.retrying = f"{stage}: {type(exc).__name__}"
+                log.warning(
+                    "transient failure, retrying",
+                    extra={"stage": stage, "error": repr(exc)[:300], "retry_in_s": delay},
+                )
+                if self._revoking:
+                    raise _Abandon("rebalance") from exc
+                if self._stop.is_set():
+                    raise _Abandon("shutdown") from exc
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._max_backoff)
+            else:
+                self.state.retrying = None
+                return result
+
+    def _rewind(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Re-read an abandoned batch from its first record on partitions still owned."""
+        for tp, messages in batch.items():
+            if tp in self._consumer.assignment():
+                self._consumer.seek(tp, messages[0].offset)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: BatchRunner[Any]) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Let the batch in flight commit before its partitions go, unless it is retrying.
+        self._runner._revoking = True
+        try:
+            async with self._runner._batch_lock:
+                pass
+        finally:
+            self._runner._revoking = False
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        state = self._runner.state
+        state.joined = True
+        state.assigned = frozenset(assigned)
+        metrics.ASSIGNED.labels(self._runner.name).set(len(assigned))

@@ -1,0 +1,113 @@
+"""Settings shared by every service, read once from the environment at start-up.
+
+Each service subclasses `ServiceSettings` with its own env prefix (`ROUTER_`, ...).
+`load_settings` turns a validation failure into one clear message naming each bad value.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard_runtime.errors import ConfigurationError
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "postgres"})
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach the broker; shared by consumers and producers."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    bootstrap: str = Field("127.0.0.1:9092", description="host:port[,host:port...]")
+    security_protocol: str = Field("PLAINTEXT", pattern="^(PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL)$")
+    sasl_mechanism: str | None = Field(None, pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # Tansu, the embedded broker, supports neither; turn them on for real Kafka only.
+    enable_idempotence: bool = False
+    # The embedded broker answers a fetch only when it polls: keep this small but non-zero.
+    fetch_max_wait_ms: int = Field(30, ge=1, le=10_000)
+    max_batch_records: int = Field(1000, ge=1, le=100_000)
+    max_message_bytes: int = Field(1_048_576, ge=1024)
+    linger_ms: int = Field(5, ge=0, le=1000)
+    compression: str | None = Field(None, pattern="^(gzip|snappy|lz4|zstd)$")
+    partitions: int = Field(6, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1, le=7)
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(1_000, ge=100)
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's settings. Nested values use `__`, e.g. `ROUTER_KAFKA__BOOTSTRAP`."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    environment: Environment = Environment.LOCAL
+    database_url: SecretStr = Field(
+        SecretStr("postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
+        description="SQLAlchemy URL with the asyncpg driver",
+    )
+    database_pool_size: int = Field(5, ge=1, le=100)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8000, ge=0, le=65535)
+    log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    consumer_group: str | None = Field(None, description="defaults to the service name")
+    topic_suffix: str = Field("", description="appended to every topic name (isolated test runs)")
+    dlq_max_ratio: float = Field(0.5, gt=0, le=1, description="cap on invalid records' share")
+    dlq_window: int = Field(1000, ge=10, description="records over which the share is measured")
+    stall_seconds: float = Field(60, gt=0, description="/readyz fails after this long without a poll")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        if self.kafka.security_protocol in ("PLAINTEXT", "SSL") and not self.kafka.sasl_mechanism:
+            raise ValueError(
+                "environment=production refuses unauthenticated Kafka: set KAFKA__SECURITY_PROTOCOL"
+                " to SASL_SSL and KAFKA__SASL_MECHANISM/USERNAME/PASSWORD"
+            )
+        password = self.kafka.sasl_password.get_secret_value() if self.kafka.sasl_password else ""
+        if password.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("environment=production refuses an empty or placeholder Kafka password")
+        db_password = _url_password(self.database_url.get_secret_value())
+        if db_password.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                "environment=production refuses a database URL without a real password"
+            )
+        return self
+
+
+def _url_password(url: str) -> str:
+    userinfo = url.partition("://")[2].partition("@")
+    if not userinfo[1]:
+        return ""
+    return userinfo[0].partition(":")[2]
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build settings from the environment, or raise one message naming every bad value."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", "")).upper()
+        lines = []
+        for err in exc.errors(include_url=False):
+            name = prefix + "__".join(str(part) for part in err["loc"]).upper()
+            secret = "secret" in name.lower() or "password" in name.lower() or "url" in name.lower()
+            got = "" if secret or not err["loc"] else f" (got {err['input']!r})"
+            lines.append(f"  {name or cls.__name__}: {err['msg']}{got}")
+        raise ConfigurationError(f"invalid settings for {cls.__name__}:\n" + "\n".join(lines)) from None

@@ -1,0 +1,107 @@
+"""Broker helpers for tests: publish records, read a topic back, read a group's commits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from switchboard_runtime.kafka import make_producer
+from switchboard_runtime.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: dict[str, bytes]
+
+
+async def publish(
+    settings: KafkaSettings,
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes]],
+    headers: Sequence[tuple[str, bytes]] = (),
+) -> int:
+    """Send (key, value) pairs with acks=all; returns how many were sent."""
+    producer: AIOKafkaProducer = make_producer(settings, client_id="test-publisher")
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value, key=key, headers=list(headers))
+            for key, value in records
+        ]
+        await asyncio.gather(*futures)
+        return len(futures)
+    finally:
+        await producer.stop()
+
+
+async def read_topic(
+    settings: KafkaSettings, topic: str, expected: int, timeout: float = 30.0
+) -> list[Message]:
+    """Read `topic` from the start until `expected` records arrived or `timeout` passed.
+
+    Returns what arrived, so a test can assert on the count with a clear message.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap,
+        group_id=f"reader-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    found: list[Message] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for tp, messages in batch.items():
+                found.extend(
+                    Message(
+                        tp.topic,
+                        tp.partition,
+                        m.offset,
+                        m.key,
+                        m.value,
+                        {k: bytes(v) for k, v in m.headers},
+                    )
+                    for m in messages
+                )
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def committed(settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
+    """The group's committed offset per partition (partitions without one are left out).
+
+    Read with `consumer.committed()`: the embedded broker does not answer the admin
+    client's list-offsets call for groups.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        offsets: dict[int, int] = {}
+        for partition in sorted(partitions):
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None:
+                offsets[partition] = offset
+        return offsets
+    finally:
+        await consumer.stop()

@@ -1,0 +1,99 @@
+"""A minimal service on the real runtime, for the runtime's own integration tests.
+
+Consumes JSON events `{"id": ..., "n": ...}` from its input topic; per event it writes
+one row to `echo.effects` (once, whatever the replays) and produces `{"id": ..., "n": ...}`
+to its output topic. Run as a process (`python echo_service.py`) for crash tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from switchboard_events.errors import NotJson, NotUtf8, SchemaViolation
+
+from switchboard_runtime.db import claim_events
+from switchboard_runtime.host import Service, serve
+from switchboard_runtime.logs import configure_logging
+from switchboard_runtime.runner import Handler, Output, Record
+from switchboard_runtime.settings import ServiceSettings, load_settings
+
+SCHEMA = "echo"
+DDL = (
+    "CREATE SCHEMA IF NOT EXISTS echo",
+    "CREATE TABLE IF NOT EXISTS echo.processed_events (event_id text PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS echo.effects (event_id text PRIMARY KEY, n integer NOT NULL)",
+)
+
+
+class EchoSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="ECHO_", env_nested_delimiter="__")
+
+    input_topic: str = "echo.in"
+    output_topic: str = "echo.out"
+    handler_delay_s: float = 0.0
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(raw.decode())
+    except UnicodeDecodeError:
+        raise NotUtf8("the record is not UTF-8") from None
+    except ValueError as exc:
+        raise NotJson(f"not JSON: {type(exc).__name__}") from None
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise SchemaViolation("expected an object with a string 'id'")
+    if not isinstance(event.get("n"), int):
+        raise SchemaViolation("expected an integer 'n'")
+    return event
+
+
+async def create_schema(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("SELECT pg_advisory_xact_lock(42)"))
+        for statement in DDL:
+            await conn.execute(text(statement))
+
+
+def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
+    async def handle(
+        batch: Sequence[Record[dict[str, Any]]], session: AsyncSession
+    ) -> Sequence[Output]:
+        new = await claim_events(session, SCHEMA, [r.event["id"] for r in batch])
+        rows = [{"id": r.event["id"], "n": r.event["n"]} for r in batch if r.event["id"] in new]
+        if rows:
+            await session.execute(
+                text("INSERT INTO echo.effects (event_id, n) VALUES (:id, :n)"), rows
+            )
+        if settings.handler_delay_s:
+            await asyncio.sleep(settings.handler_delay_s)
+        # Outputs are derived from inputs alone, so a replay re-emits identical records.
+        return [
+            Output(settings.output_topic, r.key, json.dumps(r.event).encode()) for r in batch
+        ]
+
+    return handle
+
+
+def build(settings: EchoSettings) -> Service:
+    def handler_factory(_: async_sessionmaker[AsyncSession]) -> Handler[dict[str, Any]]:
+        return make_handler(settings)
+
+    return Service(
+        name="echo",
+        settings=settings,
+        decoders={settings.input_topic: decode},
+        make_handler=handler_factory,
+        on_start=create_schema,
+    )
+
+
+if __name__ == "__main__":
+    echo_settings = load_settings(EchoSettings)
+    configure_logging("echo", echo_settings.log_level)
+    asyncio.run(serve(build(echo_settings)))

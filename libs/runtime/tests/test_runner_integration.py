@@ -1,0 +1,114 @@
+"""The batch runner against the real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from conftest import EchoSetup, RunnerFactory
+from switchboard_events.topics import (
+    DLQ_ERROR_CLASS,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    DLQ_REASON,
+    dlq,
+)
+
+from switchboard_runtime.testing.kafka import committed, publish, read_topic
+from switchboard_runtime.testing.plugin import Stack
+
+pytestmark = pytest.mark.integration
+
+
+def events(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
+    return [
+        (f"k{i % 7}".encode(), json.dumps({"id": f"e{i}", "n": i}).encode())
+        for i in range(start, start + count)
+    ]
+
+
+async def wait_for(predicate: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+async def test_valid_batch_flows_and_commits(echo: EchoSetup, run_in_process: RunnerFactory) -> None:
+    await publish(echo.kafka, echo.input, events(500))
+    async with run_in_process():
+        out = await read_topic(echo.kafka, echo.output, 500)
+        assert len(out) == 500
+
+        async def all_committed() -> bool:
+            offsets = await committed(echo.kafka, echo.group, echo.input)
+            return sum(offsets.values()) == 500
+
+        await wait_for(all_committed, 20, "offsets of all 500 records to be committed")
+    effects = await echo.effects()
+    assert effects == {f"e{i}": i for i in range(500)}
+    # Keys are kept, so per-key order survives: each key's outputs arrive in input order.
+    by_key: dict[bytes | None, list[int]] = {}
+    for message in sorted(out, key=lambda m: (m.partition, m.offset)):
+        by_key.setdefault(message.key, []).append(json.loads(message.value)["n"])
+    assert all(ns == sorted(ns) for ns in by_key.values())
+
+
+async def test_invalid_records_are_dead_lettered_and_the_rest_flows(
+    echo: EchoSetup, run_in_process: RunnerFactory
+) -> None:
+    bad = [
+        (b"bad-json", b'{"id": "x1", "n": '),
+        (b"bad-schema", json.dumps({"id": 7, "n": "seven"}).encode()),
+        (b"oversize", json.dumps({"id": "x3", "n": 1, "pad": "x" * 5000}).encode()),
+        (b"bad-encoding", b'{"id": "x4", "n": 1, "name": "\xff\xfe"}'),
+    ]
+    good = events(20)
+    await publish(echo.kafka, echo.input, [*good[:10], *bad, *good[10:]])
+    async with run_in_process():
+        letters = await read_topic(echo.kafka, dlq(echo.input), 4)
+        out = await read_topic(echo.kafka, echo.output, 20)
+    assert len(out) == 20, "valid records around the bad ones must still flow"
+    assert len(letters) == 4
+    classes = {m.key: m.headers[DLQ_ERROR_CLASS].decode() for m in letters}
+    assert classes[b"bad-json"] == "not_json"
+    assert classes[b"bad-encoding"] == "not_utf8"
+    assert classes[b"bad-schema"] == "schema_violation"
+    assert classes[b"oversize"] == "too_large"
+    for letter in letters:
+        assert letter.headers[DLQ_ORIGINAL_TOPIC].decode() == echo.input
+        int(letter.headers[DLQ_ORIGINAL_PARTITION])
+        int(letter.headers[DLQ_ORIGINAL_OFFSET])
+        assert letter.headers[DLQ_REASON]
+    assert b"5000" not in letters[0].headers[DLQ_REASON]
+    assert len(await echo.effects()) == 20
+
+
+async def test_database_outage_pauses_without_commit_or_dead_letters(
+    stack: Stack, echo: EchoSetup, run_in_process: RunnerFactory
+) -> None:
+    async with run_in_process() as runner:
+        await publish(echo.kafka, echo.input, events(100))
+        await read_topic(echo.kafka, echo.output, 100)
+        stack.postgres.stop()
+        try:
+            await publish(echo.kafka, echo.input, events(100, start=100))
+            await wait_for(
+                lambda: asyncio.sleep(0, result=runner.state.retrying is not None),
+                20,
+                "the runner to notice the outage",
+            )
+            await asyncio.sleep(2)
+            offsets = await committed(echo.kafka, echo.group, echo.input)
+            assert sum(offsets.values()) == 100, "nothing may be committed while the DB is down"
+        finally:
+            stack.postgres.restart()
+        out = await read_topic(echo.kafka, echo.output, 200, timeout=60)
+        assert len({json.loads(m.value)["id"] for m in out}) == 200
+    assert await read_topic(echo.kafka, dlq(echo.input), 1, timeout=2) == []
+    assert await echo.effects() == {f"e{i}": i for i in range(200)}

@@ -1,0 +1,69 @@
+"""Crash and shutdown of a real service process (the echo service on the runtime)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+import pytest
+from conftest import EchoSetup, ProcessFactory
+from test_runner_integration import events, wait_for
+
+from switchboard_runtime.testing.kafka import committed, publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+async def test_sigkill_mid_batch_then_restart_applies_every_effect_once(
+    echo: EchoSetup, start_process: ProcessFactory
+) -> None:
+    total = 3000
+    await publish(echo.kafka, echo.input, events(total))
+    # A slow handler makes it likely that the kill lands inside a batch.
+    first = start_process(ECHO_HANDLER_DELAY_S="0.3")
+
+    async def some_done() -> bool:
+        return len(await echo.effects()) >= 400
+
+    await wait_for(some_done, 60, "the first process to apply some effects")
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    applied_before = len(await echo.effects())
+    assert applied_before < total, "the kill should land before the work is done"
+
+    second = start_process()
+    out = await read_topic(echo.kafka, echo.output, total, timeout=90)
+    assert {json.loads(m.value)["id"] for m in out} == {f"e{i}" for i in range(total)}
+    assert await echo.effects() == {f"e{i}": i for i in range(total)}
+
+    async def all_committed() -> bool:
+        return sum((await committed(echo.kafka, echo.group, echo.input)).values()) == total
+
+    await wait_for(all_committed, 30, "all offsets to be committed after the restart")
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=15) == 0
+
+
+async def test_sigterm_exits_cleanly_with_commits_matching_processed_work(
+    echo: EchoSetup, start_process: ProcessFactory
+) -> None:
+    total = 2000
+    await publish(echo.kafka, echo.input, events(total))
+    proc = start_process(ECHO_HANDLER_DELAY_S="0.2")
+
+    async def some_done() -> bool:
+        return len(await echo.effects()) >= 200
+
+    await wait_for(some_done, 60, "some effects")
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    code = await asyncio.to_thread(proc.wait, 20)
+    assert code == 0
+    assert time.monotonic() - started < 10, "shutdown must take seconds, not a session timeout"
+    processed = len(await echo.effects())
+    offsets = await committed(echo.kafka, echo.group, echo.input)
+    assert sum(offsets.values()) == processed, (
+        f"committed {sum(offsets.values())} offsets but applied {processed} effects"
+    )
