@@ -5,10 +5,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-MEMBERS := libs/events libs/runtime services/profile-lookup services/router services/sla-monitor
+MEMBERS := libs/events libs/runtime libs/demo libs/devtools \
+           services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint format bench lock schemas clean up down
+.PHONY: help venv run tail publish test lint format bench lock schemas clean up down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,7 +24,13 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
 venv: $(STAMP) ## create .venv with the locked packages
 
 run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all)
-	$(PY) -m switchboard_runtime.stack run
+	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE))
+
+tail: $(STAMP) ## print a topic as it flows: make tail TOPIC=routing.decisions
+	$(PY) -m switchboard_devtools tail $(or $(TOPIC),$(error set TOPIC=name))
+
+publish: $(STAMP) ## publish events by hand: make publish TOPIC=contacts.inbound FILE=event.json
+	$(PY) -m switchboard_devtools publish $(or $(TOPIC),$(error set TOPIC=name)) $(or $(FILE),$(error set FILE=path))
 
 test: $(STAMP) ## run every test against the embedded broker and database
 	$(PY) -m pytest

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from switchboard_events.topics import dlq
 
+from switchboard_events.topics import dlq
 from switchboard_runtime import db, kafka
 from switchboard_runtime.runner import BatchRunner
 from switchboard_runtime.settings import KafkaSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
-import echo_service  # noqa: E402
+import echo_service
 
 ECHO_SCRIPT = Path(__file__).parent / "echo_service.py"
 
@@ -68,12 +68,12 @@ class EchoSetup:
 
 
 @pytest.fixture
-async def echo(
-    kafka_settings: KafkaSettings, database_url: str, topic_suffix: str
-) -> EchoSetup:
+async def echo(kafka_settings: KafkaSettings, database_url: str, topic_suffix: str) -> EchoSetup:
     settings = echo_service.EchoSettings(
         database_url=database_url,
-        kafka=kafka_settings.model_copy(update={"max_batch_records": 200, "max_message_bytes": 4096}),
+        kafka=kafka_settings.model_copy(
+            update={"max_batch_records": 200, "max_message_bytes": 4096}
+        ),
         input_topic=f"echo.in{topic_suffix}",
         output_topic=f"echo.out{topic_suffix}",
         consumer_group=f"echo{topic_suffix}",

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from switchboard_events.errors import NotJson, NotUtf8, SchemaViolation
 
+from switchboard_events.errors import NotJson, NotUtf8, SchemaViolation
 from switchboard_runtime.db import claim_events
 from switchboard_runtime.host import Service, serve
 from switchboard_runtime.logs import configure_logging
@@ -73,9 +73,7 @@ def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
         if settings.handler_delay_s:
             await asyncio.sleep(settings.handler_delay_s)
         # Outputs are derived from inputs alone, so a replay re-emits identical records.
-        return [
-            Output(settings.output_topic, r.key, json.dumps(r.event).encode()) for r in batch
-        ]
+        return [Output(settings.output_topic, r.key, json.dumps(r.event).encode()) for r in batch]
 
     return handle
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from conftest import EchoSetup, RunnerFactory
+
 from switchboard_events.topics import (
     DLQ_ERROR_CLASS,
     DLQ_ORIGINAL_OFFSET,
@@ -16,7 +17,6 @@ from switchboard_events.topics import (
     DLQ_REASON,
     dlq,
 )
-
 from switchboard_runtime.testing.kafka import committed, publish, read_topic
 from switchboard_runtime.testing.plugin import Stack
 
@@ -39,7 +39,9 @@ async def wait_for(predicate: object, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-async def test_valid_batch_flows_and_commits(echo: EchoSetup, run_in_process: RunnerFactory) -> None:
+async def test_valid_batch_flows_and_commits(
+    echo: EchoSetup, run_in_process: RunnerFactory
+) -> None:
     await publish(echo.kafka, echo.input, events(500))
     async with run_in_process():
         out = await read_topic(echo.kafka, echo.output, 500)

@@ -25,7 +25,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 PG_SYSTEM_USER = "switchboard"
 _PR_SET_PDEATHSIG = 1
 
@@ -42,7 +41,7 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent(sig: int) -> Callable[[], None]:
+def die_with_parent(sig: int) -> Callable[[], None]:
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
     def preexec() -> None:
@@ -96,7 +95,7 @@ class Broker:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent(signal.SIGTERM),
+                preexec_fn=die_with_parent(signal.SIGTERM),
             )
         _wait_for_port(self.port, self._proc, "the Tansu broker", timeout=20)
 
@@ -156,7 +155,9 @@ def _readable_install(user: pwd.struct_passwd) -> Path:
     if probe.returncode == 0:
         return install
     stamp = (install / "bin" / "postgres").stat()
-    target = Path(tempfile.gettempdir()) / f"switchboard-pginstall-{stamp.st_size}-{stamp.st_mtime_ns}"
+    target = (
+        Path(tempfile.gettempdir()) / f"switchboard-pginstall-{stamp.st_size}-{stamp.st_mtime_ns}"
+    )
     if not (target / "bin" / "postgres").exists():
         staging = Path(tempfile.mkdtemp(prefix="switchboard-pginstall-"))
         shutil.copytree(install, staging / "pginstall", symlinks=True)
@@ -263,7 +264,7 @@ class Postgres:
                 user=self._run_as.pw_uid if self._run_as else None,
                 group=self._run_as.pw_gid if self._run_as else None,
                 env=self._env(),
-                preexec_fn=_die_with_parent(signal.SIGINT),
+                preexec_fn=die_with_parent(signal.SIGINT),
             )
         _wait_for_port(self.port, self._proc, "PostgreSQL", timeout=30)
         deadline = time.monotonic() + 30

@@ -8,9 +8,10 @@ invalid input or transient ends the process non-zero, loudly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,13 @@ class Service:
     routers: Sequence[APIRouter] = ()
     extra_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     on_start: Callable[[AsyncEngine], Awaitable[None]] | None = None
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # The host owns the signals: it stops the runner first, then this server.
+        yield
 
 
 async def serve(service: Service) -> None:
@@ -82,9 +90,7 @@ async def serve(service: Service) -> None:
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="off"
     )
-    server = uvicorn.Server(config)
-    # The host owns the signals: stop the runner first, then the web server.
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server = _Server(config)
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -86,7 +86,9 @@ async def create_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
                     [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
                 )
             except TopicAlreadyExistsError:
-                log.info("topics created concurrently by another process", extra={"topics": missing})
+                log.info(
+                    "topics created concurrently by another process", extra={"topics": missing}
+                )
         await _wait_for_metadata(admin, wanted)
     finally:
         await admin.close()

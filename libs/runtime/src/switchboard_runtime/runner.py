@@ -35,6 +35,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from switchboard_events.errors import InvalidEvent, NotJson, TooLarge
 from switchboard_events.topics import (
     DLQ_CONSUMER_GROUP,
@@ -46,7 +47,6 @@ from switchboard_events.topics import (
     DLQ_REASON,
     dlq,
 )
-
 from switchboard_runtime import metrics
 from switchboard_runtime.errors import DeadLetterRateExceeded
 

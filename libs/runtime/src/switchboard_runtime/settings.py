@@ -66,7 +66,9 @@ class ServiceSettings(BaseSettings):
     topic_suffix: str = Field("", description="appended to every topic name (isolated test runs)")
     dlq_max_ratio: float = Field(0.5, gt=0, le=1, description="cap on invalid records' share")
     dlq_window: int = Field(1000, ge=10, description="records over which the share is measured")
-    stall_seconds: float = Field(60, gt=0, description="/readyz fails after this long without a poll")
+    stall_seconds: float = Field(
+        60, gt=0, description="/readyz fails after this long without a poll"
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -79,7 +81,9 @@ class ServiceSettings(BaseSettings):
             )
         password = self.kafka.sasl_password.get_secret_value() if self.kafka.sasl_password else ""
         if password.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("environment=production refuses an empty or placeholder Kafka password")
+            raise ValueError(
+                "environment=production refuses an empty or placeholder Kafka password"
+            )
         db_password = _url_password(self.database_url.get_secret_value())
         if db_password.lower() in PLACEHOLDER_SECRETS:
             raise ValueError(
@@ -110,4 +114,6 @@ def load_settings(cls: type[SettingsT]) -> SettingsT:
             secret = "secret" in name.lower() or "password" in name.lower() or "url" in name.lower()
             got = "" if secret or not err["loc"] else f" (got {err['input']!r})"
             lines.append(f"  {name or cls.__name__}: {err['msg']}{got}")
-        raise ConfigurationError(f"invalid settings for {cls.__name__}:\n" + "\n".join(lines)) from None
+        raise ConfigurationError(
+            f"invalid settings for {cls.__name__}:\n" + "\n".join(lines)
+        ) from None

@@ -1,0 +1,1 @@
+"""Developer commands: `python -m switchboard_devtools {run,tail,publish}`."""
