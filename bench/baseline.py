@@ -1,0 +1,197 @@
+"""The baseline every throughput figure is divided by, measured in the same run.
+
+- raw aiokafka produce and consume rates of 1 KB events;
+- a consume -> produce -> commit pass-through draining a backlog (no database): the
+  fastest any service could go on this broker and machine;
+- the pass-through's publish-to-output latency at a steady 1,000 events/s;
+- asyncpg insert rates on the embedded database: per row, batched, COPY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from bench.context import BenchContext
+from switchboard_runtime.kafka import create_topics, make_consumer, make_producer
+from switchboard_runtime.settings import KafkaSettings
+
+EVENT_BYTES = 1024
+BACKLOG = 20_000
+LATENCY_RATE = 1_000
+LATENCY_SECONDS = 15
+DB_ROWS = 20_000
+
+
+def payload(i: int, sent_at: float = 0.0) -> bytes:
+    head = json.dumps({"i": i, "sent_at": sent_at}).encode()
+    return head + b" " * (EVENT_BYTES - len(head))
+
+
+async def produce(settings: KafkaSettings, topic: str, count: int) -> float:
+    producer = make_producer(settings, "bench-produce")
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        batch = []
+        for i in range(count):
+            batch.append(await producer.send(topic, payload(i), key=str(i % 97).encode()))
+            if len(batch) >= 2000:
+                await asyncio.gather(*batch)
+                batch.clear()
+        await asyncio.gather(*batch)
+        return count / (time.perf_counter() - started)
+    finally:
+        await producer.stop()
+
+
+async def consume(settings: KafkaSettings, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = 0.0
+        while seen < count:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            if batch and not started:
+                started = time.perf_counter()
+            seen += sum(len(m) for m in batch.values())
+        return count / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+async def passthrough(
+    settings: KafkaSettings, source: str, sink: str, stop_after: int | None, stop: asyncio.Event
+) -> float:
+    """Forward every record from `source` to `sink`, committing per batch; returns events/s."""
+    consumer = make_consumer(settings, f"bench-pt-{uuid.uuid4().hex[:6]}", "bench-pt", source)
+    producer = make_producer(settings, "bench-pt")
+    await consumer.start()
+    await producer.start()
+    try:
+        done = 0
+        started = 0.0
+        while not stop.is_set() and (stop_after is None or done < stop_after):
+            batch = await consumer.getmany(timeout_ms=200, max_records=settings.max_batch_records)
+            if not batch:
+                continue
+            if not started:
+                started = time.perf_counter()
+            pending = [
+                await producer.send(sink, m.value, key=m.key) for ms in batch.values() for m in ms
+            ]
+            await asyncio.gather(*pending)
+            await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
+            done += len(pending)
+        return done / (time.perf_counter() - started) if started else 0.0
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
+    """Publish at a steady rate through the pass-through; return each record's delay in ms."""
+    stop = asyncio.Event()
+    forward = asyncio.create_task(passthrough(settings, source, sink, None, stop))
+    reader = AIOKafkaConsumer(
+        sink,
+        bootstrap_servers=settings.bootstrap,
+        group_id=f"bench-lat-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+    await reader.start()
+    producer = make_producer(settings, "bench-lat")
+    await producer.start()
+    total = LATENCY_RATE * LATENCY_SECONDS
+    delays: list[float] = []
+
+    async def publish() -> None:
+        started = time.perf_counter()
+        for i in range(total):
+            due = started + i / LATENCY_RATE
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            await producer.send(source, payload(i, time.time()), key=str(i % 97).encode())
+        await producer.flush()
+
+    async def read() -> None:
+        deadline = time.monotonic() + LATENCY_SECONDS + 30
+        while len(delays) < total and time.monotonic() < deadline:
+            batch = await reader.getmany(timeout_ms=200)
+            now = time.time()
+            for messages in batch.values():
+                for m in messages:
+                    delays.append((now - json.loads(m.value)["sent_at"]) * 1000)
+
+    try:
+        await asyncio.gather(publish(), read())
+    finally:
+        stop.set()
+        await forward
+        await reader.stop()
+        await producer.stop()
+    return delays
+
+
+async def database_inserts(ctx: BenchContext) -> None:
+    url = ctx.postgres.dsn_for("postgres").replace("+asyncpg", "")
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "CREATE TEMP TABLE bench_rows (id bigint PRIMARY KEY, body text NOT NULL)"
+        )
+        rows = [(i, f"row {i}") for i in range(DB_ROWS)]
+        per_row = rows[: DB_ROWS // 4]
+        started = time.perf_counter()
+        for row in per_row:
+            await conn.execute("INSERT INTO bench_rows VALUES ($1, $2)", *row)
+        ctx.emit(
+            "db_insert_per_row_rows_per_s", len(per_row) / (time.perf_counter() - started), "rows/s"
+        )
+        await conn.execute("TRUNCATE bench_rows")
+        started = time.perf_counter()
+        await conn.execute(
+            "INSERT INTO bench_rows SELECT * FROM unnest($1::bigint[], $2::text[])",
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+        )
+        ctx.emit(
+            "db_insert_batched_rows_per_s", DB_ROWS / (time.perf_counter() - started), "rows/s"
+        )
+        await conn.execute("TRUNCATE bench_rows")
+        started = time.perf_counter()
+        await conn.copy_records_to_table("bench_rows", records=rows)
+        ctx.emit("db_insert_copy_rows_per_s", DB_ROWS / (time.perf_counter() - started), "rows/s")
+    finally:
+        await conn.close()
+
+
+async def run(ctx: BenchContext) -> None:
+    settings = ctx.kafka
+    raw, out, lat_in, lat_out = (ctx.topic(n) for n in ("raw", "raw-out", "lat", "lat-out"))
+    await create_topics(settings, [raw, out, lat_in, lat_out])
+    ctx.emit("kafka_produce_events_per_s", await produce(settings, raw, BACKLOG), "events/s")
+    ctx.emit("kafka_consume_events_per_s", await consume(settings, raw, BACKLOG), "events/s")
+    rate = await passthrough(settings, raw, out, BACKLOG, asyncio.Event())
+    ctx.passthrough_events_per_s = rate
+    ctx.emit("passthrough_events_per_s", rate, "events/s", vs_passthrough=True)
+    delays = sorted(await latency(settings, lat_in, lat_out))
+    ctx.emit("passthrough_p50_ms", statistics.median(delays), "ms")
+    ctx.emit("passthrough_p99_ms", delays[int(len(delays) * 0.99) - 1], "ms")
+    await database_inserts(ctx)

@@ -1,0 +1,97 @@
+"""What a benchmark suite gets: the embedded stack, the same-run baseline, and `emit`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+
+from switchboard_runtime.embedded import Broker, Postgres, die_with_parent
+from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS = {
+    "profiles": REPO / "services/profile-lookup/migrations",
+    "routing": REPO / "services/router/migrations",
+    "sla": REPO / "services/sla-monitor/migrations",
+}
+TEMPLATE = "bench_template"
+
+
+@dataclass
+class BenchContext:
+    broker: Broker
+    postgres: Postgres
+    log_dir: Path
+    passthrough_events_per_s: float = 0.0
+    _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    _template_ready: bool = False
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return KafkaSettings(bootstrap=self.broker.bootstrap, partitions=6)
+
+    def emit(self, figure: str, value: float, unit: str, vs_passthrough: bool = False) -> None:
+        """Print one figure; throughput figures carry their ratio to the pass-through baseline."""
+        line: dict[str, object] = {"figure": figure, "value": round(value, 3), "unit": unit}
+        if vs_passthrough:
+            if not self.passthrough_events_per_s:
+                raise RuntimeError("the pass-through baseline must run before ratio figures")
+            line["vs_passthrough"] = round(value / self.passthrough_events_per_s, 3)
+        print(json.dumps(line), flush=True)
+
+    def topic(self, name: str) -> str:
+        return f"{name}.b{uuid.uuid4().hex[:8]}"
+
+    async def new_database(self) -> str:
+        """A fresh database with every service's migrations applied."""
+        if not self._template_ready:
+            await self._admin(f'CREATE DATABASE "{TEMPLATE}"')
+            for schema, path in MIGRATIONS.items():
+                await asyncio.to_thread(upgrade, self.postgres.dsn_for(TEMPLATE), path, schema)
+            self._template_ready = True
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        await self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        return self.postgres.dsn_for(name)
+
+    async def _admin(self, statement: str) -> None:
+        conn = await asyncpg.connect(self.postgres.dsn_for("postgres").replace("+asyncpg", ""))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    def start_service(self, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Run `python -m module` with `env` added; stopped when the suite ends."""
+        with open(self.log_dir / f"{module}-{len(self._children)}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module],
+                env=dict(os.environ) | env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                preexec_fn=die_with_parent(signal.SIGTERM),
+            )
+        self._children.append(proc)
+        return proc
+
+    def stop_services(self) -> None:
+        for proc in self._children:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self._children:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._children.clear()

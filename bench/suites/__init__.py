@@ -1,0 +1,1 @@
+"""One module per service; each exposes `async def run(ctx: BenchContext) -> None`."""
