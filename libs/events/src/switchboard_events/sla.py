@@ -1,0 +1,77 @@
+"""`switchboard.sla.alert.v1`: an SLA clock reached a warning, breach or escalation (sla.alerts)."""
+
+from enum import StrEnum
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from switchboard_events.contact import Channel
+from switchboard_events.envelope import Event, EventData
+from switchboard_events.primitives import Identifier, Label, Timestamp
+from switchboard_events.routing import Priority, PriorityLabel, QueueKind, check_vendor
+
+_MAX_SECONDS = 366 * 24 * 3600
+
+
+class SlaTarget(StrEnum):
+    """The clock that fired."""
+
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
+
+
+class AlertKind(StrEnum):
+    """How far the clock is: before the target, at it, or past it and escalated."""
+
+    WARNING = "warning"
+    BREACH = "breach"
+    ESCALATION = "escalation"
+
+
+class SlaAlertData(EventData):
+    """The payload of `switchboard.sla.alert.v1`; `vendor` is set exactly for outsourced queues."""
+
+    alert_id: Identifier = Field(
+        description="Equals the envelope id; derived, so replays repeat it."
+    )
+    contact_id: Identifier
+    queue_id: Identifier
+    queue_kind: QueueKind
+    vendor: Label | None = None
+    priority: Priority
+    priority_label: PriorityLabel
+    channel: Channel
+    target: SlaTarget
+    kind: AlertKind
+    level: int = Field(ge=1, le=100, description="1 for the first alert of its kind, then 2, 3 ...")
+    due_at: Timestamp = Field(description="When the target is (or was) due.")
+    fired_at: Timestamp
+    target_seconds: int = Field(
+        gt=0, le=_MAX_SECONDS, description="The target, in business seconds."
+    )
+    elapsed_business_seconds: float = Field(ge=0, le=_MAX_SECONDS, allow_inf_nan=False)
+    policy_rule: Label = Field(description="Id of the SLA policy rule that set the target.")
+
+    @model_validator(mode="after")
+    def _vendor_for_outsourced(self) -> Self:
+        check_vendor(self.queue_kind, self.vendor)
+        return self
+
+
+class SlaAlert(Event):
+    """An SLA alert for a contact. Topic sla.alerts, key: contact id."""
+
+    type: Literal["switchboard.sla.alert.v1"] = "switchboard.sla.alert.v1"
+    data: SlaAlertData
+
+    @property
+    def contact_id(self) -> str:
+        """The contact id from `data`."""
+        return self.data.contact_id
+
+    @model_validator(mode="after")
+    def _alert_id_is_event_id(self) -> Self:
+        if self.data.alert_id != self.id:
+            raise ValueError("data.alert_id must equal the event id")
+        return self
