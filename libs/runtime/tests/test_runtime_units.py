@@ -1,0 +1,88 @@
+"""Pure parts of the runtime: failure classification, the dead-letter cap, settings."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from switchboard_runtime.errors import ConfigurationError, DeadLetterRateExceeded
+from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, is_transient
+from switchboard_runtime.settings import ServiceSettings, load_settings
+
+
+class ExampleSettings(ServiceSettings):
+    model_config = {"env_prefix": "EXAMPLE_", "env_nested_delimiter": "__"}
+
+
+def test_unreachable_database_and_broker_are_transient() -> None:
+    assert is_transient(OperationalError("SELECT 1", {}, ConnectionRefusedError()))
+    assert is_transient(KafkaConnectionError("down"))
+    assert is_transient(ConnectionResetError())
+
+
+def test_bugs_and_constraint_violations_are_not_transient() -> None:
+    assert not is_transient(IntegrityError("INSERT", {}, ValueError("duplicate key")))
+    assert not is_transient(KeyError("queue"))
+    assert not is_transient(MessageSizeTooLargeError())
+
+
+def test_a_cause_that_is_transient_makes_the_wrapper_transient() -> None:
+    wrapped = RuntimeError("handler failed")
+    wrapped.__cause__ = ConnectionRefusedError("db")
+    assert is_transient(wrapped)
+
+
+def test_dead_letter_guard_tolerates_a_few_bad_records() -> None:
+    guard = _DeadLetterGuard(max_ratio=0.5, window=10)
+    for i in range(100):
+        guard.observe(invalid=i % 3 == 0)
+
+
+def test_dead_letter_guard_stops_a_flood() -> None:
+    guard = _DeadLetterGuard(max_ratio=0.5, window=10)
+    for _ in range(5):
+        guard.observe(invalid=False)
+    for _ in range(5):
+        guard.observe(invalid=True)
+    with pytest.raises(DeadLetterRateExceeded, match="6 of the last 10 records were invalid"):
+        guard.observe(invalid=True)
+
+
+def test_runner_state_reports_a_stalled_loop() -> None:
+    state = RunnerState()
+    assert not state.stalled(5)
+    state.last_poll = time.monotonic() - 10
+    assert state.stalled(5)
+
+
+def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_KAFKA__FETCH_MAX_WAIT_MS", "0")
+    with pytest.raises(ConfigurationError, match="EXAMPLE_KAFKA__FETCH_MAX_WAIT_MS") as err:
+        load_settings(ExampleSettings)
+    assert "got '0'" in str(err.value)
+
+
+def test_production_refuses_unauthenticated_kafka(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_ENVIRONMENT", "production")
+    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql+asyncpg://app:s3cr3t-Value@db/app")
+    with pytest.raises(ConfigurationError, match="refuses unauthenticated Kafka"):
+        load_settings(ExampleSettings)
+
+
+def test_production_refuses_placeholder_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_ENVIRONMENT", "production")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_USERNAME", "router")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_PASSWORD", "a-real-long-secret")
+    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql+asyncpg://app:postgres@db/app")
+    with pytest.raises(ConfigurationError, match="database URL without a real password") as err:
+        load_settings(ExampleSettings)
+    assert "a-real-long-secret" not in str(err.value)
+
+
+def test_local_runs_need_no_secrets() -> None:
+    assert load_settings(ExampleSettings).environment == "local"
