@@ -121,7 +121,7 @@ class EventDecoder(Generic[E_co]):
         return self._schema_violation(errors)
 
     def _schema_violation(self, errors: list[ErrorDetails]) -> SchemaViolation:
-        event_type = errors[0]["loc"][0] if errors[0]["loc"] else None
+        event_type = errors[0]["loc"][0] if errors[0]["loc"] else "event"
         problems: dict[str, str] = {}
         for error in errors:
             path, in_union = self._path(error["loc"])

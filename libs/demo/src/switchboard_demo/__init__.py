@@ -1,0 +1,1 @@
+"""Switchboard demo: a deterministic customer set and contact traffic for `make run`."""
