@@ -69,7 +69,7 @@ def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory)
 
 
 def _prepare_template(config: pytest.Config, postgres: Postgres) -> None:
-    asyncio.run(_admin(postgres.dsn_for("postgres"), f'CREATE DATABASE "{TEMPLATE_DB}"'))
+    asyncio.run(execute_admin(postgres.dsn_for("postgres"), f'CREATE DATABASE "{TEMPLATE_DB}"'))
     for entry in config.getini("switchboard_migrations"):
         directory, _, schema = str(entry).rpartition(":")
         path = config.rootpath / directory
@@ -78,7 +78,7 @@ def _prepare_template(config: pytest.Config, postgres: Postgres) -> None:
         upgrade(postgres.dsn_for(TEMPLATE_DB), path, schema)
 
 
-async def _admin(url: str, *statements: str) -> None:
+async def execute_admin(url: str, *statements: str) -> None:
     conn = await asyncpg.connect(url.replace("+asyncpg", ""))
     try:
         for statement in statements:
@@ -101,6 +101,6 @@ def topic_suffix() -> str:
 async def database_url(stack: Stack) -> AsyncIterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = stack.url("postgres")
-    await _admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    await execute_admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
     yield stack.url(name)
-    await _admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await execute_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,0 +1,111 @@
+"""The three services as separate processes on the session's broker and database.
+
+As `make run` runs them: `python -m <package>` with only the environment set, so the
+end-to-end tests exercise the real entry points, settings, migrations and policies.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from switchboard_devtools.services import SERVICES, ServiceSpec
+from switchboard_events.topics import ALL_TOPICS, dlq
+from switchboard_runtime.embedded import die_with_parent, free_port
+from switchboard_runtime.settings import KafkaSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def topic_names() -> list[str]:
+    names = [spec.name for spec in ALL_TOPICS]
+    return names + [dlq(spec.name) for spec in ALL_TOPICS if spec.consumers]
+
+
+@dataclass
+class Pipeline:
+    kafka: KafkaSettings
+    database_url: str
+    log_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def spec(self, name: str) -> ServiceSpec:
+        return next(s for s in SERVICES if s.name == name)
+
+    def env(self, name: str) -> dict[str, str]:
+        spec = self.spec(name)
+        port = self.ports.setdefault(name, free_port())
+        return dict(os.environ) | {
+            f"{spec.env_prefix}DATABASE_URL": self.database_url,
+            f"{spec.env_prefix}KAFKA__BOOTSTRAP": self.kafka.bootstrap,
+            f"{spec.env_prefix}HTTP_PORT": str(port),
+        }
+
+    def run_command(self, name: str, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", self.spec(name).module, *args],
+            env=self.env(name),
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=False,
+        )
+        assert result.returncode == 0, f"{name} {args} failed:\n{result.stdout}{result.stderr}"
+        return result.stdout
+
+    def start(self, name: str) -> None:
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", self.spec(name).module],
+                env=self.env(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                preexec_fn=die_with_parent(signal.SIGTERM),
+            )
+        self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 60) -> None:
+        url = f"http://127.0.0.1:{self.ports[name]}/readyz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            proc = self.procs[name]
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited with {proc.returncode}: {self.log(name)}")
+            with suppress(OSError), urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+            time.sleep(0.2)
+        raise AssertionError(f"{name} not ready after {timeout:.0f} s: {self.log(name)}")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no chance to finish the batch, commit or leave the group."""
+        proc = self.procs[name]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def stop_all(self) -> dict[str, int]:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = {}
+        for name, proc in self.procs.items():
+            try:
+                codes[name] = proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[name] = proc.wait()
+        return codes
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        return f"\n--- last lines of {path} ---\n" + "\n".join(text.splitlines()[-30:])

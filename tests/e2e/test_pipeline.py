@@ -1,0 +1,262 @@
+"""The whole pipeline as `make run` runs it: three service processes, demo traffic, crashes.
+
+One run feeds demo traffic (with malformed records) plus hand-written contacts, kills the
+router and then sla-monitor with SIGKILL mid-stream and restarts them, and the tests
+check what came out: one decision per contact, alerts exactly for what was left
+unanswered, dead letters exactly for what was malformed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pipeline import Pipeline, topic_names
+
+from switchboard_demo.customers import demo_customers
+from switchboard_demo.traffic import Outgoing, TrafficConfig, generate_traffic
+from switchboard_events import (
+    CONTACTS_INBOUND,
+    CONTACTS_LIFECYCLE,
+    ROUTING_DECISIONS,
+    SLA_ALERTS,
+    ContactLifecycle,
+    ContactLifecycleData,
+    ContactReceived,
+    ContactReceivedData,
+    LifecycleKind,
+    Sender,
+    encode,
+)
+from switchboard_events.topics import DLQ_CONSUMER_GROUP, dlq
+from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing.kafka import Message, read_topic
+from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+
+pytestmark = pytest.mark.integration
+
+TRAFFIC_SECONDS = 24
+CALL_TARGET_S = 20  # services/sla-monitor/policies/sla.yaml: calls, calendar time
+CHAT_BREACH_S = 60
+SETTLE_S = 8
+
+
+@dataclass
+class Sent:
+    """What the run published, by contact."""
+
+    contacts: dict[str, float] = field(default_factory=dict)  # contact id -> arrival offset
+    channels: dict[str, str] = field(default_factory=dict)
+    stops: dict[str, float] = field(default_factory=dict)  # first answer/abandon/resolve offset
+    malformed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+@dataclass
+class Observed:
+    decisions: list[Message]
+    alerts: list[Message]
+    inbound_dlq: list[Message]
+    lifecycle_dlq: list[Message]
+    finished_at: float
+
+
+STOPPING = {"first_response", "abandoned", "resolved"}
+
+
+def hand_written(start: datetime, run: str) -> list[Outgoing]:
+    """Cases whose outcome is known: an unanswered call and chat, a call answered at once."""
+    cases = []
+    for name, channel, sender in (
+        ("call-unanswered", "call", Sender(phone="+44 20 7946 0000")),
+        ("call-answered", "call", Sender(phone="+44 20 7946 0001")),
+        ("chat-unanswered", "chat", Sender(email="nobody@example.org")),
+    ):
+        contact_id = f"{run}-{name}"
+        event = ContactReceived(
+            id=f"{contact_id}-in",
+            source="test/e2e",
+            subject=contact_id,
+            time=start,
+            producedtime=start,
+            data=ContactReceivedData(
+                contact_id=contact_id, channel=channel, sender=sender, contact_type="general"
+            ),
+        )
+        cases.append(Outgoing(1.0, CONTACTS_INBOUND, contact_id, encode(event), channel))
+    answered = f"{run}-call-answered"
+    for at, kind in ((3.0, LifecycleKind.FIRST_RESPONSE), (5.0, LifecycleKind.RESOLVED)):
+        moment = start + timedelta(seconds=at)
+        lifecycle = ContactLifecycle(
+            id=f"{answered}-{kind.value}",
+            source="test/e2e",
+            subject=answered,
+            time=moment,
+            producedtime=moment,
+            data=ContactLifecycleData(contact_id=answered, kind=kind),
+        )
+        cases.append(Outgoing(at, CONTACTS_LIFECYCLE, answered, encode(lifecycle), kind.value))
+    return cases
+
+
+async def publish_on_time(pipeline: Pipeline, items: list[Outgoing], began: float) -> Sent:
+    sent = Sent()
+    producer = make_producer(pipeline.kafka, "e2e")
+    await producer.start()
+    try:
+        for item in sorted(items, key=lambda i: i.at):
+            if (wait := began + item.at - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            await producer.send(item.topic, item.value, key=item.key.encode())
+            if item.kind.startswith("malformed:"):
+                sent.malformed[item.topic] += 1
+            elif item.topic == CONTACTS_INBOUND:
+                sent.contacts[item.key] = item.at
+                sent.channels[item.key] = item.kind
+            elif item.kind in STOPPING:
+                sent.stops.setdefault(item.key, item.at)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def crash_and_restart(pipeline: Pipeline, began: float) -> None:
+    for at, name in ((8.0, "router"), (15.0, "sla-monitor")):
+        await asyncio.sleep(max(0.0, began + at - time.monotonic()))
+        await asyncio.to_thread(pipeline.kill, name)
+        await asyncio.to_thread(pipeline.start, name)
+
+
+@pytest.fixture(scope="module")
+async def e2e(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Pipeline, Sent, Observed]]:
+    name = f"e2e_{uuid.uuid4().hex[:8]}"
+    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    log_dir: Path = tmp_path_factory.mktemp("e2e")
+    pipeline = Pipeline(KafkaSettings(bootstrap=stack.bootstrap), stack.url(name), log_dir)
+    await create_topics(pipeline.kafka, topic_names())
+    customers_file = log_dir / "customers.jsonl"
+    customers = demo_customers()
+    customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
+    pipeline.run_command("profile-lookup", "import", str(customers_file))
+    try:
+        for service in ("profile-lookup", "router", "sla-monitor"):
+            await asyncio.to_thread(pipeline.start, service)
+        run = uuid.uuid4().hex[:8]
+        start = datetime.now(UTC)
+        config = TrafficConfig(
+            seed=11, rate=3, duration=TRAFFIC_SECONDS, malformed_share=0.05, run_id=run
+        )
+        items = [*generate_traffic(customers, config, start), *hand_written(start, run)]
+        began = time.monotonic()
+        sent, _ = await asyncio.gather(
+            publish_on_time(pipeline, items, began), crash_and_restart(pipeline, began)
+        )
+        # Long enough for the unanswered chat to breach, and every call to settle.
+        await asyncio.sleep(max(0.0, began + 1 + CHAT_BREACH_S + SETTLE_S - time.monotonic()))
+        finished_at = time.monotonic() - began
+        observed = Observed(
+            decisions=await read_topic(pipeline.kafka, ROUTING_DECISIONS, len(sent.contacts)),
+            alerts=await read_topic(pipeline.kafka, SLA_ALERTS, 10**6, timeout=5),
+            inbound_dlq=await read_topic(pipeline.kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3),
+            lifecycle_dlq=await read_topic(
+                pipeline.kafka, dlq(CONTACTS_LIFECYCLE), 10**6, timeout=3
+            ),
+            finished_at=finished_at,
+        )
+        yield pipeline, sent, observed
+    finally:
+        pipeline.stop_all()
+        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def data_of(message: Message) -> dict[str, object]:
+    data: dict[str, object] = json.loads(message.value)["data"]
+    return data
+
+
+async def test_every_inbound_contact_gets_exactly_one_decision(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    _, sent, observed = e2e
+    ids_by_contact: dict[str, set[str]] = defaultdict(set)
+    for message in observed.decisions:
+        data = data_of(message)
+        ids_by_contact[str(data["contact_id"])].add(str(data["decision_id"]))
+        assert message.key == str(data["contact_id"]).encode()
+    missing = set(sent.contacts) - set(ids_by_contact)
+    assert not missing, f"{len(missing)} contacts got no decision, e.g. {sorted(missing)[:3]}"
+    assert set(ids_by_contact) == set(sent.contacts), "decisions for contacts never sent"
+    twice = {c: ids for c, ids in ids_by_contact.items() if len(ids) > 1}
+    assert not twice, f"contacts with more than one decision id: {twice}"
+
+
+async def test_unanswered_contacts_breach_and_answered_ones_do_not(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    _, sent, observed = e2e
+    first_response: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    ids_per_alert: dict[tuple[str, str, str, int], set[str]] = defaultdict(set)
+    for message in observed.alerts:
+        data = data_of(message)
+        contact, target = str(data["contact_id"]), str(data["target"])
+        kind, level = str(data["kind"]), int(str(data["level"]))
+        ids_per_alert[(contact, target, kind, level)].add(str(data["alert_id"]))
+        if target == "first_response":
+            first_response[contact].add((kind, level))
+    doubled = {k: v for k, v in ids_per_alert.items() if len(v) > 1}
+    assert not doubled, f"alerts fired more than once: {doubled}"
+
+    checked = 0
+    for contact, arrived in sent.contacts.items():
+        if sent.channels[contact] != "call":
+            continue
+        stop = sent.stops.get(contact)
+        if stop is not None and stop - arrived < CALL_TARGET_S - 5:
+            assert not first_response[contact], f"answered call {contact} got alerts"
+            checked += 1
+        elif stop is None and arrived + CALL_TARGET_S + SETTLE_S < observed.finished_at:
+            assert ("breach", 1) in first_response[contact], f"unanswered call {contact}"
+            checked += 1
+    assert checked >= 10, f"only {checked} calls had a clear-cut expectation"
+    unanswered_call = next(c for c in sent.contacts if c.endswith("call-unanswered"))
+    answered_call = next(c for c in sent.contacts if c.endswith("call-answered"))
+    unanswered_chat = next(c for c in sent.contacts if c.endswith("chat-unanswered"))
+    assert ("breach", 1) in first_response[unanswered_call]
+    assert ("escalation", 1) in first_response[unanswered_call]
+    assert not first_response[answered_call]
+    chat = first_response[unanswered_chat]
+    assert {("warning", 1), ("breach", 1)} <= chat, f"unanswered chat got {sorted(chat)}"
+
+
+async def test_dead_letters_only_for_malformed_records(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    _, sent, observed = e2e
+    assert sent.malformed[CONTACTS_INBOUND] > 0, "the run must include malformed records"
+    originals = {
+        (m.headers["dlq.original.partition"], m.headers["dlq.original.offset"])
+        for m in observed.inbound_dlq
+    }
+    assert len(originals) == sent.malformed[CONTACTS_INBOUND]
+    groups = {m.headers[DLQ_CONSUMER_GROUP].decode() for m in observed.inbound_dlq}
+    assert groups == {"profile-lookup"}
+    assert not observed.lifecycle_dlq, "no lifecycle record was malformed"
+
+
+async def test_services_stop_cleanly_after_the_run(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    pipeline, _, _ = e2e
+    codes = pipeline.stop_all()
+    assert codes == {"profile-lookup": 0, "router": 0, "sla-monitor": 0}, codes
