@@ -1,0 +1,1 @@
+"""Pure routing rules: policy model, calendars, Erlang C, priority and placement, PII views."""

@@ -1,0 +1,44 @@
+"""What of the customer a queue's agents may see: masking and pseudonymous ids.
+
+Raw phone numbers and email addresses never leave the router: every view carries
+masks (last four digits; first letter of the mailbox and the domain). A minimised
+view also drops the display name and replaces the customer id with an HMAC of it
+under a secret key, stable for one key so a vendor can still group one customer's
+contacts, and useless for finding the customer without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+MAX_MASK_CHARS = 128
+_EXTENSION = re.compile(r"(;ext=|\bext\.?|\bx)\s*\d+\s*$", re.IGNORECASE)
+_ANGLE = re.compile(r"<([^<>]+)>")
+
+
+def mask_phone(raw: str) -> str:
+    """'+44 7700 900958' -> '+********0958'; too short to keep anything -> '****'."""
+    number = _EXTENSION.sub("", raw)
+    digits = re.sub(r"\D", "", number)
+    if len(digits) < 7:
+        return "****"
+    plus = "+" if number.strip().removeprefix("tel:").startswith("+") else ""
+    return plus + "*" * (len(digits) - 4) + digits[-4:]
+
+
+def mask_email(raw: str) -> str:
+    """'Ivan Petrov <IVAN.Petrov@Example.com>' -> 'i***@example.com'."""
+    found = _ANGLE.search(raw)
+    address = (found.group(1) if found else raw).strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain:
+        return "***"
+    return f"{local[0]}***@{domain}"[:MAX_MASK_CHARS]
+
+
+def pseudonym(customer_id: str, key: bytes) -> str:
+    """A stable pseudonymous id for `customer_id` under `key` (HMAC-SHA256)."""
+    digest = hmac.new(key, customer_id.encode(), hashlib.sha256).hexdigest()
+    return f"anon-{digest[:32]}"

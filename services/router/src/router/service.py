@@ -1,0 +1,154 @@
+"""The use case: a batch of enriched contacts and lifecycle events -> decisions and load.
+
+Per batch, inside the runner's one transaction:
+
+1. claim the batch's ids (decision ids of enriched contacts, `lifecycle:` ids of
+   lifecycle events): what was claimed before is a replay;
+2. replays re-emit their stored decision byte for byte and change nothing;
+3. new contacts are decided against one snapshot: the policy in force when the batch
+   started, the batch's instant, and the open contacts per queue read in one query;
+   the decisions are stored and their contacts opened;
+4. lifecycle events close (resolved, abandoned), reopen or move (transferred) contacts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router import SCHEMA, metrics, repository
+from router.domain.engine import CompiledPolicy, Snapshot
+from router.domain.outcome import decision_event
+from router.domain.rules import Facts
+from router.policy_store import PolicyHolder
+from router.repository import ContactChange, StoredDecision
+from switchboard_events import (
+    CONTENT_TYPE,
+    CONTENT_TYPE_HEADER,
+    ContactEnriched,
+    ContactLifecycle,
+    LifecycleKind,
+    decision_id,
+    encode,
+)
+from switchboard_runtime.db import claim_events
+from switchboard_runtime.runner import Output, Record
+
+log = logging.getLogger(__name__)
+
+_CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abandoned"}
+_HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
+
+
+def lifecycle_claim(event: ContactLifecycle) -> str:
+    return f"lifecycle:{event.source}:{event.id}"
+
+
+def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
+    """Fold each contact's lifecycle events, in order, into one net change."""
+    net: dict[str, tuple[str | None, str | None]] = {}
+    for event in events:
+        data = event.data
+        status, queue = net.get(data.contact_id, (None, None))
+        if data.kind in _CLOSING:
+            status = _CLOSING[data.kind]
+        elif data.kind == LifecycleKind.REOPENED:
+            status = "open"
+        elif data.kind == LifecycleKind.TRANSFERRED:
+            queue = data.to_queue_id
+        else:
+            continue
+        net[data.contact_id] = (status, queue)
+    return [ContactChange(c, s, q) for c, (s, q) in net.items()]
+
+
+@dataclass
+class Router:
+    """Routes batches with the policy in force; `clock` is replaceable in tests."""
+
+    policies: PolicyHolder
+    pseudonym_key: bytes
+    decisions_topic: str
+    open_contact_ttl: timedelta
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def handle(
+        self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
+    ) -> Sequence[Output]:
+        policy = self.policies.current
+        enriched = [r.event for r in batch if isinstance(r.event, ContactEnriched)]
+        lifecycle = [r.event for r in batch if isinstance(r.event, ContactLifecycle)]
+        ids = [decision_id(e.data.inbound_event_id) for e in enriched]
+        new = await claim_events(session, SCHEMA, [*ids, *map(lifecycle_claim, lifecycle)])
+
+        fresh: dict[str, ContactEnriched] = {}
+        for ident, event in zip(ids, enriched, strict=True):
+            if ident in new:
+                fresh.setdefault(ident, event)
+        produced = await repository.stored_decisions(
+            session, [i for i in dict.fromkeys(ids) if i not in fresh]
+        )
+        stored = await self._decide(policy, fresh, session) if fresh else []
+        changes = contact_changes([e for e in lifecycle if lifecycle_claim(e) in new])
+        await repository.write_batch(session, stored, changes)
+        produced |= {s.decision_id: s.event for s in stored}
+        return [
+            Output(self.decisions_topic, e.contact_id.encode(), produced[i].encode(), _HEADERS)
+            for i, e in zip(ids, enriched, strict=True)
+            if i in produced
+        ]
+
+    async def _decide(
+        self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], session: AsyncSession
+    ) -> list[StoredDecision]:
+        now = self.clock()
+        load = await repository.open_load(session, now - self.open_contact_ttl)
+        snap = Snapshot(policy, now, load)
+        stored: list[StoredDecision] = []
+        counted: Counter[tuple[str, str, str]] = Counter()
+        overflows: Counter[tuple[str, str]] = Counter()
+        for ident, event in fresh.items():
+            decision = policy.decide(Facts.of(event), snap)
+            out = decision_event(event, decision, policy.version, now, self.pseudonym_key)
+            stored.append(
+                StoredDecision(
+                    ident,
+                    event.contact_id,
+                    decision.queue.id,
+                    event.data.contact.channel.value,
+                    policy.version,
+                    now,
+                    encode(out).decode(),
+                )
+            )
+            counted[(decision.queue.id, decision.queue.kind.value, decision.rule)] += 1
+            if decision.overflow is not None:
+                overflows[(decision.overflow.reason, decision.overflow.from_queue)] += 1
+            metrics.DECISION_LATENCY.observe(out.data.routing_latency_ms / 1000)
+        for labels, n in counted.items():
+            metrics.DECISIONS.labels(*labels).inc(n)
+        for reason_queue, n in overflows.items():
+            metrics.OVERFLOWS.labels(*reason_queue).inc(n)
+        publish_load(policy, snap)
+        log.debug(
+            "routed a batch", extra={"decisions": len(stored), "policy_version": policy.version}
+        )
+        return stored
+
+
+def publish_load(policy: CompiledPolicy, snap: Snapshot) -> None:
+    """Set the per-queue gauges from a snapshot (after the batch's own decisions)."""
+    for queue in policy.queues.values():
+        metrics.OPEN_CONTACTS.labels(queue.id).set(sum(snap.open_contacts(queue.id).values()))
+        metrics.OCCUPANCY.labels(queue.id).set(snap.occupancy(queue))
+        for channel in queue.spec.channels:
+            wait = snap.wait(queue, channel)
+            metrics.ESTIMATED_WAIT.labels(queue.id, channel.value).set(
+                wait if math.isinf(wait) else round(wait, 3)
+            )

@@ -1,0 +1,187 @@
+"""The router on the real broker and database: flow, dead letters, replay, two instances, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from router import metrics
+from router.policy_store import PolicyHolder
+from router.testing import enriched, lifecycle, policy_dict, policy_yaml
+from router.testing_stack import RouterSetup, RunnerFactory
+from switchboard_events import (
+    DECISIONS_DECODER,
+    DLQ_ERROR_CLASS,
+    ContactEnriched,
+    RoutingDecided,
+    decision_id,
+    dlq,
+)
+from switchboard_runtime.testing.kafka import Message, publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def decisions(messages: list[Message]) -> list[RoutingDecided]:
+    return [DECISIONS_DECODER.decode(m.value) for m in messages]
+
+
+async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def mixed(count: int, prefix: str = "c") -> list[ContactEnriched]:
+    kinds: list[dict[str, Any]] = [
+        {},
+        {"tier": "vip"},
+        {"contact_type": "billing"},
+        {"status": "unknown"},
+        {"channel": "social"},
+    ]
+    return [
+        enriched(f"{prefix}{i}", customer_id=f"cust-{i % 13}", **kinds[i % 5]) for i in range(count)
+    ]
+
+
+async def test_decisions_flow_keyed_by_contact_and_bad_records_are_dead_lettered(
+    setup: RouterSetup, run_router: RunnerFactory
+) -> None:
+    s = setup.settings
+    events = mixed(40)
+    await setup.publish(s.enriched_topic, events)
+    await publish(
+        setup.kafka, s.enriched_topic, [(b"bad", b'{"type": "switchboard.contact.enriched.v1"}')]
+    )
+    async with run_router():
+        out = await read_topic(setup.kafka, s.decisions_topic, 40)
+        letters = await read_topic(setup.kafka, dlq(s.enriched_topic), 1)
+    assert len(out) == 40
+    assert {m.key for m in out} == {f"c{i}".encode() for i in range(40)}
+    assert {d.id for d in decisions(out)} == {decision_id(f"in-c{i}") for i in range(40)}
+    assert all(m.headers["content-type"].startswith(b"application/cloudevents+json") for m in out)
+    assert letters[0].headers[DLQ_ERROR_CLASS] == b"schema_violation"
+    by_queue = Counter(d.data.queue_id for d in decisions(out))
+    assert await setup.open_load() == dict(by_queue)
+
+
+async def test_replaying_the_topic_changes_nothing(
+    setup: RouterSetup, run_router: RunnerFactory
+) -> None:
+    s = setup.settings
+    events = mixed(30)
+    await setup.publish(s.enriched_topic, events)
+    async with run_router():
+        first = await read_topic(setup.kafka, s.decisions_topic, 30)
+    load = await setup.open_load()
+    # The same events again (a producer retry or a replay of the source topic).
+    await setup.publish(s.enriched_topic, events)
+    async with run_router():
+        both = await read_topic(setup.kafka, s.decisions_topic, 60)
+    assert len(both) == 60
+    values: dict[bytes | None, set[bytes]] = {}
+    for m in both:
+        values.setdefault(m.key, set()).add(m.value)
+    assert all(len(v) == 1 for v in values.values()), "a replay re-emits the identical decision"
+    assert {m.value for m in first} == {m.value for m in both}
+    assert await setup.open_load() == load
+
+
+async def test_two_instances_in_one_group_share_the_load_consistently(
+    setup: RouterSetup, run_router: RunnerFactory
+) -> None:
+    s = setup.settings
+    async with run_router(name="router-a") as (_, a), run_router(name="router-b") as (_, b):
+
+        async def both_assigned() -> bool:
+            return (
+                bool(a.state.assigned)
+                and bool(b.state.assigned)
+                and (len(a.state.assigned | b.state.assigned) == 6)
+            )
+
+        await wait_for(both_assigned, 60, "both runners to share the 3+3 partitions")
+        events = mixed(300)
+        await setup.publish(s.enriched_topic, events)
+        await setup.publish(
+            s.lifecycle_topic, [lifecycle(f"c{i}", "resolved") for i in range(0, 300, 3)]
+        )
+        out = await read_topic(setup.kafka, s.decisions_topic, 300, timeout=60)
+
+        async def lifecycle_applied() -> bool:
+            closed = await setup.scalar(
+                "SELECT count(*) FROM routing.contacts WHERE status <> 'open'"
+            )
+            return bool(closed == 100)
+
+        await wait_for(lifecycle_applied, 30, "the 100 resolutions")
+    found = decisions(out)
+    assert len({d.id for d in found}) == 300, "one decision per contact"
+    assert len(found) == 300, "no duplicate decisions"
+    open_by_queue = Counter(
+        d.data.queue_id for d in found if int(d.data.contact_id.removeprefix("c")) % 3 != 0
+    )
+    assert await setup.open_load() == dict(open_by_queue)
+    assert await setup.scalar("SELECT count(*) FROM routing.decisions") == 300
+
+
+async def test_hot_reload_under_traffic(setup: RouterSetup, run_router: RunnerFactory) -> None:
+    s = setup.settings
+    policies = PolicyHolder.from_file(setup.policy_path)
+    old = policies.current.version
+    watcher = asyncio.create_task(policies.watch(0.1))
+    refused_before = metrics.POLICY_RELOADS.labels("refused")._value.get()
+    try:
+        async with run_router(policies):
+            await setup.publish(s.enriched_topic, mixed(50, "a"))
+            await read_topic(setup.kafka, s.decisions_topic, 50)
+
+            changed = policy_dict()
+            changed["default"] = {"queue": "billing"}
+            setup.policy_path.write_text(policy_yaml(changed))
+            await wait_for(
+                lambda: asyncio.sleep(0, result=policies.current.version != old), 10, "the reload"
+            )
+            new = policies.current.version
+            await setup.publish(s.enriched_topic, mixed(50, "b"))
+            out = await read_topic(setup.kafka, s.decisions_topic, 100)
+
+            broken = policy_dict()
+            broken["default"] = {"queue": "billing-x"}
+            setup.policy_path.write_text(policy_yaml(broken))
+            await wait_for(
+                lambda: asyncio.sleep(0, result=policies.last_refusal is not None),
+                10,
+                "the refusal",
+            )
+            await setup.publish(s.enriched_topic, mixed(20, "z"))
+            out = await read_topic(setup.kafka, s.decisions_topic, 120)
+    finally:
+        watcher.cancel()
+    found = decisions(out)
+    by_prefix = {
+        p: {d.data.policy_version for d in found if d.data.contact_id.startswith(p)} for p in "abz"
+    }
+    assert by_prefix == {"a": {old}, "b": {new}, "z": {new}}
+    assert policies.current.version == new, "the invalid policy was refused and the old one stays"
+    assert policies.last_refusal is not None
+    assert any(
+        "default.queue: unknown queue 'billing-x'" in p for p in policies.last_refusal.problems
+    )
+    assert metrics.POLICY_RELOADS.labels("refused")._value.get() == refused_before + 1
+    assert metrics.POLICY_ACTIVE.labels(new)._value.get() == 1
+    first_choices = {
+        d.data.overflow.from_queue if d.data.overflow else d.data.queue_id
+        for d in found
+        if d.data.rule == "default" and d.data.contact_id[0] in "bz"
+    }
+    assert first_choices == {"billing"}, "the new default route is in force"

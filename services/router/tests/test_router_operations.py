@@ -1,0 +1,116 @@
+"""Operating the policy: the CLI (check, explain) and the admin API (with the real database)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from router import DEFAULT_POLICY
+from router.api import AdminState, make_router
+from router.cli import main
+from router.policy_store import PolicyHolder
+from router.testing import enriched, policy_dict, policy_yaml
+from router.testing_stack import RouterSetup
+from switchboard_events import encode
+from switchboard_runtime.web import create_app
+
+SAMPLES = (
+    Path(__file__).resolve().parents[3] / "libs/events/samples/switchboard.contact.enriched.v1"
+)
+
+
+def test_check_accepts_the_example_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", str(DEFAULT_POLICY)]) == 0
+    assert "valid, version sha256:" in capsys.readouterr().out
+
+
+def test_check_names_each_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = policy_dict()
+    data["rules"][3]["action"]["queue"] = "billing-x"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(policy_yaml(data))
+    assert main(["check", str(DEFAULT_POLICY), str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "rules[3].action.queue: unknown queue 'billing-x'; expected one of:" in err
+
+
+def test_explain_shows_each_step(capsys: pytest.CaptureFixture[str]) -> None:
+    event = SAMPLES / "known-by-phone.json"
+    args = ["explain", "--event", str(event), "--at", "2025-03-08T10:00:00+00:00"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "rule vip: tier vip" in text
+    assert "queue vip (in_house)" in text
+    assert main([*args, "--json", "--load", "northwind-24x7:call=3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["decision"]["customer_id"] == "cust-000042"
+    assert result["steps"][0] == "rule vip: tier vip"
+
+
+def test_explain_overflows_on_assumed_load(capsys: pytest.CaptureFixture[str]) -> None:
+    event = SAMPLES / "ambiguous-shared-phone.json"
+    args = ["explain", "--event", str(event), "--at", "2025-03-03T10:00:00Z", "--json"]
+    assert main([*args, "--load", "general:chat=33"]) == 0
+    decision = json.loads(capsys.readouterr().out)["decision"]
+    assert decision["queue_kind"] == "outsourced"
+    assert decision["overflow"]["from_queue"] == "general"
+    assert main([*args, "--load", "general=3"]) == 2
+    assert "expected QUEUE:CHANNEL=N" in capsys.readouterr().err
+
+
+@pytest.fixture
+async def client(setup: RouterSetup) -> AsyncIterator[httpx.AsyncClient]:
+    state = AdminState(
+        policies=PolicyHolder.from_file(setup.policy_path),
+        pseudonym_key=b"k" * 20,
+        open_contact_ttl=timedelta(days=36500),
+        recent_limit=10,
+        sessions=setup.sessions,
+    )
+    app = create_app("router", {}, [make_router(state)])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+        yield http
+
+
+@pytest.mark.integration
+async def test_admin_policy_and_check(client: httpx.AsyncClient, setup: RouterSetup) -> None:
+    current = (await client.get("/admin/policy")).json()
+    assert current["version"].startswith("sha256:")
+    assert current["policy"]["default"]["queue"] == "general"
+    ok = await client.post("/admin/policy/check", content=setup.policy_path.read_text())
+    assert ok.json() == {"valid": True, "version": current["version"]}
+    data = policy_dict()
+    data["queues"][0]["calendar"] = "night"
+    bad = await client.post("/admin/policy/check", content=policy_yaml(data))
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0].startswith("queues[0].calendar: unknown calendar 'night'")
+
+
+@pytest.mark.integration
+async def test_admin_queues_explain_and_recent_decisions(
+    client: httpx.AsyncClient, setup: RouterSetup
+) -> None:
+    await setup.handle(setup.router(), [enriched(f"c{i}") for i in range(3)])
+    queues = {q["id"]: q for q in (await client.get("/admin/queues")).json()["queues"]}
+    assert queues["general"]["open_contacts"] == {"call": 3}
+    assert queues["general"]["estimated_wait_seconds"]["call"] == 0.0
+    assert queues["vendor"]["kind"] == "outsourced"
+
+    body = json.loads(encode(enriched("x", tier="vip")))
+    explained = (await client.post("/admin/explain?at=2025-03-03T10:00:00Z", json=body)).json()
+    assert explained["decision"]["queue_id"] == "vip"
+    assert explained["steps"][0] == "rule vip: tier vip"
+    invalid = await client.post("/admin/explain", json={"type": "switchboard.contact.enriched.v1"})
+    assert invalid.status_code == 422
+    naive = await client.post("/admin/explain?at=2025-03-03T10:00:00", json=body)
+    assert naive.status_code == 422
+
+    recent = (await client.get("/admin/contacts/c1/decisions")).json()
+    assert [d["data"]["contact_id"] for d in recent["decisions"]] == ["c1"]
+    assert (await client.get("/admin/contacts/nobody/decisions")).json()["decisions"] == []

@@ -1,0 +1,130 @@
+"""What a queue may see: masks everywhere, and minimised views for outsourced queues."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from router.domain.outcome import decision_event
+from router.domain.pii import mask_email, mask_phone, pseudonym
+from router.testing import RAW_EMAIL, RAW_PHONE, SATURDAY_10_LONDON, decide, enriched
+from switchboard_events import DECISIONS_DECODER, ContactEnriched, RoutingDecided, encode
+
+KEY = b"test-pseudonym-key-0123456789"
+DECIDED = datetime(2025, 3, 8, 10, 0, 1, tzinfo=UTC)
+
+
+def outsourced(event: ContactEnriched) -> RoutingDecided:
+    decision = decide(event, at=SATURDAY_10_LONDON)
+    assert decision.queue.kind.value == "outsourced"
+    out = decision_event(event, decision, "v1", DECIDED, KEY)
+    assert DECISIONS_DECODER.decode(encode(out)) == out, "the decision keeps the contract"
+    return out
+
+
+def test_masks() -> None:
+    assert mask_phone("+44 7700 900958") == "+********0958"
+    assert mask_phone("8 (916) 123-45-67") == "*******4567"
+    assert mask_phone("tel:+1-202-555-0143;ext=12") == "+*******0143"
+    assert mask_phone("123") == "****"
+    assert mask_email("Ivan Petrov <IVAN.Petrov@Example.com>") == "i***@example.com"
+    assert mask_email("not an address") == "***"
+
+
+def test_pseudonyms_are_stable_per_key_and_hide_the_id() -> None:
+    first = pseudonym("cust-1", KEY)
+    assert first == pseudonym("cust-1", KEY)
+    assert first != pseudonym("cust-2", KEY)
+    assert first != pseudonym("cust-1", b"another-key-0123456789")
+    assert "cust-1" not in first
+
+
+@pytest.mark.parametrize("channel", ["call", "chat", "email", "social"])
+@pytest.mark.parametrize("status", ["known", "unknown", "ambiguous"])
+def test_outsourced_decisions_carry_no_raw_contact_data(channel: str, status: str) -> None:
+    event = enriched(channel=channel, status=status, phone=RAW_PHONE, email=RAW_EMAIL)
+    out = outsourced(event)
+    raw = encode(out).decode()
+    for secret in (
+        RAW_PHONE,
+        RAW_EMAIL,
+        "447700900958",
+        "7700 900958",
+        "ivan.petrov",
+        "Ivan Petrov",
+        "cust-1",
+    ):
+        assert secret.lower() not in raw.lower(), f"{secret!r} leaked into {raw}"
+    customer = out.data.customer
+    assert customer is not None
+    assert customer.masked_phone == "+********0958"
+    assert customer.masked_email == "i***@example.com"
+    assert customer.display_name is None
+    assert out.data.vendor == "acme-bpo"
+    if status == "known":
+        assert out.data.customer_id == pseudonym("cust-1", KEY)
+    else:
+        assert out.data.customer_id is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    digits=st.text("0123456789", min_size=7, max_size=15),
+    local=st.from_regex(r"[a-z][a-z0-9._]{2,20}", fullmatch=True),
+    name=st.from_regex(r"[A-Z][a-z]{2,10} [A-Z][a-z]{2,10}", fullmatch=True),
+)
+def test_no_sender_spelling_leaks_to_a_vendor(digits: str, local: str, name: str) -> None:
+    phone = f"+{digits[:2]} {digits[2:]}"
+    email = f"{name} <{local}@mail.example>"
+    out = outsourced(enriched(channel="email", phone=phone, email=email, display_name=name))
+    raw = encode(out).decode()
+    assert phone not in raw
+    assert email not in raw
+    assert f"{local}@" not in raw
+    assert name not in raw
+    assert digits not in raw
+
+
+def test_in_house_queues_see_the_full_profile() -> None:
+    event = enriched(channel="email")
+    decision = decide(event)
+    out = decision_event(event, decision, "v1", DECIDED, KEY)
+    assert DECISIONS_DECODER.decode(encode(out)) == out
+    assert out.data.queue_kind.value == "in_house"
+    assert out.data.customer_id == "cust-1"
+    assert out.data.customer is not None
+    assert out.data.customer.display_name == "Ivan Petrov"
+    assert out.data.customer.tier == "standard"
+    assert RAW_EMAIL not in encode(out).decode()
+
+
+def test_every_field_of_the_decision_is_filled() -> None:
+    event = enriched(channel="chat", repeat=True, hint=1, language="en-GB", at=SATURDAY_10_LONDON)
+    decision = decide(event, at=SATURDAY_10_LONDON)
+    out = decision_event(event, decision, "sha256:abc", DECIDED, KEY)
+    data = json.loads(encode(out))["data"]
+    assert data["decision_id"] == out.id
+    assert data["inbound_event_id"] == "in-c-1"
+    assert data["overflow"] == {"from_queue": "general", "reason": "outside_business_hours"}
+    assert data["routing_latency_ms"] == pytest.approx(1000.0)
+    assert data["arrived_at"] == "2025-03-08T10:00:00Z"
+    for field in (
+        "priority",
+        "priority_label",
+        "priority_factors",
+        "rule",
+        "reasons",
+        "policy_version",
+        "channel",
+        "contact_type",
+        "language",
+        "customer",
+        "vendor",
+        "queue_kind",
+        "customer_status",
+    ):
+        assert field in data, field
