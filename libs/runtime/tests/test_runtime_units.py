@@ -23,6 +23,16 @@ def test_unreachable_database_and_broker_are_transient() -> None:
     assert is_transient(ConnectionResetError())
 
 
+class DeadlockDetected(Exception):
+    sqlstate = "40P01"
+
+
+def test_deadlocks_and_serialization_failures_are_transient() -> None:
+    wrapped = IntegrityError("UPDATE", {}, DeadlockDetected())
+    wrapped.__cause__ = DeadlockDetected()
+    assert is_transient(wrapped)
+
+
 def test_bugs_and_constraint_violations_are_not_transient() -> None:
     assert not is_transient(IntegrityError("INSERT", {}, ValueError("duplicate key")))
     assert not is_transient(KeyError("queue"))

@@ -99,9 +99,17 @@ class RunnerState:
         return time.monotonic() - self.last_poll > limit_seconds
 
 
+# Serialization failure, deadlock, and the server shutting down or starting up:
+# retrying the whole transaction is the documented answer to each.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Failures that heal by themselves: unreachable database or broker."""
+    """Failures that heal by themselves: unreachable database or broker, lost races."""
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if sqlstate in TRANSIENT_SQLSTATES or str(sqlstate or "").startswith("08"):
         return True
     if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
         return True
