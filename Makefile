@@ -33,6 +33,7 @@ publish: $(STAMP) ## publish events by hand: make publish TOPIC=contacts.inbound
 	$(PY) -m switchboard_devtools publish $(or $(TOPIC),$(error set TOPIC=name)) $(or $(FILE),$(error set FILE=path))
 
 test: $(STAMP) ## run every test against the embedded broker and database
+	bash deploy/scripts/ensure-prometheus.sh
 	$(PY) -m pytest
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict (what CI runs)
