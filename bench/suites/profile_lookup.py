@@ -1,0 +1,266 @@
+"""profile-lookup: enrichment throughput and latency against a realistically sized database.
+
+Seeds 100,000 customers (a phone and an email each, a few shared phones) and
+1,000,000 history rows with `INSERT ... SELECT generate_series`, starts the real
+service (`python -m profile_lookup`) as a process, then:
+
+- `profile_lookup_events_per_s`: drains a backlog of inbound contacts (a mix of known
+  senders spelled many ways, CRM ids, strangers, withheld and unparseable numbers)
+  and measures enriched outputs per second, from the first output to the last;
+  `vs_passthrough` divides it by the same run's raw pass-through;
+- `profile_lookup_p50_ms` / `profile_lookup_p99_ms`: publish-to-enriched-output
+  latency at a steady 1,000 contacts/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+
+from bench.context import BenchContext
+from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
+from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.settings import KafkaSettings
+
+CUSTOMERS = 100_000
+HISTORY_ROWS = 1_000_000
+SHARED_PHONES = 500
+BACKLOG = 30_000
+LATENCY_RATE = 1_000
+LATENCY_SECONDS = 15
+STARTUP_TIMEOUT_S = 120
+
+SEED = [
+    f"""
+    INSERT INTO profiles.customers (customer_id, external_ref, tier, segment, display_name,
+                                    language, region, timezone, country, lifetime_value)
+    SELECT 'bench-' || i, 'crm-' || i,
+           (ARRAY['standard', 'standard', 'standard', 'premium', 'vip'])[1 + i % 5],
+           (ARRAY['consumer', 'smb', 'enterprise'])[1 + i % 3],
+           'Customer ' || i, 'en', 'UK', 'Europe/London', 'GB', (i % 1000) * 10.5
+    FROM generate_series(1, {CUSTOMERS}) AS i
+    """,
+    f"""
+    INSERT INTO profiles.identities (kind, value, customer_id)
+    SELECT 'phone', '+447400' || lpad(i::text, 6, '0'), 'bench-' || i
+    FROM generate_series(1, {CUSTOMERS}) AS i
+    UNION ALL
+    SELECT 'email', 'customer' || i || '@example.com', 'bench-' || i
+    FROM generate_series(1, {CUSTOMERS}) AS i
+    UNION ALL
+    SELECT 'phone', '+447400' || lpad(i::text, 6, '0'), 'bench-' || ({CUSTOMERS} - i)
+    FROM generate_series(1, {SHARED_PHONES}) AS i
+    """,
+    f"""
+    INSERT INTO profiles.contacts
+        (contact_id, inbound_event_id, customer_id, channel, contact_type, occurred_at,
+         identification, status, status_at, closed_at, csat, csat_at, recorded_at)
+    SELECT 'hist-' || n, 'hist-ev-' || n, 'bench-' || (1 + n % {CUSTOMERS}),
+           (ARRAY['call', 'chat', 'email', 'social'])[1 + n % 4],
+           (ARRAY['billing', 'technical', 'general', 'sales', 'complaint'])[1 + n % 5],
+           t, 'known',
+           CASE n % 10 WHEN 0 THEN 'open' WHEN 1 THEN 'abandoned' ELSE 'resolved' END,
+           CASE WHEN n % 10 = 0 THEN NULL ELSE t + interval '1 hour' END,
+           CASE WHEN n % 10 = 0 THEN NULL ELSE t + interval '1 hour' END,
+           CASE WHEN n % 3 = 0 THEN 1 + n % 5 END,
+           CASE WHEN n % 3 = 0 THEN t + interval '2 hours' END,
+           t
+    FROM generate_series(1, {HISTORY_ROWS}) AS n,
+         LATERAL (SELECT now() - make_interval(secs => (n::bigint * 7919) % (120 * 86400))) AS x(t)
+    """,
+    "ANALYZE profiles.customers, profiles.identities, profiles.contacts",
+]
+
+
+def _sender(rng: random.Random, i: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(channel, sender, attributes) of one contact: mostly known customers, spelled many ways."""
+    c = rng.randint(1, CUSTOMERS)
+    digits = f"{c:06d}"
+    roll = rng.random()
+    if roll < 0.40:
+        phone = rng.choice(
+            (
+                f"07400 {digits}",
+                f"+44 7400 {digits}",
+                f"tel:+44-7400-{digits}",
+                f"0044 7400{digits}",
+            )
+        )
+        return "call", {"phone": phone}, {"country": "GB"}
+    if roll < 0.62:
+        return "email", {"email": f"Customer {c} <Customer{c}@Example.com>"}, {}
+    if roll < 0.72:
+        return "chat", {"external_ref": f"crm-{c}", "display_name": "C"}, {"country": "GB"}
+    if roll < 0.82:
+        return "call", {"phone": f"+44 7700 9{i % 100000:05d}"}, {"country": "GB"}
+    if roll < 0.92:
+        return "email", {"email": f"stranger{i}@example.org"}, {}
+    if roll < 0.96:
+        return "call", {"withheld": True}, {}
+    return "call", {"phone": "12ab"}, {}
+
+
+def _event(rng: random.Random, run: str, i: int, phase: str) -> tuple[bytes, bytes]:
+    channel, sender, attributes = _sender(rng, i)
+    now = datetime.now(UTC).isoformat()
+    contact_id = f"{run}-{phase}-{i}"
+    event = {
+        "specversion": "1.0",
+        "id": f"ev-{contact_id}",
+        "source": "bench/profile-lookup",
+        "type": "switchboard.contact.received.v1",
+        "subject": contact_id,
+        "time": now,
+        "producedtime": now,
+        "data": {
+            "contact_id": contact_id,
+            "channel": channel,
+            "sender": sender,
+            "contact_type": rng.choice(("billing", "technical", "general", "sales", "complaint")),
+            "attributes": attributes | {"sent_at": time.time(), "phase": phase},
+        },
+    }
+    return contact_id.encode(), json.dumps(event).encode()
+
+
+async def _seed(database_url: str) -> float:
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    started = time.perf_counter()
+    try:
+        for statement in SEED:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
+async def _publish(settings: KafkaSettings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
+    producer = make_producer(settings, "bench-profiles")
+    await producer.start()
+    try:
+        for n in range(0, len(records), 2000):
+            await asyncio.gather(
+                *[await producer.send(topic, v, key=k) for k, v in records[n : n + 2000]]
+            )
+    finally:
+        await producer.stop()
+
+
+def _reader(settings: KafkaSettings, topic: str) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.bootstrap,
+        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    )
+
+
+async def _drain(reader: AIOKafkaConsumer, count: int, timeout: float) -> float:
+    """Enriched outputs per second of the backlog, from the first output to the last."""
+    seen = first_batch = 0
+    first = last = 0.0
+    deadline = time.monotonic() + timeout
+    while seen < count and time.monotonic() < deadline:
+        batch = await reader.getmany(timeout_ms=200, max_records=5000)
+        n = sum(len(m) for m in batch.values())
+        if not n:
+            continue
+        now = time.perf_counter()
+        if not seen:
+            first, first_batch = now, n
+        seen += n
+        last = now
+    if seen < count:
+        raise RuntimeError(f"profile-lookup enriched {seen} of {count} contacts in {timeout:.0f} s")
+    return (seen - first_batch) / (last - first)
+
+
+async def _latency(
+    settings: KafkaSettings, reader: AIOKafkaConsumer, topic: str, run: str
+) -> list[float]:
+    rng = random.Random(2)
+    total = LATENCY_RATE * LATENCY_SECONDS
+    delays: list[float] = []
+    producer = make_producer(settings, "bench-profiles-lat")
+    await producer.start()
+
+    async def publish() -> None:
+        started = time.perf_counter()
+        for i in range(total):
+            due = started + i / LATENCY_RATE
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            key, value = _event(rng, run, i, "latency")
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+
+    async def read() -> None:
+        deadline = time.monotonic() + LATENCY_SECONDS + 60
+        while len(delays) < total and time.monotonic() < deadline:
+            batch = await reader.getmany(timeout_ms=200)
+            now = time.time()
+            for messages in batch.values():
+                for m in messages:
+                    attributes = json.loads(m.value)["data"]["contact"]["attributes"]
+                    if attributes.get("phase") == "latency":
+                        delays.append((now - attributes["sent_at"]) * 1000)
+
+    try:
+        await asyncio.gather(publish(), read())
+    finally:
+        await producer.stop()
+    return delays
+
+
+async def run(ctx: BenchContext) -> None:
+    database_url = await ctx.new_database()
+    seeded_in = await _seed(database_url)
+    print(
+        f"# profile_lookup: seeded {CUSTOMERS} customers and {HISTORY_ROWS} history rows"
+        f" in {seeded_in:.0f} s",
+        flush=True,
+    )
+    settings = ctx.kafka
+    suffix = f".b{uuid.uuid4().hex[:8]}"
+    inbound, enriched = CONTACTS_INBOUND + suffix, CONTACTS_ENRICHED + suffix
+    lifecycle = CONTACTS_LIFECYCLE + suffix
+    await create_topics(settings, [inbound, enriched, lifecycle, dlq(inbound), dlq(lifecycle)])
+
+    run_id = uuid.uuid4().hex[:6]
+    rng = random.Random(1)
+    await _publish(settings, inbound, [_event(rng, run_id, i, "drain") for i in range(BACKLOG)])
+
+    reader = _reader(settings, enriched)
+    await reader.start()
+    try:
+        ctx.start_service(
+            "profile_lookup",
+            {
+                "PROFILES_DATABASE_URL": database_url,
+                "PROFILES_KAFKA__BOOTSTRAP": settings.bootstrap,
+                "PROFILES_TOPIC_SUFFIX": suffix,
+                "PROFILES_CONSUMER_GROUP": f"profile-lookup{suffix}",
+                "PROFILES_HTTP_PORT": "0",
+                "PROFILES_LOG_LEVEL": "WARNING",
+            },
+        )
+        rate = await _drain(reader, BACKLOG, STARTUP_TIMEOUT_S + BACKLOG / 500)
+        ctx.emit("profile_lookup_events_per_s", rate, "events/s", vs_passthrough=True)
+        delays = sorted(await _latency(settings, reader, inbound, run_id))
+    finally:
+        await reader.stop()
+    if not delays:
+        raise RuntimeError("no enriched output arrived during the latency run")
+    ctx.emit("profile_lookup_p50_ms", statistics.median(delays), "ms")
+    ctx.emit("profile_lookup_p99_ms", delays[max(0, int(len(delays) * 0.99) - 1)], "ms")

@@ -1,0 +1,1 @@
+"""profile-lookup: identifies the sender of each contact and attaches their profile and history."""

@@ -1,0 +1,1 @@
+"""Pure rules of profile-lookup: normalisation, identification, history. No I/O imports."""
