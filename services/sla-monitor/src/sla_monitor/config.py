@@ -1,0 +1,62 @@
+"""sla-monitor's settings, read once from `SLA_*` environment variables at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from switchboard_events import CONTACTS_LIFECYCLE, ROUTING_DECISIONS, SLA_ALERTS
+from switchboard_runtime.settings import ServiceSettings
+
+SERVICE = "sla-monitor"
+SCHEMA = "sla"
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "sla.yaml"
+"""services/sla-monitor/policies/sla.yaml, next to the package's source tree."""
+
+
+class SlaSettings(ServiceSettings):
+    """Nested values use `__`, e.g. `SLA_KAFKA__BOOTSTRAP`."""
+
+    model_config = SettingsConfigDict(env_prefix="SLA_", env_nested_delimiter="__", extra="ignore")
+
+    http_port: int = Field(8103, ge=0, le=65535)
+    policy_path: Path = Field(DEFAULT_POLICY, description="the SLA policy YAML file")
+    scheduler_enabled: bool = Field(True, description="fire due alerts from this instance")
+    scheduler_poll_s: float = Field(
+        0.25, ge=0.01, le=10, description="how often the scheduler looks for due alerts"
+    )
+    scheduler_batch: int = Field(500, ge=1, le=10_000, description="due alerts claimed per round")
+    republish_after_s: float = Field(
+        5.0,
+        ge=0.5,
+        le=3600,
+        description="re-publish an alert recorded but not acknowledged after this long (crash recovery)",
+    )
+    live_refresh_s: float = Field(
+        10.0, ge=0.5, le=3600, description="how often the live service-level gauges are refreshed"
+    )
+    live_windows_s: list[int] = Field(
+        default_factory=lambda: [900, 3600],
+        description="sliding windows of the live service level, in seconds (JSON list)",
+    )
+
+    @model_validator(mode="after")
+    def _windows(self) -> Self:
+        if not self.live_windows_s or any(w < 60 or w > 7 * 86_400 for w in self.live_windows_s):
+            raise ValueError("live_windows_s: give 1+ windows between 60 and 604800 seconds")
+        return self
+
+    @property
+    def decisions_topic(self) -> str:
+        return ROUTING_DECISIONS + self.topic_suffix
+
+    @property
+    def lifecycle_topic(self) -> str:
+        return CONTACTS_LIFECYCLE + self.topic_suffix
+
+    @property
+    def alerts_topic(self) -> str:
+        return SLA_ALERTS + self.topic_suffix

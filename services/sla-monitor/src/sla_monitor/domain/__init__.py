@@ -1,0 +1,1 @@
+"""The SLA rules: policy, calendars and business time, clocks. No I/O imports here."""

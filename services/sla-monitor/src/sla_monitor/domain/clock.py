@@ -1,0 +1,374 @@
+"""SLA clocks of one contact: a pure fold of its routing decision and lifecycle steps.
+
+The clocks are recomputed from the whole history every time something new arrives,
+so a lifecycle step that arrived before the decision, or a replay, ends up in the same
+state: the state is a function of the set of events, not of their arrival order.
+
+- The decision starts `first_response` and `resolution` at `arrived_at`.
+- `first_response` meets first response; `agent_replied` meets the running next response.
+- `customer_replied` (after the first response) starts a next-response clock unless
+  one is already running; it also resumes paused clocks, as does `resumed`.
+- `waiting_on_customer` pauses every running clock; pauses are counted exactly.
+- `resolved` stops every clock; `reopened` starts a new resolution cycle from scratch.
+- `abandoned` stops every clock and counts the contact as abandoned.
+- `transferred` to a queue the policy knows moves the contact to that queue: alerts
+  name it and business time counts by its calendar from then on.
+
+Steps are applied in event-time order (arrival order breaks ties); a step dated
+before the contact arrived counts as happening when it arrived.
+
+A clock runs in cycles (a new next response per customer reply, a new resolution per
+reopen). Alert levels continue numbering across cycles, so each alert of a contact
+has its own (target, kind, level) and therefore its own id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from sla_monitor.domain.calendar import Calendar
+from sla_monitor.domain.policy import Facts, Level, ResolvedTarget, SlaPolicy
+from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
+
+MAX_LEVEL = 100
+"""The alert contract's highest level; cycles past it raise no more alerts."""
+TWENTY_FOUR_SEVEN = Calendar.twenty_four_seven()
+
+
+class ClockStatus(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    STOPPED = "stopped"
+
+
+class ContactStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ABANDONED = "abandoned"
+
+
+class FirstResponse(StrEnum):
+    """How the first-response target went, for the live service level."""
+
+    PENDING = "pending"
+    MET = "met"
+    MISSED = "missed"
+    EXCLUDED = "excluded"  # abandoned or resolved without a response, before the target
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRef:
+    id: str
+    kind: QueueKind
+    vendor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The routing decision, as far as SLA cares."""
+
+    contact_id: str
+    queue: QueueRef
+    priority: int
+    priority_label: str
+    channel: Channel
+    tier: str | None
+    arrived_at: float
+
+    @property
+    def facts(self) -> Facts:
+        return Facts(self.channel, self.priority_label, self.tier)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A lifecycle step: what happened, when, and its arrival order (`seq`)."""
+
+    kind: LifecycleKind
+    at: float
+    seq: int = 0
+    to_queue_id: str | None = None
+
+
+@dataclass(slots=True)
+class Segment:
+    """A stretch of running time: from `start` (elapsed `acc_start`) to `end`, by `calendar`."""
+
+    start: float
+    acc_start: float
+    calendar: Calendar
+    end: float | None = None
+    acc_end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAlert:
+    """An alert to fire at `fire_at` unless the clock is met, stopped or moved first."""
+
+    contact_id: str
+    target: SlaTarget
+    kind: AlertKind
+    level: int
+    fire_at: float
+    due_at: float
+    queue: QueueRef
+    priority: int
+    priority_label: str
+    channel: Channel
+    target_seconds: int
+    elapsed: float
+    rule: str
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.contact_id, self.target.value, self.kind.value, self.level)
+
+
+@dataclass
+class Clock:
+    """One cycle of one target."""
+
+    target: ResolvedTarget
+    cycle: int
+    started_at: float
+    segments: list[Segment]
+    status: ClockStatus = ClockStatus.RUNNING
+    ended_at: float | None = None
+
+    @classmethod
+    def start(cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar) -> Clock:
+        return cls(target, cycle, at, [Segment(at, 0.0, calendar)])
+
+    @property
+    def active(self) -> bool:
+        return self.status in (ClockStatus.RUNNING, ClockStatus.PAUSED)
+
+    def elapsed(self, at: float) -> float:
+        """Business seconds counted by `at` (pauses excluded)."""
+        last = self.segments[-1]
+        if last.end is not None:
+            assert last.acc_end is not None
+            return last.acc_end
+        return last.acc_start + last.calendar.business_seconds(last.start, max(at, last.start))
+
+    def pause(self, at: float) -> None:
+        if self.status is ClockStatus.RUNNING:
+            self._close(at)
+            self.status = ClockStatus.PAUSED
+
+    def resume(self, at: float, calendar: Calendar) -> None:
+        if self.status is ClockStatus.PAUSED:
+            self.segments.append(Segment(at, self.elapsed(at), calendar))
+            self.status = ClockStatus.RUNNING
+
+    def switch(self, at: float, calendar: Calendar) -> None:
+        """Count by `calendar` from `at` on (a paused clock is resumed by the new one anyway)."""
+        if self.status is ClockStatus.RUNNING:
+            self._close(at)
+            self.segments.append(Segment(at, self.elapsed(at), calendar))
+
+    def finish(self, at: float, status: ClockStatus) -> None:
+        if self.active:
+            if self.status is ClockStatus.RUNNING:
+                self._close(at)
+            self.status = status
+            self.ended_at = at
+
+    def _close(self, at: float) -> None:
+        last = self.segments[-1]
+        last.end = max(at, last.start)
+        last.acc_end = last.acc_start + last.calendar.business_seconds(last.start, last.end)
+
+    def crossings(self, thresholds: Sequence[float]) -> list[float | None]:
+        """When elapsed time reached (or, running, will reach) each ascending threshold."""
+        found: list[float | None] = []
+        i = 0
+        for seg in self.segments:
+            upto = [t for t in thresholds[i:] if seg.acc_end is None or t <= seg.acc_end]
+            if upto:
+                offsets = [max(0.0, t - seg.acc_start) for t in upto]
+                found += seg.calendar.add_many(seg.start, offsets)
+                i += len(upto)
+        return found + [None] * (len(thresholds) - len(found))
+
+    def projected_due(self, from_segment_of: float) -> float:
+        """The breach instant as projected when elapsed was `from_segment_of` (running on)."""
+        seg = next(
+            (s for s in self.segments if s.acc_end is None or from_segment_of <= s.acc_end),
+            self.segments[-1],
+        )
+        return seg.calendar.add(seg.start, max(0.0, self.target.seconds - seg.acc_start))
+
+    def level_number(self, level: Level) -> int:
+        return self.cycle * self.target.per_kind[level.kind] + level.number
+
+
+@dataclass
+class ContactClocks:
+    """The state of a contact's clocks after its whole history."""
+
+    decision: Decision
+    policy_version: str
+    queue: QueueRef
+    status: ContactStatus = ContactStatus.OPEN
+    clocks: dict[SlaTarget, list[Clock]] = field(default_factory=dict)
+    first_response_at: float | None = None
+    resolved_at: float | None = None
+    abandoned_at: float | None = None
+    paused: bool = False
+
+    def current(self, target: SlaTarget) -> Clock | None:
+        cycles = self.clocks.get(target)
+        return cycles[-1] if cycles else None
+
+    def pending_alerts(self) -> list[PendingAlert]:
+        """Alerts still to fire: levels of active clocks that have been or will be reached.
+
+        A paused clock schedules only the levels it reached before the pause (if their
+        alert has not fired yet); met or stopped clocks schedule nothing.
+        """
+        found: list[PendingAlert] = []
+        for target in SlaTarget:
+            clock = self.current(target)
+            if clock is None or not clock.active:
+                continue
+            levels = clock.target.levels
+            crossings = clock.crossings([lv.threshold for lv in levels])
+            breach = next(
+                (
+                    at
+                    for lv, at in zip(levels, crossings, strict=True)
+                    if lv.kind is AlertKind.BREACH
+                ),
+                None,
+            )
+            for level, at in zip(levels, crossings, strict=True):
+                number = clock.level_number(level)
+                if at is None or number > MAX_LEVEL:
+                    continue
+                due = breach if breach is not None else clock.projected_due(level.threshold)
+                found.append(self._alert(clock, level, number, at, due))
+        return found
+
+    def _alert(
+        self, clock: Clock, level: Level, number: int, at: float, due: float
+    ) -> PendingAlert:
+        d = self.decision
+        return PendingAlert(
+            contact_id=d.contact_id,
+            target=clock.target.target,
+            kind=level.kind,
+            level=number,
+            fire_at=at,
+            due_at=due,
+            queue=self.queue,
+            priority=d.priority,
+            priority_label=d.priority_label,
+            channel=d.channel,
+            target_seconds=clock.target.seconds,
+            elapsed=level.threshold,
+            rule=clock.target.rule,
+        )
+
+    def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:
+        """(outcome, projected breach instant if pending, elapsed at the response)."""
+        clock = self.current(SlaTarget.FIRST_RESPONSE)
+        if clock is None:
+            return FirstResponse.EXCLUDED, None, None
+        if clock.status is ClockStatus.MET:
+            assert clock.ended_at is not None
+            elapsed = clock.elapsed(clock.ended_at)
+            met = elapsed <= clock.target.seconds
+            return (FirstResponse.MET if met else FirstResponse.MISSED), None, elapsed
+        if clock.status is ClockStatus.STOPPED:
+            assert clock.ended_at is not None
+            late = clock.elapsed(clock.ended_at) > clock.target.seconds
+            return (FirstResponse.MISSED if late else FirstResponse.EXCLUDED), None, None
+        (due,) = clock.crossings([float(clock.target.seconds)])
+        return FirstResponse.PENDING, due, None
+
+
+def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> ContactClocks:
+    """The clocks of a contact after its decision and every lifecycle step known so far."""
+    targets = policy.targets_for(decision.facts)
+    queue_calendar, _ = policy.calendar_for(decision.queue.id, decision.queue.kind)
+    state = ContactClocks(decision, policy.version, decision.queue)
+
+    def calendar_of(target: ResolvedTarget) -> Calendar:
+        return queue_calendar if target.basis == "business" else TWENTY_FOUR_SEVEN
+
+    def start(target: SlaTarget, at: float) -> None:
+        resolved = targets.get(target)
+        if resolved is None:
+            return
+        cycles = state.clocks.setdefault(target, [])
+        cycles.append(Clock.start(resolved, len(cycles), at, calendar_of(resolved)))
+
+    def each_active() -> list[Clock]:
+        return [c for c in (state.current(t) for t in SlaTarget) if c is not None and c.active]
+
+    start(SlaTarget.FIRST_RESPONSE, decision.arrived_at)
+    start(SlaTarget.RESOLUTION, decision.arrived_at)
+
+    for step in sorted(steps, key=lambda s: (s.at, s.seq)):
+        at = max(step.at, decision.arrived_at)
+        kind = step.kind
+        if state.status is not ContactStatus.OPEN:
+            if kind is LifecycleKind.REOPENED and state.status is ContactStatus.RESOLVED:
+                state.status, state.resolved_at, state.paused = ContactStatus.OPEN, None, False
+                start(SlaTarget.RESOLUTION, at)
+            continue
+        if kind is LifecycleKind.FIRST_RESPONSE:
+            clock = state.current(SlaTarget.FIRST_RESPONSE)
+            if clock is not None:
+                clock.finish(at, ClockStatus.MET)
+            if state.first_response_at is None:
+                state.first_response_at = at
+        elif kind is LifecycleKind.AGENT_REPLIED:
+            clock = state.current(SlaTarget.NEXT_RESPONSE)
+            if clock is not None:
+                clock.finish(at, ClockStatus.MET)
+        elif kind is LifecycleKind.CUSTOMER_REPLIED:
+            _resume(state, each_active(), at, calendar_of)
+            clock = state.current(SlaTarget.NEXT_RESPONSE)
+            if state.first_response_at is not None and (clock is None or not clock.active):
+                start(SlaTarget.NEXT_RESPONSE, at)
+        elif kind is LifecycleKind.RESUMED:
+            _resume(state, each_active(), at, calendar_of)
+        elif kind is LifecycleKind.WAITING_ON_CUSTOMER:
+            for clock in each_active():
+                clock.pause(at)
+            state.paused = True
+        elif kind is LifecycleKind.RESOLVED:
+            for clock in each_active():
+                met = clock.target.target is SlaTarget.RESOLUTION
+                clock.finish(at, ClockStatus.MET if met else ClockStatus.STOPPED)
+            state.status, state.resolved_at, state.paused = ContactStatus.RESOLVED, at, False
+        elif kind is LifecycleKind.ABANDONED:
+            for clock in each_active():
+                clock.finish(at, ClockStatus.STOPPED)
+            state.status, state.abandoned_at, state.paused = ContactStatus.ABANDONED, at, False
+        elif kind is LifecycleKind.TRANSFERRED and step.to_queue_id is not None:
+            known = policy.queues.get(step.to_queue_id)
+            if known is None:
+                continue
+            state.queue = QueueRef(known.id, known.kind, known.vendor)
+            queue_calendar, _ = policy.calendar_for(known.id, known.kind)
+            for clock in each_active():
+                if clock.target.basis == "business":
+                    clock.switch(at, queue_calendar)
+    return state
+
+
+def _resume(
+    state: ContactClocks,
+    clocks: list[Clock],
+    at: float,
+    calendar_of: Callable[[ResolvedTarget], Calendar],
+) -> None:
+    for clock in clocks:
+        clock.resume(at, calendar_of(clock.target))
+    state.paused = False

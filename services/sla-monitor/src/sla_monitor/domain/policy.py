@@ -1,0 +1,537 @@
+"""The SLA policy file: its YAML shape, validation with errors naming the YAML path, matching.
+
+A policy has calendars (the router's shape), queues with the calendar each works by,
+default calendars per queue kind, rules and a default. Each rule matches on channel,
+priority label and customer tier and sets one or more targets: `first_response`,
+`next_response` (after a customer reply) and `resolution`. For each target the most
+specific matching rule that sets it wins (most conditions; the earlier rule on a tie);
+the `default` section sets what no rule does.
+
+A target counts `business` time by the queue's calendar or `calendar` time, warns
+before the breach (a share of the target or a lead time; several levels), breaches at
+the target, and escalates at times after the breach.
+
+`load_policy(text)` parses YAML (safe_load), validates with pydantic and then every
+cross-reference, and raises one `PolicyInvalid` listing every problem as
+``rules[2].first_response.warnings[0].share (line 31): ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from sla_monitor.domain.calendar import Calendar, CalendarSpec, Name
+from sla_monitor.domain.durations import format_duration, parse_duration
+from sla_monitor.domain.errors import PolicyInvalid
+from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
+
+MAX_TARGET_SECONDS = 366 * 86_400
+"""The alert contract bounds targets and elapsed time to a year."""
+MAX_LEVELS = 10
+
+Duration = Annotated[int, BeforeValidator(parse_duration), Field(gt=0, le=MAX_TARGET_SECONDS)]
+Slug = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=64)
+]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Basis = Literal["business", "calendar"]
+
+
+def _listify(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+def _share(value: object) -> object:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100
+        except ValueError:
+            raise ValueError(f"expected a share like 0.8 or '80%', got {value!r}") from None
+    return value
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarningSpec(_Spec):
+    """A warning before the breach: at a share of the target, or a lead time before it."""
+
+    share: Annotated[float | None, BeforeValidator(_share), Field(gt=0, lt=1)] = None
+    before: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> WarningSpec:
+        if (self.share is None) == (self.before is None):
+            raise ValueError("give exactly one of share (e.g. 0.8 or '80%') or before (e.g. '5m')")
+        return self
+
+    def threshold(self, target: int) -> float:
+        """Elapsed seconds at which it fires."""
+        return self.share * target if self.share is not None else float(target - (self.before or 0))
+
+    def describe(self) -> str:
+        return (
+            f"{self.share:.0%}"
+            if self.share is not None
+            else f"{format_duration(self.before or 0)} before"
+        )
+
+
+class TargetSpec(_Spec):
+    """One SLA target: how long, on which clock, with its warnings and escalations."""
+
+    target: Duration
+    clock: Basis = "business"
+    warnings: list[WarningSpec] = Field(default_factory=list, max_length=MAX_LEVELS)
+    escalations: Annotated[list[Duration], Field(max_length=MAX_LEVELS)] = Field(
+        default_factory=list, description="times after the breach, ascending"
+    )
+
+    @model_validator(mode="after")
+    def _levels_in_order(self) -> TargetSpec:
+        problems = []
+        for i, warning in enumerate(self.warnings):
+            if warning.before is not None and warning.before >= self.target:
+                problems.append(
+                    f"warnings[{i}]: a warning {format_duration(warning.before)} before a"
+                    f" {format_duration(self.target)} target would fire at or before the start"
+                )
+        thresholds = [w.threshold(self.target) for w in self.warnings]
+        if len(set(thresholds)) != len(thresholds):
+            problems.append("two warnings fire at the same time; give each its own point")
+        if any(b <= a for a, b in zip(self.escalations, self.escalations[1:], strict=False)):
+            problems.append(
+                "escalations must be strictly ascending times after the breach, got "
+                + ", ".join(format_duration(e) for e in self.escalations)
+            )
+        if self.escalations and self.target + self.escalations[-1] > MAX_TARGET_SECONDS:
+            problems.append("the last escalation is more than a year after the start")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Match(_Spec):
+    """Conditions of a rule; each is a list of accepted values (a single value is fine)."""
+
+    channel: Annotated[list[Channel] | None, BeforeValidator(_listify)] = None
+    priority: Annotated[list[Label] | None, BeforeValidator(_listify)] = Field(
+        None, description="priority labels from the routing decision, e.g. P1"
+    )
+    tier: Annotated[list[Slug] | None, BeforeValidator(_listify)] = Field(
+        None, description="customer tiers (data.customer.tier); an unknown tier never matches"
+    )
+
+    @field_validator("channel", "priority", "tier")
+    @classmethod
+    def _not_empty(cls, value: list[Any] | None) -> list[Any] | None:
+        if value is not None and not value:
+            raise ValueError("an empty list matches nothing; leave the condition out instead")
+        return value
+
+    @property
+    def specificity(self) -> int:
+        return sum(v is not None for v in (self.channel, self.priority, self.tier))
+
+    def key(self) -> tuple[frozenset[str] | None, ...]:
+        return tuple(
+            None if v is None else frozenset(str(x) for x in v)
+            for v in (self.channel, self.priority, self.tier)
+        )
+
+    def matches(self, facts: Facts) -> bool:
+        return (
+            (self.channel is None or facts.channel in self.channel)
+            and (self.priority is None or facts.priority_label in self.priority)
+            and (self.tier is None or (facts.tier is not None and facts.tier in self.tier))
+        )
+
+    def describe(self) -> str:
+        parts = [
+            f"{name} in [{', '.join(str(v) for v in values)}]"
+            for name, values in (
+                ("channel", self.channel),
+                ("priority", self.priority),
+                ("tier", self.tier),
+            )
+            if values is not None
+        ]
+        return " and ".join(parts) or "anything"
+
+
+class Targets(_Spec):
+    first_response: TargetSpec | None = None
+    next_response: TargetSpec | None = None
+    resolution: TargetSpec | None = None
+
+    def get(self, target: SlaTarget) -> TargetSpec | None:
+        spec: TargetSpec | None = getattr(self, target.value)
+        return spec
+
+
+class RuleSpec(Targets):
+    """Sets one or more targets for the contacts it matches."""
+
+    id: Name
+    description: str | None = None
+    match: Match
+
+
+class QueueSpec(_Spec):
+    """A queue the policy knows: the calendar it works by, and who staffs it (for transfers)."""
+
+    id: Name
+    kind: QueueKind
+    vendor: str | None = None
+    calendar: Name
+
+
+class DefaultCalendars(_Spec):
+    """The calendar of a queue the policy does not list, by its kind."""
+
+    in_house: Name
+    outsourced: Name
+
+
+class PolicySpec(_Spec):
+    """The whole SLA policy file."""
+
+    name: str | None = None
+    calendars: list[CalendarSpec] = Field(min_length=1)
+    queues: list[QueueSpec] = Field(default_factory=list)
+    default_calendars: DefaultCalendars
+    rules: list[RuleSpec] = Field(default_factory=list)
+    default: Targets
+
+
+# -- loading ------------------------------------------------------------------------------
+
+
+def policy_version(content: bytes) -> str:
+    """The version of a policy file: a hash of its exact bytes."""
+    return "sha256:" + hashlib.sha256(content).hexdigest()[:16]
+
+
+def load_policy(content: bytes | str) -> SlaPolicy:
+    """Parse, validate and compile a policy; `PolicyInvalid` lists every problem with its path."""
+    raw_bytes = content.encode() if isinstance(content, str) else content
+    text = raw_bytes.decode("utf-8", errors="replace")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyInvalid([f"{where}: not valid YAML: {problem}"]) from None
+    if not isinstance(raw, dict):
+        kind = "nothing" if raw is None else type(raw).__name__
+        raise PolicyInvalid([f"(document): expected a mapping at the top, got {kind}"])
+    lines = _LineFinder(text)
+    try:
+        spec = PolicySpec.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyInvalid(
+            [_describe(err, lines) for err in exc.errors(include_url=False)]
+        ) from None
+    problems = [lines.annotate(p) for p in _cross_checks(spec)]
+    if problems:
+        raise PolicyInvalid(problems)
+    return SlaPolicy(spec, policy_version(raw_bytes))
+
+
+class _LineFinder:
+    """Maps a pydantic error location to the line of the YAML node it names."""
+
+    def __init__(self, text: str) -> None:
+        try:
+            self._root: yaml.Node | None = yaml.compose(text)
+        except yaml.YAMLError:
+            self._root = None
+
+    def line(self, loc: Sequence[int | str]) -> int | None:
+        """The line of the node at `loc`, or of its closest parent present in the file."""
+        node = self._root
+        for part in loc:
+            child: yaml.Node | None = None
+            if isinstance(node, yaml.MappingNode):
+                child = next((v for k, v in node.value if k.value == str(part)), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                child = node.value[part] if part < len(node.value) else None
+            if child is None:
+                break
+            node = child
+        return None if node is None or node is self._root else node.start_mark.line + 1
+
+    def annotate(self, problem: str) -> str:
+        """'rules[1].match: ...' -> 'rules[1].match (line 12): ...'."""
+        path, sep, rest = problem.partition(": ")
+        loc: list[int | str] = []
+        for part in path.replace("[", ".[").split("."):
+            if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
+                loc.append(int(part[1:-1]))
+            elif part:
+                loc.append(part)
+        line = self.line(loc)
+        return f"{path} (line {line}){sep}{rest}" if line is not None and sep else problem
+
+
+def _path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path.lstrip(".") or "(document)"
+
+
+def _describe(err: Any, lines: _LineFinder) -> str:
+    loc = [
+        p
+        for p in err["loc"]
+        if not (
+            isinstance(p, str) and (p.startswith("function-") or p in ("list[...]", "float", "int"))
+        )
+    ]
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        message = "unknown field (check the spelling; see the policy reference in the README)"
+    elif kind == "missing":
+        message = "required field is missing"
+    else:
+        message = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        if kind != "value_error" and isinstance(value, str | int | float) and len(str(value)) <= 60:
+            message += f" (got {value!r})"
+    path = _path(loc)
+    line = lines.line(loc)
+    return f"{path}{f' (line {line})' if line is not None else ''}: {message}"
+
+
+def _one_of(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names)) or "(none defined)"
+
+
+def _duplicates(kind: str, ids: Sequence[str]) -> Iterator[str]:
+    seen: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        if ident in seen:
+            yield f"{kind}[{i}].id: duplicate id {ident!r} (also {kind}[{seen[ident]}])"
+        seen.setdefault(ident, i)
+
+
+def _cross_checks(spec: PolicySpec) -> Iterator[str]:
+    """Every problem that needs more than one field to see."""
+    calendars = {c.id for c in spec.calendars}
+    yield from _duplicates("calendars", [c.id for c in spec.calendars])
+    yield from _duplicates("queues", [q.id for q in spec.queues])
+    yield from _duplicates("rules", [r.id for r in spec.rules])
+    for i, cal in enumerate(spec.calendars):
+        yield from cal.problems(f"calendars[{i}]")
+    for i, queue in enumerate(spec.queues):
+        where = f"queues[{i}]"
+        if queue.calendar not in calendars:
+            yield f"{where}.calendar: unknown calendar {queue.calendar!r}; expected one of: {_one_of(calendars)}"
+        if queue.kind == QueueKind.OUTSOURCED and not queue.vendor:
+            yield f"{where}.vendor: an outsourced queue must name its vendor"
+        if queue.kind == QueueKind.IN_HOUSE and queue.vendor:
+            yield f"{where}.vendor: an in-house queue has no vendor (or set kind: outsourced)"
+    for kind in ("in_house", "outsourced"):
+        name = getattr(spec.default_calendars, kind)
+        if name not in calendars:
+            yield f"default_calendars.{kind}: unknown calendar {name!r}; expected one of: {_one_of(calendars)}"
+    for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
+        if spec.default.get(target) is None:
+            yield f"default.{target.value}: required: the default must set first_response and resolution"
+    seen: dict[tuple[object, ...], int] = {}
+    for i, rule in enumerate(spec.rules):
+        if rule.id == DEFAULT_RULE:
+            yield f"rules[{i}].id: {DEFAULT_RULE!r} is the name of the default section; pick another"
+        if rule.match.specificity == 0:
+            yield f"rules[{i}].match: give at least one condition; the default section covers the rest"
+        if all(rule.get(t) is None for t in SlaTarget):
+            yield f"rules[{i}]: sets no target; give first_response, next_response or resolution"
+        for target in SlaTarget:
+            if rule.get(target) is None:
+                continue
+            key = (target, rule.match.key())
+            if key in seen:
+                yield (
+                    f"rules[{i}].{target.value}: never used: rules[{seen[key]}] has the same"
+                    f" conditions and sets {target.value} first"
+                )
+            seen.setdefault(key, i)
+
+
+# -- the compiled policy -------------------------------------------------------------------
+
+DEFAULT_RULE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the policy matches on, from the routing decision."""
+
+    channel: Channel
+    priority_label: str
+    tier: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """One alert of a target: warning n, the breach, or escalation n, at elapsed `threshold`."""
+
+    kind: AlertKind
+    number: int
+    threshold: float
+    label: str
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    """A target as it applies to one contact: its length, clock, levels and the rule that set it."""
+
+    target: SlaTarget
+    seconds: int
+    basis: Basis
+    levels: tuple[Level, ...]
+    rule: str
+    spec: TargetSpec
+
+    @cached_property
+    def per_kind(self) -> Mapping[AlertKind, int]:
+        """How many levels of each kind one cycle has (level numbers continue across cycles)."""
+        return {kind: sum(1 for lv in self.levels if lv.kind == kind) for kind in AlertKind}
+
+
+def resolve_target(target: SlaTarget, spec: TargetSpec, rule: str) -> ResolvedTarget:
+    warnings = sorted(spec.warnings, key=lambda w: w.threshold(spec.target))
+    levels = [
+        Level(AlertKind.WARNING, n, w.threshold(spec.target), w.describe())
+        for n, w in enumerate(warnings, start=1)
+    ]
+    levels.append(Level(AlertKind.BREACH, 1, float(spec.target), "at the target"))
+    levels += [
+        Level(
+            AlertKind.ESCALATION,
+            n,
+            float(spec.target + after),
+            f"{format_duration(after)} after the breach",
+        )
+        for n, after in enumerate(spec.escalations, start=1)
+    ]
+    return ResolvedTarget(target, spec.target, spec.clock, tuple(levels), rule, spec)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A rule considered for a target, for `explain`."""
+
+    rule: str
+    conditions: str
+    specificity: int
+    chosen: bool
+
+
+@dataclass
+class SlaPolicy:
+    """A validated policy, compiled: calendars built, target resolution cached per facts."""
+
+    spec: PolicySpec
+    version: str
+    calendars: dict[str, Calendar] = field(init=False)
+    queues: dict[str, QueueSpec] = field(init=False)
+    _targets: dict[Facts, dict[SlaTarget, ResolvedTarget]] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.calendars = {c.id: Calendar.compile(c) for c in self.spec.calendars}
+        self.queues = {q.id: q for q in self.spec.queues}
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or "sla-policy"
+
+    def calendar_for(self, queue_id: str, kind: QueueKind) -> tuple[Calendar, str]:
+        """The calendar a queue works by, and why."""
+        queue = self.queues.get(queue_id)
+        if queue is not None:
+            return self.calendars[queue.calendar], f"queue {queue_id} works by {queue.calendar}"
+        name = getattr(self.spec.default_calendars, kind.value)
+        return self.calendars[
+            name
+        ], f"queue {queue_id} is not listed: default for {kind.value} queues is {name}"
+
+    def targets_for(self, facts: Facts) -> dict[SlaTarget, ResolvedTarget]:
+        """Each target that applies, from the most specific rule that sets it (cached)."""
+        found = self._targets.get(facts)
+        if found is None:
+            found = {}
+            for target in SlaTarget:
+                chosen = self._choose(target, facts)
+                if chosen is not None:
+                    found[target] = resolve_target(target, *chosen)
+            if len(self._targets) > 10_000:
+                self._targets.clear()
+            self._targets[facts] = found
+        return found
+
+    def candidates(self, target: SlaTarget, facts: Facts) -> list[Candidate]:
+        """Every rule that matches and sets `target`, most specific first; the chosen one marked."""
+        chosen = self._choose(target, facts)
+        rules = sorted(
+            (
+                (i, r)
+                for i, r in enumerate(self.spec.rules)
+                if r.get(target) is not None and r.match.matches(facts)
+            ),
+            key=lambda pair: (-pair[1].match.specificity, pair[0]),
+        )
+        found = [
+            Candidate(
+                r.id,
+                r.match.describe(),
+                r.match.specificity,
+                chosen is not None and chosen[1] == r.id,
+            )
+            for _, r in rules
+        ]
+        if self.spec.default.get(target) is not None:
+            found.append(
+                Candidate(
+                    DEFAULT_RULE, "anything", 0, chosen is not None and chosen[1] == DEFAULT_RULE
+                )
+            )
+        return found
+
+    def _choose(self, target: SlaTarget, facts: Facts) -> tuple[TargetSpec, str] | None:
+        best: tuple[int, TargetSpec, str] | None = None
+        for rule in self.spec.rules:
+            spec = rule.get(target)
+            if spec is None or not rule.match.matches(facts):
+                continue
+            if best is None or rule.match.specificity > best[0]:
+                best = (rule.match.specificity, spec, rule.id)
+        if best is not None:
+            return best[1], best[2]
+        default = self.spec.default.get(target)
+        return (default, DEFAULT_RULE) if default is not None else None
+
+    def summary(self) -> str:
+        return (
+            f"{self.name} {self.version}: {len(self.spec.rules)} rules, {len(self.calendars)} calendars,"
+            f" {len(self.queues)} queues"
+        )

@@ -1,0 +1,91 @@
+"""The live service level: one query per refresh, exported as gauges and served by the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sla_monitor import metrics, repository
+from sla_monitor.domain.durations import format_duration
+from sla_monitor.repository import ServiceLevelRow
+from switchboard_runtime.runner import is_transient
+
+log = logging.getLogger(__name__)
+
+
+def window_label(seconds: int) -> str:
+    return format_duration(seconds)
+
+
+def as_json(rows: Sequence[ServiceLevelRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "window": window_label(r.window_s),
+            "queue": r.queue_id,
+            "channel": r.channel,
+            "service_level": r.service_level,
+            "contacts": r.arrived,
+            "met": r.met,
+            "missed": r.missed,
+            "first_response_avg_s": r.first_response_avg_s,
+            "first_response_p90_s": r.first_response_p90_s,
+            "abandoned": r.abandoned,
+            "abandonment_rate": r.abandonment,
+            "open_contacts": r.open_contacts,
+            "oldest_waiting_s": r.oldest_waiting_s,
+            "breaches": r.breaches,
+        }
+        for r in rows
+    ]
+
+
+def export(rows: Sequence[ServiceLevelRow]) -> None:
+    """Replace every live gauge's samples with `rows` (no await in between: scrapes see all or none)."""
+    for gauge in (*metrics.LIVE_GAUGES, metrics.OPEN_CONTACTS, metrics.OLDEST_WAITING):
+        gauge.clear()
+    for r in rows:
+        labels = (r.queue_id, r.channel, window_label(r.window_s))
+        metrics.CONTACTS.labels(*labels).set(r.arrived)
+        metrics.BREACHES.labels(*labels).set(r.breaches)
+        for gauge, value in (
+            (metrics.SERVICE_LEVEL, r.service_level),
+            (metrics.FIRST_RESPONSE_AVG, r.first_response_avg_s),
+            (metrics.FIRST_RESPONSE_P90, r.first_response_p90_s),
+            (metrics.ABANDONMENT, r.abandonment),
+        ):
+            if value is not None:
+                gauge.labels(*labels).set(value)
+        metrics.OPEN_CONTACTS.labels(r.queue_id, r.channel).set(r.open_contacts)
+        if r.oldest_waiting_s is not None:
+            metrics.OLDEST_WAITING.labels(r.queue_id, r.channel).set(r.oldest_waiting_s)
+
+
+async def snapshot(
+    sessions: async_sessionmaker[AsyncSession], windows: Sequence[int]
+) -> list[ServiceLevelRow]:
+    async with sessions() as session:
+        return await repository.service_level(session, windows, datetime.now(UTC))
+
+
+async def refresh_forever(
+    sessions: async_sessionmaker[AsyncSession],
+    windows: Sequence[int],
+    every_s: float,
+    stop: asyncio.Event,
+) -> None:
+    """Refresh the gauges every `every_s` until `stop`; a failed refresh keeps the last values."""
+    while not stop.is_set():
+        try:
+            export(await snapshot(sessions, windows))
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("live service level: refresh failed", extra={"error": repr(exc)[:300]})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)

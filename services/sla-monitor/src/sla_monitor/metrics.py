@@ -1,0 +1,93 @@
+"""sla-monitor's metrics, declared once. Labels are bounded: queue, channel, window, target, kind."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+STEPS = Counter(
+    "switchboard_sla_lifecycle_steps_total",
+    "Lifecycle steps applied to SLA clocks, by kind.",
+    ["kind"],
+)
+DECISIONS = Counter(
+    "switchboard_sla_decisions_total",
+    "Routing decisions that started SLA clocks.",
+)
+WAITING_FOR_DECISION = Counter(
+    "switchboard_sla_steps_before_decision_total",
+    "Lifecycle steps that arrived before their contact's routing decision (kept, applied later).",
+)
+TIMERS_SCHEDULED = Counter(
+    "switchboard_sla_timers_scheduled_total",
+    "Alert timers written to the due-alerts table (re-scheduling counts again).",
+)
+ALERTS = Counter(
+    "switchboard_sla_alerts_total",
+    "SLA alerts fired and acknowledged by the broker, by target and kind.",
+    ["target", "kind"],
+)
+ALERT_LAG = Histogram(
+    "switchboard_sla_alert_lag_seconds",
+    "Fire time minus due time of each alert.",
+    ["kind"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300),
+)
+REPUBLISHED = Counter(
+    "switchboard_sla_alerts_republished_total",
+    "Alerts re-published from the outbox: recorded, but not acknowledged before a crash.",
+)
+SCHEDULER_ERRORS = Counter(
+    "switchboard_sla_scheduler_transient_errors_total",
+    "Transient failures of the alert scheduler (database or broker), retried.",
+)
+SCHEDULER_LAST_RUN = Gauge(
+    "switchboard_sla_scheduler_last_run_timestamp_seconds",
+    "Unix time of the scheduler's last round; a stuck scheduler stops moving it.",
+)
+POLICY = Gauge(
+    "switchboard_sla_policy_info",
+    "The active SLA policy (value 1), by name and version.",
+    ["name", "version"],
+)
+
+_LIVE = ["queue", "channel", "window"]
+SERVICE_LEVEL = Gauge(
+    "switchboard_sla_service_level_ratio",
+    "Share of contacts arrived in the window whose first response met its target.",
+    _LIVE,
+)
+CONTACTS = Gauge("switchboard_sla_contacts", "Contacts arrived in the window.", _LIVE)
+FIRST_RESPONSE_AVG = Gauge(
+    "switchboard_sla_first_response_avg_seconds",
+    "Average business time to first response, of first responses in the window.",
+    _LIVE,
+)
+FIRST_RESPONSE_P90 = Gauge(
+    "switchboard_sla_first_response_p90_seconds",
+    "90th percentile business time to first response, of first responses in the window.",
+    _LIVE,
+)
+ABANDONMENT = Gauge(
+    "switchboard_sla_abandonment_ratio",
+    "Share of contacts arrived in the window that were abandoned.",
+    _LIVE,
+)
+BREACHES = Gauge("switchboard_sla_breaches", "Breach alerts fired in the window.", _LIVE)
+OPEN_CONTACTS = Gauge(
+    "switchboard_sla_open_contacts",
+    "Contacts neither resolved nor abandoned.",
+    ["queue", "channel"],
+)
+OLDEST_WAITING = Gauge(
+    "switchboard_sla_oldest_waiting_seconds",
+    "Age of the oldest open contact still waiting for a first response.",
+    ["queue", "channel"],
+)
+LIVE_GAUGES = (
+    SERVICE_LEVEL,
+    CONTACTS,
+    FIRST_RESPONSE_AVG,
+    FIRST_RESPONSE_P90,
+    ABANDONMENT,
+    BREACHES,
+)

@@ -1,0 +1,161 @@
+"""The alert scheduler: fires due timers exactly once, from any number of instances.
+
+Each round, in one transaction: take up to `batch` due timers (`DELETE ... WHERE due_at
+<= now ... FOR UPDATE SKIP LOCKED`), build their alerts, and claim each alert's unique
+key (contact, target, kind, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
+Then publish the alerts claimed and wait for the broker's acks, and mark them published.
+
+- Two instances never take the same timer (SKIP LOCKED), and an alert key can be
+  recorded only once, so each alert is fired once.
+- A crash after the commit but before the ack leaves the alert recorded and not
+  published: every instance looks for such alerts older than `republish_after_s` and
+  publishes them again, with the same payload and id (consumers de-duplicate on id).
+- A consumer that stops a clock deletes its timers in its own transaction; a timer
+  the scheduler holds makes that delete wait, so it is fired or cancelled, never both.
+
+The loop sleeps until the next timer is due, at most `poll_s`; transient failures
+(database or broker down) are retried with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sla_monitor import metrics, repository
+from sla_monitor.domain.alerts import build_alert
+from sla_monitor.repository import FiredAlert
+from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, encode
+from switchboard_runtime.runner import is_transient
+
+log = logging.getLogger(__name__)
+HEADERS = [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]
+MIN_WAIT_S = 0.01
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: AIOKafkaProducer,
+        topic: str,
+        poll_s: float = 0.25,
+        batch: int = 500,
+        republish_after_s: float = 5.0,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._producer = producer
+        self._topic = topic
+        self._poll_s = poll_s
+        self._batch = batch
+        self._republish_after = timedelta(seconds=republish_after_s)
+        self._max_backoff = max_backoff_s
+        self._stop = asyncio.Event()
+        self.last_round = time.monotonic()
+        self.fired = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def stalled(self, limit_s: float) -> bool:
+        return time.monotonic() - self.last_round > limit_s
+
+    async def run(self) -> None:
+        """Fire due alerts until `stop()`; raises on anything not transient."""
+        delay = 0.1
+        next_sweep = 0.0
+        while not self._stop.is_set():
+            try:
+                fired = await self.fire_due()
+                if time.monotonic() >= next_sweep:
+                    await self.republish_stale()
+                    next_sweep = time.monotonic() + min(1.0, self._republish_after.total_seconds())
+                wait = 0.0 if fired >= self._batch else await self._until_next_due()
+                delay = 0.1
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                metrics.SCHEDULER_ERRORS.inc()
+                log.warning(
+                    "scheduler: transient failure, retrying",
+                    extra={"error": repr(exc)[:300], "retry_in_s": delay},
+                )
+                wait = delay * (0.5 + random.random())
+                delay = min(delay * 2, self._max_backoff)
+            self._mark()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), wait)
+
+    def _mark(self) -> None:
+        self.last_round = time.monotonic()
+        metrics.SCHEDULER_LAST_RUN.set(time.time())
+
+    async def fire_due(self) -> int:
+        """One round: claim, record, publish, mark. Returns how many timers were taken."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            async with session.begin():
+                due = await repository.claim_due(session, now, self._batch)
+                if not due:
+                    return 0
+                fired = []
+                for pending in due:
+                    alert = build_alert(pending, now)
+                    fired.append(FiredAlert(pending, alert.id, now, encode(alert)))
+                claimed = await repository.record_fired(session, fired)
+            fresh = [f for f in fired if f.alert_id in claimed]
+            await self._publish([(f.pending.contact_id, f.payload) for f in fresh])
+            async with session.begin():
+                await repository.mark_published(session, [f.alert_id for f in fresh], now)
+        for f in fresh:
+            metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
+            lag = now.timestamp() - f.pending.fire_at
+            metrics.ALERT_LAG.labels(f.pending.kind.value).observe(max(0.0, lag))
+        self.fired += len(fresh)
+        if len(fresh) < len(fired):
+            log.info(
+                "timers for alerts already fired were dropped",
+                extra={"count": len(fired) - len(fresh)},
+            )
+        return len(due)
+
+    async def republish_stale(self) -> int:
+        """Publish again what was recorded but not acknowledged `republish_after_s` ago."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            stale = await repository.claim_unpublished(
+                session, now - self._republish_after, self._batch
+            )
+            if not stale:
+                return 0
+            await self._publish([(contact, payload) for _, contact, payload in stale])
+            await repository.mark_published(session, [ident for ident, _, _ in stale], now)
+        metrics.REPUBLISHED.inc(len(stale))
+        log.warning("re-published alerts left unacknowledged", extra={"count": len(stale)})
+        return len(stale)
+
+    async def _publish(self, records: list[tuple[str, bytes]]) -> None:
+        futures = [
+            await self._producer.send(self._topic, payload, key=contact.encode(), headers=HEADERS)
+            for contact, payload in records
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def _until_next_due(self) -> float:
+        async with self._sessions() as session:
+            due = await repository.next_due(session)
+        if due is None:
+            return self._poll_s
+        # A floor: a timer due now may be held by another instance or a consumer.
+        return min(self._poll_s, max(MIN_WAIT_S, (due - datetime.now(UTC)).total_seconds()))

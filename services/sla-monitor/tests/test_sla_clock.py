@@ -1,0 +1,257 @@
+"""The clock fold: every target type, pauses, reopen, abandon, out-of-order steps, levels."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+import pytest
+
+from sla_monitor.domain.clock import (
+    ClockStatus,
+    ContactStatus,
+    Decision,
+    FirstResponse,
+    PendingAlert,
+    QueueRef,
+    Step,
+    fold,
+)
+from sla_monitor.domain.explain import explain, render, status
+from sla_monitor.domain.policy import SlaPolicy, load_policy
+from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
+
+POLICY = """
+calendars:
+  - id: office
+    timezone: Europe/London
+    weekly:
+      mon: ["09:00-17:00"]
+      tue: ["09:00-17:00"]
+      wed: ["09:00-17:00"]
+      thu: ["09:00-17:00"]
+      fri: ["09:00-17:00"]
+    holidays: [2026-12-25]
+  - id: always
+    always_open: true
+queues:
+  - {id: general, kind: in_house, calendar: office}
+  - {id: vendor, kind: outsourced, vendor: acme, calendar: always}
+default_calendars: {in_house: office, outsourced: always}
+rules:
+  - id: call
+    match: {channel: call}
+    first_response: {target: 20s, clock: calendar, warnings: [{share: 50%}], escalations: [10s, 30s]}
+    next_response: {target: 30s, clock: calendar, warnings: [{before: 10s}]}
+    resolution: {target: 100s, clock: calendar}
+  - id: email
+    match: {channel: email}
+    first_response: {target: 4h, warnings: [{share: 75%}], escalations: [1h]}
+default:
+  first_response: {target: 1h}
+  next_response: {target: 2h}
+  resolution: {target: 1d, warnings: [{share: 50%}]}
+"""
+
+T0 = datetime.fromisoformat("2026-03-02T10:00:00+00:00").timestamp()  # a Monday, 10:00 GMT
+seq = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def policy() -> SlaPolicy:
+    return load_policy(POLICY)
+
+
+def decision(channel: Channel = Channel.CALL, queue: str = "general", at: float = T0) -> Decision:
+    kind = QueueKind.OUTSOURCED if queue == "vendor" else QueueKind.IN_HOUSE
+    ref = QueueRef(queue, kind, "acme" if kind is QueueKind.OUTSOURCED else None)
+    return Decision("c1", ref, 500, "P2", channel, None, at)
+
+
+def step(kind: str, after: float, **kw: str) -> Step:
+    return Step(LifecycleKind(kind), T0 + after, next(seq), **kw)
+
+
+def alerts(pending: list[PendingAlert]) -> list[tuple[str, str, int, float]]:
+    return sorted((p.target.value, p.kind.value, p.level, p.fire_at - T0) for p in pending)
+
+
+def test_a_new_call_schedules_warning_breach_escalations_in_order(policy: SlaPolicy) -> None:
+    state = fold(decision(), [], policy)
+    fr = [a for a in alerts(state.pending_alerts()) if a[0] == "first_response"]
+    assert fr == [
+        ("first_response", "breach", 1, 20.0),
+        ("first_response", "escalation", 1, 30.0),
+        ("first_response", "escalation", 2, 50.0),
+        ("first_response", "warning", 1, 10.0),
+    ]
+    times = sorted(fr, key=lambda a: a[3])
+    assert [a[1] for a in times] == ["warning", "breach", "escalation", "escalation"]
+    assert all(
+        p.due_at == T0 + 20 for p in state.pending_alerts() if p.target is SlaTarget.FIRST_RESPONSE
+    )
+    assert SlaTarget.NEXT_RESPONSE not in state.clocks, "next response waits for a customer reply"
+
+
+def test_first_response_met_schedules_nothing_more_for_it(policy: SlaPolicy) -> None:
+    state = fold(decision(), [step("first_response", 15)], policy)
+    assert not [p for p in state.pending_alerts() if p.target is SlaTarget.FIRST_RESPONSE]
+    assert state.first_response_outcome() == (FirstResponse.MET, None, 15.0)
+    late = fold(decision(), [step("first_response", 25)], policy)
+    assert late.first_response_outcome()[0] is FirstResponse.MISSED
+
+
+def test_next_response_cycles_number_their_levels_on(policy: SlaPolicy) -> None:
+    steps = [
+        step("first_response", 5),
+        step("customer_replied", 10),
+        step("agent_replied", 20),
+        step("customer_replied", 40),
+    ]
+    state = fold(decision(), steps, policy)
+    cycles = state.clocks[SlaTarget.NEXT_RESPONSE]
+    assert [c.status for c in cycles] == [ClockStatus.MET, ClockStatus.RUNNING]
+    nr = [a for a in alerts(state.pending_alerts()) if a[0] == "next_response"]
+    # Second cycle: warning 2 (20 s after the reply), breach 2 (30 s after it).
+    assert nr == [("next_response", "breach", 2, 70.0), ("next_response", "warning", 2, 60.0)]
+
+
+def test_a_second_customer_reply_does_not_restart_a_running_next_response(
+    policy: SlaPolicy,
+) -> None:
+    steps = [step("first_response", 5), step("customer_replied", 10), step("customer_replied", 25)]
+    state = fold(decision(), steps, policy)
+    assert len(state.clocks[SlaTarget.NEXT_RESPONSE]) == 1
+    assert state.clocks[SlaTarget.NEXT_RESPONSE][0].started_at == T0 + 10
+
+
+def test_pauses_are_counted_exactly_over_many_cycles(policy: SlaPolicy) -> None:
+    steps = []
+    for i in range(5):  # five pauses of 7 s each, 2 s apart
+        steps += [step("waiting_on_customer", 1 + 9 * i), step("resumed", 8 + 9 * i)]
+    state = fold(decision(), steps, policy)
+    clock = state.current(SlaTarget.FIRST_RESPONSE)
+    assert clock is not None
+    assert clock.elapsed(T0 + 100) == pytest.approx(100 - 35)
+    (breach,) = [
+        p
+        for p in state.pending_alerts()
+        if p.kind is AlertKind.BREACH and p.target is SlaTarget.FIRST_RESPONSE
+    ]
+    assert breach.fire_at == pytest.approx(T0 + 20 + 35)
+
+
+def test_while_paused_only_levels_already_reached_are_scheduled(policy: SlaPolicy) -> None:
+    state = fold(decision(), [step("waiting_on_customer", 12)], policy)
+    assert state.paused
+    fr = [a for a in alerts(state.pending_alerts()) if a[0] == "first_response"]
+    assert fr == [("first_response", "warning", 1, 10.0)]
+    resumed = fold(
+        decision(), [step("waiting_on_customer", 12), step("customer_replied", 100)], policy
+    )
+    assert not resumed.paused
+    fr = [a for a in alerts(resumed.pending_alerts()) if a[0] == "first_response"]
+    assert ("first_response", "breach", 1, 108.0) in fr
+
+
+def test_resolved_stops_everything_and_reopen_starts_a_new_resolution(policy: SlaPolicy) -> None:
+    resolved = fold(decision(), [step("first_response", 5), step("resolved", 50)], policy)
+    assert resolved.status is ContactStatus.RESOLVED
+    assert resolved.pending_alerts() == []
+    reopened = fold(
+        decision(), [step("first_response", 5), step("resolved", 50), step("reopened", 200)], policy
+    )
+    assert reopened.status is ContactStatus.OPEN
+    res = [a for a in alerts(reopened.pending_alerts()) if a[0] == "resolution"]
+    assert res == [("resolution", "breach", 2, 300.0)], "a fresh 100 s target, level 2"
+    assert [c.status for c in reopened.clocks[SlaTarget.RESOLUTION]] == [
+        ClockStatus.MET,
+        ClockStatus.RUNNING,
+    ]
+
+
+def test_abandoned_stops_everything_and_counts(policy: SlaPolicy) -> None:
+    state = fold(decision(), [step("abandoned", 8)], policy)
+    assert state.status is ContactStatus.ABANDONED
+    assert state.abandoned_at == T0 + 8
+    assert state.pending_alerts() == []
+    assert state.first_response_outcome()[0] is FirstResponse.EXCLUDED
+    late = fold(decision(), [step("abandoned", 30)], policy)
+    assert late.first_response_outcome()[0] is FirstResponse.MISSED
+    # Nothing after an abandon changes it (but a reopen after a resolve does).
+    after = fold(
+        decision(),
+        [step("abandoned", 8), step("reopened", 9), step("customer_replied", 10)],
+        policy,
+    )
+    assert after.status is ContactStatus.ABANDONED
+    assert after.pending_alerts() == []
+
+
+def test_out_of_order_steps_give_the_same_state(policy: SlaPolicy) -> None:
+    steps = [
+        step("waiting_on_customer", 3),
+        step("resumed", 9),
+        step("first_response", 12),
+        step("customer_replied", 14),
+        step("agent_replied", 30),
+    ]
+    forward = fold(decision(), steps, policy)
+    backward = fold(decision(), list(reversed(steps)), policy)
+    assert alerts(forward.pending_alerts()) == alerts(backward.pending_alerts())
+    assert forward.first_response_outcome() == backward.first_response_outcome()
+
+
+def test_steps_dated_before_arrival_count_at_arrival(policy: SlaPolicy) -> None:
+    state = fold(decision(), [step("first_response", -5)], policy)
+    assert state.first_response_outcome() == (FirstResponse.MET, None, 0.0)
+
+
+def test_business_time_email_waits_for_office_hours(policy: SlaPolicy) -> None:
+    friday_4pm = datetime.fromisoformat("2026-03-06T16:00:00+00:00").timestamp()
+    state = fold(decision(Channel.EMAIL, at=friday_4pm), [], policy)
+    (breach,) = [
+        p
+        for p in state.pending_alerts()
+        if p.kind is AlertKind.BREACH and p.target is SlaTarget.FIRST_RESPONSE
+    ]
+    # 1 h on Friday, 3 h on Monday from 09:00 GMT.
+    assert breach.fire_at == datetime.fromisoformat("2026-03-09T12:00:00+00:00").timestamp()
+    vendor = fold(decision(Channel.EMAIL, queue="vendor", at=friday_4pm), [], policy)
+    (breach,) = [
+        p
+        for p in vendor.pending_alerts()
+        if p.kind is AlertKind.BREACH and p.target is SlaTarget.FIRST_RESPONSE
+    ]
+    assert breach.fire_at == friday_4pm + 4 * 3600, "the vendor works 24x7"
+    assert breach.queue.vendor == "acme"
+
+
+def test_transfer_moves_the_queue_and_its_calendar(policy: SlaPolicy) -> None:
+    friday_4pm = datetime.fromisoformat("2026-03-06T16:00:00+00:00").timestamp()
+    xfer = Step(LifecycleKind.TRANSFERRED, friday_4pm + 1800, 1, to_queue_id="vendor")
+    state = fold(decision(Channel.EMAIL, at=friday_4pm), [xfer], policy)
+    assert state.queue.id == "vendor"
+    (breach,) = [
+        p
+        for p in state.pending_alerts()
+        if p.kind is AlertKind.BREACH and p.target is SlaTarget.FIRST_RESPONSE
+    ]
+    assert breach.fire_at == friday_4pm + 4 * 3600, "30 min in the office, then 3.5 h at the vendor"
+    unknown = Step(LifecycleKind.TRANSFERRED, friday_4pm + 1800, 1, to_queue_id="nowhere")
+    assert fold(decision(Channel.EMAIL, at=friday_4pm), [unknown], policy).queue.id == "general"
+
+
+def test_status_and_explain_tell_the_story(policy: SlaPolicy) -> None:
+    state = fold(decision(), [step("waiting_on_customer", 5)], policy)
+    shown = status(state, T0 + 60)
+    fr = next(c for c in shown["clocks"] if c["target"] == "first_response")
+    assert fr["paused"]
+    assert fr["elapsed_seconds"] == 5.0
+    assert fr["remaining_seconds"] == 15.0
+    told = explain(policy, decision(), [], T0)
+    fr_target = next(t for t in told["targets"] if t["target"] == "first_response")
+    assert fr_target["rule"] == "call"
+    assert [c["rule"] for c in fr_target["candidates"]] == ["call", "default"]
+    text = render(told)
+    assert "first_response: 20s of calendar time, set by rule call" in text

@@ -1,0 +1,298 @@
+"""sla-monitor on the real broker and database: clocks from events, alerts on the topic.
+
+The test policy (sla_fixtures.short_policy_yaml) gives calls a 2 s first-response target
+(warning at 1 s, escalation 1 s after the breach), a 2 s next response (warning 1 s
+before), P1 contacts a 4 s resolution (warning at 2 s), and emails a 2 s business-time
+target; queue `closed` works by a calendar closed today, `general` by one always open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sla_fixtures import Rig
+
+from sla_monitor.domain.alerts import alert_id
+from sla_monitor.samples import decision, step
+from switchboard_events import SlaAlert, dlq
+from switchboard_runtime import kafka
+from switchboard_runtime.testing.kafka import publish, read_topic
+
+pytestmark = pytest.mark.integration
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def keys(alerts: list[SlaAlert], contact: str | None = None) -> list[tuple[str, str, int]]:
+    return [
+        (a.data.target.value, a.data.kind.value, a.data.level)
+        for a in alerts
+        if contact is None or a.data.contact_id == contact
+    ]
+
+
+async def test_unanswered_call_warns_breaches_escalates_in_order_answered_one_gets_none(
+    rig: Rig,
+) -> None:
+    async with rig.running():
+        arrived = now()
+        await rig.send(
+            decision(
+                "late",
+                arrived_at=arrived,
+                queue_id="vendor",
+                queue_kind="outsourced",
+                priority=700,
+                priority_label="P2",
+            ),
+            decision("quick", arrived_at=arrived),
+            step("quick", "first_response", arrived + timedelta(seconds=0.3)),
+        )
+        assert await rig.fired(3) == 3
+        await asyncio.sleep(1.5)  # nothing more may come
+        assert await rig.fired(4, timeout=0) == 3
+        alerts = await rig.alerts(expected=3)
+    assert keys(alerts, "quick") == []
+    assert keys(alerts, "late") == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+        ("first_response", "escalation", 1),
+    ]
+    warning = alerts[0].data
+    assert alerts[0].id == alert_id("late", "first_response", "warning", 1) == warning.alert_id
+    assert (warning.queue_id, warning.queue_kind.value, warning.vendor) == (
+        "vendor",
+        "outsourced",
+        "acme-bpo",
+    )
+    assert (warning.priority, warning.priority_label, warning.channel.value) == (700, "P2", "call")
+    assert warning.target_seconds == 2
+    assert warning.elapsed_business_seconds == 1.0
+    assert warning.policy_rule == "call"
+    assert warning.due_at == arrived + timedelta(seconds=2)
+    for alert, after in zip(alerts, (1, 2, 3), strict=True):
+        assert alert.time == arrived + timedelta(seconds=after)
+        lag = (alert.data.fired_at - alert.time).total_seconds()
+        assert 0 <= lag < 5, f"fired {lag:.2f} s after due"
+    pending = "SELECT count(*) FROM sla.due_alerts WHERE contact_id = 'quick' AND target = 'first_response'"
+    assert await rig.scalar(pending) == 0
+
+
+async def test_lifecycle_before_the_decision_ends_up_right(rig: Rig) -> None:
+    async with rig.running():
+        arrived = now()
+        # Steps first (they are on another topic), the decisions a moment later.
+        await rig.send(
+            step("answered", "first_response", arrived + timedelta(seconds=0.2)),
+            step("parked", "waiting_on_customer", arrived + timedelta(seconds=0.2)),
+        )
+        await asyncio.sleep(1.0)
+        await rig.send(
+            decision("answered", arrived_at=arrived), decision("parked", arrived_at=arrived)
+        )
+        await asyncio.sleep(3)
+        assert await rig.fired(1, timeout=0) == 0, "answered in time, or paused since 0.2 s"
+        resumed = now()
+        await rig.send(step("parked", "customer_replied", resumed))
+        assert await rig.fired(3) == 3
+        alerts = await rig.alerts(expected=3)
+    assert keys(alerts, "parked") == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+        ("first_response", "escalation", 1),
+    ]
+    # 0.2 s counted before the pause: the breach comes 1.8 s after the reply.
+    assert alerts[1].time == resumed + timedelta(seconds=1.8)
+
+
+async def test_business_time_waits_for_the_calendar_calendar_time_does_not(rig: Rig) -> None:
+    async with rig.running():
+        arrived = now()
+        await rig.send(
+            decision("office", channel="email", queue_id="closed", arrived_at=arrived),
+            decision("anytime", channel="email", queue_id="general", arrived_at=arrived),
+            decision("phone", channel="call", queue_id="closed", arrived_at=arrived),
+        )
+        assert await rig.fired(5) == 5
+        await asyncio.sleep(1)
+        assert await rig.fired(6, timeout=0) == 5
+        alerts = await rig.alerts(expected=5)
+    assert keys(alerts, "office") == [], "the closed calendar counts no business time today"
+    assert keys(alerts, "anytime") == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+    ]
+    assert keys(alerts, "phone") == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+        ("first_response", "escalation", 1),
+    ], "calls count calendar time, whatever the queue's calendar"
+    due = "SELECT due_at > now() + interval '1 day' FROM sla.due_alerts WHERE contact_id = 'office' AND kind = 'breach' AND target = 'first_response'"
+    assert await rig.scalar(due) is True, "the office email is due after the holidays"
+
+
+async def test_pause_and_resume_shift_the_breach_by_the_pause(rig: Rig) -> None:
+    async with rig.running():
+        arrived = now()
+        await rig.send(
+            decision("c", arrived_at=arrived),
+            step("c", "waiting_on_customer", arrived + timedelta(seconds=0.5)),
+        )
+        await asyncio.sleep(3)
+        assert await rig.fired(1, timeout=0) == 0
+        resumed = now()
+        await rig.send(step("c", "resumed", resumed))
+        assert await rig.fired(3) == 3
+        alerts = await rig.alerts(expected=3)
+    assert keys(alerts) == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+        ("first_response", "escalation", 1),
+    ]
+    assert alerts[0].time == resumed + timedelta(seconds=0.5)
+    assert alerts[1].data.due_at == resumed + timedelta(seconds=1.5)
+    assert alerts[1].data.elapsed_business_seconds == 2.0
+
+
+async def test_next_response_and_reopen_restart_their_clocks(rig: Rig) -> None:
+    async with rig.running():
+        arrived = now()
+        await rig.send(
+            decision("c", arrived_at=arrived, priority_label="P1"),
+            step("c", "first_response", arrived + timedelta(seconds=0.1)),
+            step("c", "customer_replied", arrived + timedelta(seconds=0.2)),
+            step("c", "agent_replied", arrived + timedelta(seconds=0.5)),
+            step("c", "resolved", arrived + timedelta(seconds=0.6)),
+        )
+        await asyncio.sleep(3)
+        assert await rig.fired(1, timeout=0) == 0, "every target met in time"
+        reopened = now()
+        await rig.send(
+            step("c", "reopened", reopened),
+            step("c", "customer_replied", reopened + timedelta(seconds=0.1)),
+        )
+        assert await rig.fired(4) == 4
+        alerts = await rig.alerts(expected=4)
+    assert sorted(keys(alerts)) == [
+        ("next_response", "breach", 2),
+        ("next_response", "warning", 2),
+        ("resolution", "breach", 2),
+        ("resolution", "warning", 2),
+    ]
+    by_key = {(a.data.target.value, a.data.kind.value): a for a in alerts}
+    assert by_key[("resolution", "breach")].time == reopened + timedelta(seconds=4)
+    assert by_key[("next_response", "breach")].time == reopened + timedelta(seconds=2.1)
+
+
+async def test_abandoned_and_resolved_contacts_get_nothing_more(rig: Rig) -> None:
+    async with rig.running():
+        arrived = now()
+        await rig.send(
+            decision("gone", arrived_at=arrived, priority_label="P1"),
+            decision("done", arrived_at=arrived, priority_label="P1"),
+            decision("late", arrived_at=arrived),
+            step("gone", "abandoned", arrived + timedelta(seconds=0.4)),
+            step("done", "resolved", arrived + timedelta(seconds=0.4)),
+        )
+        assert await rig.fired(1) == 1
+        # The first response comes after the warning, before the breach: nothing after it.
+        await rig.send(step("late", "first_response", now()))
+        await asyncio.sleep(3)
+        assert await rig.fired(2, timeout=0) == 1
+        alerts = await rig.alerts(expected=1)
+    assert keys(alerts, "late") == [("first_response", "warning", 1)]
+    state = "SELECT status FROM sla.contacts WHERE contact_id = 'gone'"
+    assert await rig.scalar(state) == "abandoned"
+    left = "SELECT count(*) FROM sla.due_alerts WHERE contact_id IN ('gone', 'done', 'late') AND target = 'first_response'"
+    assert await rig.scalar(left) == 0
+
+
+async def test_a_replayed_event_changes_nothing_and_invalid_ones_are_dead_lettered(
+    rig: Rig,
+) -> None:
+    async with rig.running():
+        arrived = now()
+        d = decision("c", arrived_at=arrived)
+        await rig.send(d, d, step("c", "first_response", arrived + timedelta(seconds=0.1)))
+        await publish(rig.kafka, rig.settings.lifecycle_topic, [(b"c", b'{"type": "nonsense"')])
+        letters = await read_topic(rig.kafka, dlq(rig.settings.lifecycle_topic), 1, timeout=10)
+        await rig.send(d)
+        await asyncio.sleep(3)
+        assert await rig.fired(1, timeout=0) == 0
+    assert len(letters) == 1
+    assert await rig.scalar("SELECT count(*) FROM sla.lifecycle WHERE contact_id = 'c'") == 1
+
+
+async def test_two_schedulers_fire_each_alert_exactly_once(rig: Rig) -> None:
+    contacts = [f"c{i:03d}" for i in range(150)]
+    expected = 3 * len(contacts)
+    async with rig.running(schedulers=2, batch=20) as schedulers:
+        arrived = now()
+        await rig.send(*(decision(c, arrived_at=arrived) for c in contacts))
+        assert await rig.fired(expected, timeout=30) == expected
+        await asyncio.sleep(1)
+        alerts = await rig.alerts(expected=expected)
+    counts = Counter((a.data.contact_id, *k) for a, k in zip(alerts, keys(alerts), strict=True))
+    assert len(counts) == expected
+    assert set(counts.values()) == {1}, "no alert may be published twice"
+    assert all(s.fired > 0 for s in schedulers), "both schedulers should have taken a share"
+    assert sum(s.fired for s in schedulers) == expected
+    assert await rig.scalar("SELECT count(*) FROM sla.alerts") == expected
+    assert await rig.scalar("SELECT count(*) FROM sla.alerts WHERE published_at IS NULL") == 0
+
+
+async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Rig) -> None:
+    """The crash between the database commit and the broker's ack, made to happen."""
+    arrived = now() - timedelta(seconds=10)
+    async with rig.running(schedulers=0):
+        await rig.send(decision("c", arrived_at=arrived))
+        for _ in range(100):
+            if await rig.scalar("SELECT count(*) FROM sla.due_alerts WHERE due_at < now()") == 3:
+                break
+            await asyncio.sleep(0.1)
+    producer = kafka.make_producer(rig.kafka, "sla-crashy")
+    await producer.start()
+    try:
+        crashy = rig.scheduler(producer)
+
+        async def crash(records: list[tuple[str, bytes]]) -> None:
+            raise KeyboardInterrupt("the process dies before the broker acknowledges")
+
+        crashy._publish = crash  # type: ignore[method-assign]
+        with pytest.raises(KeyboardInterrupt):
+            await crashy.fire_due()
+        recorded = "SELECT count(*) FROM sla.alerts WHERE published_at IS NULL"
+        assert await rig.scalar(recorded) == 3
+        recovered = rig.scheduler(producer)
+        assert await recovered.fire_due() == 0, "the timers are gone: they were claimed"
+        assert await recovered.republish_stale() == 0, "not before republish_after_s"
+        await asyncio.sleep(rig.settings.republish_after_s)
+        assert await recovered.republish_stale() == 3
+    finally:
+        await producer.stop()
+    alerts = await rig.alerts(expected=3)
+    assert [a.id for a in alerts] == [alert_id("c", *k) for k in keys(alerts)]
+    assert keys(alerts) == [
+        ("first_response", "warning", 1),
+        ("first_response", "breach", 1),
+        ("first_response", "escalation", 1),
+    ]
+    assert await rig.scalar("SELECT count(*) FROM sla.alerts WHERE published_at IS NULL") == 0
+
+
+async def test_alert_payload_is_the_contract_json(rig: Rig) -> None:
+    arrived = now() - timedelta(seconds=10)
+    async with rig.running():
+        await rig.send(decision("c", arrived_at=arrived, tier="vip"))
+        messages = await read_topic(rig.kafka, rig.settings.alerts_topic, 3, timeout=10)
+    body = json.loads(messages[0].value)
+    assert body["type"] == "switchboard.sla.alert.v1"
+    assert body["subject"] == "c"
+    assert messages[0].key == b"c"
+    assert messages[0].headers["content-type"].startswith(b"application/cloudevents+json")
