@@ -40,9 +40,12 @@ class Pipeline:
     def spec(self, name: str) -> ServiceSpec:
         return next(s for s in SERVICES if s.name == name)
 
+    def port(self, name: str) -> int:
+        return self.ports.setdefault(name, free_port())
+
     def env(self, name: str) -> dict[str, str]:
         spec = self.spec(name)
-        port = self.ports.setdefault(name, free_port())
+        port = self.port(name)
         return dict(os.environ) | {
             f"{spec.env_prefix}DATABASE_URL": self.database_url,
             f"{spec.env_prefix}KAFKA__BOOTSTRAP": self.kafka.bootstrap,

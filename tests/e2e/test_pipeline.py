@@ -41,6 +41,8 @@ from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing.kafka import Message, read_topic
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+from tests.deploy.dashboards import panel_queries
+from tests.deploy.prometheus_server import query, running_prometheus
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +69,7 @@ class Observed:
     inbound_dlq: list[Message]
     lifecycle_dlq: list[Message]
     finished_at: float
+    panel_samples: dict[tuple[str, str, str], int]
 
 
 STOPPING = {"first_response", "abandoned", "resolved"}
@@ -149,8 +152,12 @@ async def e2e(
     customers = demo_customers()
     customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
     pipeline.run_command("profile-lookup", "import", str(customers_file))
+    services = ("profile-lookup", "router", "sla-monitor")
+    targets = {name: f"127.0.0.1:{pipeline.port(name)}" for name in services}
+    prometheus = running_prometheus(targets, log_dir)
     try:
-        for service in ("profile-lookup", "router", "sla-monitor"):
+        url = prometheus.__enter__()
+        for service in services:
             await asyncio.to_thread(pipeline.start, service)
         run = uuid.uuid4().hex[:8]
         start = datetime.now(UTC)
@@ -173,10 +180,15 @@ async def e2e(
                 pipeline.kafka, dlq(CONTACTS_LIFECYCLE), 10**6, timeout=3
             ),
             finished_at=finished_at,
+            panel_samples={
+                panel: len(await asyncio.to_thread(query, url, panel[2]))
+                for panel in panel_queries()
+            },
         )
         yield pipeline, sent, observed
     finally:
         pipeline.stop_all()
+        prometheus.__exit__(None, None, None)
         await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -252,6 +264,20 @@ async def test_dead_letters_only_for_malformed_records(
     groups = {m.headers[DLQ_CONSUMER_GROUP].decode() for m in observed.inbound_dlq}
     assert groups == {"profile-lookup"}
     assert not observed.lifecycle_dlq, "no lifecycle record was malformed"
+
+
+async def test_every_dashboard_panel_returns_data(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    """A real Prometheus scraped the three services through the run; every panel shows data."""
+    _, _, observed = e2e
+    assert observed.panel_samples, "no dashboard panels found"
+    empty = [
+        f"{dash}: {title}: {expr}"
+        for (dash, title, expr), n in observed.panel_samples.items()
+        if not n
+    ]
+    assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
 async def test_services_stop_cleanly_after_the_run(
