@@ -58,15 +58,14 @@ def build_router(
     async def contact_status(contact_id: str) -> dict[str, Any]:
         """Each clock of the contact: elapsed, remaining, paused; the alerts fired and to come."""
         async with sessions() as session:
-            history, steps_known = await repository.contact_history(session, contact_id)
+            decision, steps = await repository.load_history(session, contact_id)
             fired = await repository.fired_alerts(session, contact_id)
-        if history is None:
+        if decision is None:
             detail = (
                 f"no routing decision for contact {contact_id!r} yet"
-                f" ({steps_known} lifecycle step(s) kept until it arrives)"
+                f" ({len(steps)} lifecycle step(s) kept until it arrives)"
             )
             raise HTTPException(404, detail)
-        decision, steps = history
         shown = status(fold(decision, steps, policy), time.time())
         shown["fired_alerts"] = fired
         return shown

@@ -52,8 +52,11 @@ class FiredAlert:
 
 async def upsert_contacts(
     session: AsyncSession, contact_ids: Sequence[str], decisions: Sequence[DecisionRow]
-) -> None:
-    """Make a row for every contact touched (locking them in id order); keep the newest decision."""
+) -> dict[str, Decision]:
+    """Make a row for every contact touched (locking them in id order); keep the newest decision.
+
+    Returns the decision each touched contact now has (contacts still without one left out).
+    """
     by_contact = {row.decision.contact_id: row for row in decisions}
     ids = sorted(set(contact_ids) | set(by_contact))
     rows = [by_contact.get(cid) for cid in ids]
@@ -61,7 +64,7 @@ async def upsert_contacts(
     def column(get: Any) -> list[Any]:
         return [None if row is None else get(row) for row in rows]
 
-    await session.execute(
+    result = await session.execute(
         text(
             """
             INSERT INTO sla.contacts AS c (contact_id, decision_id, decided_at, queue_id,
@@ -84,6 +87,8 @@ async def upsert_contacts(
                 tier = CASE WHEN n.newer THEN excluded.tier ELSE c.tier END,
                 arrived_at = CASE WHEN n.newer THEN excluded.arrived_at ELSE c.arrived_at END,
                 updated_at = now()
+            RETURNING c.contact_id, c.decision_id, c.queue_id, c.queue_kind, c.vendor, c.priority,
+                c.priority_label, c.channel, c.tier, c.arrived_at
             """.replace(
                 "n.newer",
                 "(excluded.decided_at IS NOT NULL"
@@ -104,16 +109,40 @@ async def upsert_contacts(
             "arrived": column(lambda r: instant(r.decision.arrived_at)),
         },
     )
+    return {row.contact_id: _decision(row) for row in result if row.decision_id is not None}
 
 
-async def insert_steps(session: AsyncSession, steps: Sequence[StepRow]) -> None:
-    if not steps:
-        return
-    await session.execute(
+def _decision(row: Any) -> Decision:
+    return Decision(
+        contact_id=row.contact_id,
+        queue=QueueRef(row.queue_id, QueueKind(row.queue_kind), row.vendor),
+        priority=row.priority,
+        priority_label=row.priority_label,
+        channel=Channel(row.channel),
+        tier=row.tier,
+        arrived_at=row.arrived_at.timestamp(),
+    )
+
+
+async def insert_steps(
+    session: AsyncSession, steps: Sequence[StepRow], load_for: Sequence[str]
+) -> dict[str, list[Step]]:
+    """Store `steps`; return every step (old and new) of the contacts in `load_for`."""
+    result = await session.execute(
         text(
-            "INSERT INTO sla.lifecycle (event_id, contact_id, kind, at, to_queue_id)"
-            " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:contacts AS text[]),"
-            " CAST(:kinds AS text[]), CAST(:ats AS timestamptz[]), CAST(:to_queues AS text[]))"
+            """
+            WITH new AS (
+                INSERT INTO sla.lifecycle (event_id, contact_id, kind, at, to_queue_id)
+                SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:contacts AS text[]),
+                    CAST(:kinds AS text[]), CAST(:ats AS timestamptz[]),
+                    CAST(:to_queues AS text[]))
+                RETURNING contact_id, kind, at, seq, to_queue_id
+            )
+            SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle
+            WHERE contact_id = ANY(CAST(:load AS text[]))
+            UNION ALL
+            SELECT * FROM new WHERE contact_id = ANY(CAST(:load AS text[]))
+            """
         ),
         {
             "ids": [s.event_id for s in steps],
@@ -121,51 +150,44 @@ async def insert_steps(session: AsyncSession, steps: Sequence[StepRow]) -> None:
             "kinds": [s.kind for s in steps],
             "ats": [s.at for s in steps],
             "to_queues": [s.to_queue_id for s in steps],
+            "load": list(load_for),
         },
     )
+    return _steps_by_contact(result)
 
 
-async def load_histories(
-    session: AsyncSession, contact_ids: Sequence[str]
-) -> dict[str, tuple[Decision, list[Step]]]:
-    """Decision and every lifecycle step of each contact that has a decision."""
-    found = await session.execute(
-        text(
-            "SELECT contact_id, queue_id, queue_kind, vendor, priority, priority_label, channel,"
-            " tier, arrived_at FROM sla.contacts"
-            " WHERE contact_id = ANY(CAST(:ids AS text[])) AND decision_id IS NOT NULL"
-        ),
-        {"ids": list(contact_ids)},
-    )
-    decisions = {
-        row.contact_id: Decision(
-            contact_id=row.contact_id,
-            queue=QueueRef(row.queue_id, QueueKind(row.queue_kind), row.vendor),
-            priority=row.priority,
-            priority_label=row.priority_label,
-            channel=Channel(row.channel),
-            tier=row.tier,
-            arrived_at=row.arrived_at.timestamp(),
+def _steps_by_contact(rows: Iterable[Any]) -> dict[str, list[Step]]:
+    found: dict[str, list[Step]] = {}
+    for row in sorted(rows, key=lambda r: r.seq):
+        step = Step(LifecycleKind(row.kind), row.at.timestamp(), row.seq, row.to_queue_id)
+        found.setdefault(row.contact_id, []).append(step)
+    return found
+
+
+async def load_history(
+    session: AsyncSession, contact_id: str
+) -> tuple[Decision | None, list[Step]]:
+    """A contact's decision (None before it arrived) and every lifecycle step known."""
+    decision = (
+        await session.execute(
+            text(
+                "SELECT contact_id, decision_id, queue_id, queue_kind, vendor, priority,"
+                " priority_label, channel, tier, arrived_at FROM sla.contacts"
+                " WHERE contact_id = :c AND decision_id IS NOT NULL"
+            ),
+            {"c": contact_id},
         )
-        for row in found
-    }
-    histories: dict[str, tuple[Decision, list[Step]]] = {
-        cid: (d, []) for cid, d in decisions.items()
-    }
-    if not histories:
-        return histories
+    ).first()
     steps = await session.execute(
         text(
-            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle"
-            " WHERE contact_id = ANY(CAST(:ids AS text[])) ORDER BY seq"
+            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle WHERE contact_id = :c"
         ),
-        {"ids": list(histories)},
+        {"c": contact_id},
     )
-    for row in steps:
-        histories[row.contact_id][1].append(
-            Step(LifecycleKind(row.kind), row.at.timestamp(), row.seq, row.to_queue_id)
-        )
-    return histories
+    return (
+        None if decision is None else _decision(decision),
+        _steps_by_contact(steps).get(contact_id, []),
+    )
 
 
 async def replace_due_alerts(
@@ -379,19 +401,6 @@ async def next_due(session: AsyncSession) -> datetime | None:
 
 
 # -- reading, for the admin API and the gauges ---------------------------------------------
-
-
-async def contact_history(
-    session: AsyncSession, contact_id: str
-) -> tuple[tuple[Decision, list[Step]] | None, int]:
-    """The contact's decision and steps (None before the decision) and how many steps are known."""
-    histories = await load_histories(session, [contact_id])
-    if contact_id in histories:
-        return histories[contact_id], len(histories[contact_id][1])
-    count = await session.scalar(
-        text("SELECT count(*) FROM sla.lifecycle WHERE contact_id = :c"), {"c": contact_id}
-    )
-    return None, int(count or 0)
 
 
 async def fired_alerts(session: AsyncSession, contact_id: str) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ Per batch, in the runner's one transaction:
 1. claim the event ids (a replayed event changes nothing);
 2. store the new decisions (the newest per contact wins) and lifecycle steps, creating
    and locking a row per contact in id order (steps may come before their decision);
-3. load each touched contact's decision and every step, fold its clocks from scratch;
+3. with the decisions (returned by the upsert) and every step of those contacts (returned
+   with the insert of the new ones), fold each contact's clocks from scratch;
 4. replace the contact's pending timers with the alerts its clocks still owe, skipping
    alerts already fired, and update its service-level summary.
 
@@ -82,17 +83,16 @@ class SlaHandler:
             known = newest.get(row.decision.contact_id)
             if known is None or row.decided_at > known.decided_at:
                 newest[row.decision.contact_id] = row
-        await repository.upsert_contacts(session, touched, list(newest.values()))
-        await repository.insert_steps(session, steps)
-        histories = await repository.load_histories(session, touched)
-        states = [fold(decision, history, self.policy) for decision, history in histories.values()]
+        decided = await repository.upsert_contacts(session, touched, list(newest.values()))
+        histories = await repository.insert_steps(session, steps, list(decided))
+        states = [fold(d, histories.get(cid, []), self.policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
-        scheduled = await repository.replace_due_alerts(session, list(histories), pending)
+        scheduled = await repository.replace_due_alerts(session, list(decided), pending)
         await repository.update_summaries(session, states)
 
         metrics.DECISIONS.inc(len(decisions))
         for step in steps:
             metrics.STEPS.labels(step.kind).inc()
-        metrics.WAITING_FOR_DECISION.inc(sum(1 for s in steps if s.contact_id not in histories))
+        metrics.WAITING_FOR_DECISION.inc(sum(1 for s in steps if s.contact_id not in decided))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         return []
