@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -100,3 +102,16 @@ async def test_invalid_policy_refuses_to_start_with_a_clear_message(rig: Rig) ->
     output = (rig.logs / "sla-0.log").read_text()
     assert "invalid SLA policy" in output
     assert "calendars" in output
+
+
+async def test_migrate_command_is_idempotent(rig: Rig) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "sla_monitor", "migrate"],
+        env=rig.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "schema sla is up to date" in done.stdout

@@ -1,4 +1,4 @@
-"""Entry point: `python -m sla_monitor [serve | check FILE... | explain --decision FILE]`.
+"""Entry point: `python -m sla_monitor [serve | check FILE... | explain --decision FILE | migrate]`.
 
 `serve` (the default) runs three things in one process until SIGTERM/SIGINT:
 the runtime host (`serve`: batch runner, HTTP server), the alert scheduler and the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sla_monitor import live, metrics
 from sla_monitor.api import parse_decision, parse_steps
-from sla_monitor.config import SERVICE, SlaSettings
+from sla_monitor.config import MIGRATIONS, SCHEMA, SERVICE, SlaSettings
 from sla_monitor.consumer import build_service
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
@@ -35,6 +35,7 @@ from switchboard_runtime import db, kafka
 from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import serve
 from switchboard_runtime.logs import configure_logging
+from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.settings import load_settings
 
 log = logging.getLogger("sla_monitor")
@@ -118,6 +119,17 @@ def _serve() -> int:
     return 0
 
 
+def _migrate() -> int:
+    try:
+        settings = load_settings(SlaSettings)
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
+    print(f"schema {SCHEMA} is up to date")
+    return 0
+
+
 def _check(files: list[Path]) -> int:
     worst = 0
     for path in files:
@@ -179,7 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     show.add_argument("--at", help="evaluate the clocks at this time (ISO 8601; default now)")
     show.add_argument("--json", action="store_true", help="print JSON instead of text")
+    commands.add_parser("migrate", help="apply the sla schema's migrations (SLA_DATABASE_URL)")
     args = parser.parse_args(argv)
+    if args.command == "migrate":
+        return _migrate()
     if args.command == "check":
         return _check(args.files)
     if args.command == "explain":

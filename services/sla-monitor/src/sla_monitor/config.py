@@ -13,8 +13,10 @@ from switchboard_runtime.settings import ServiceSettings
 
 SERVICE = "sla-monitor"
 SCHEMA = "sla"
-DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "policies" / "sla.yaml"
+SERVICE_DIR = Path(__file__).resolve().parents[2]
+DEFAULT_POLICY = SERVICE_DIR / "policies" / "sla.yaml"
 """services/sla-monitor/policies/sla.yaml, next to the package's source tree."""
+MIGRATIONS = SERVICE_DIR / "migrations"
 
 
 class SlaSettings(ServiceSettings):
