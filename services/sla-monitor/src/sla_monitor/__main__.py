@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -86,20 +85,21 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
             failed = next(iter(done))
             log.error("background task ended: stopping", extra={"task": failed.get_name()})
             os.kill(os.getpid(), signal.SIGTERM)  # the host's own signal handler stops the runner
-            await host
+            await asyncio.wait([host])
     finally:
-        scheduler.stop()
+        scheduler.stop()  # it finishes its round: claimed alerts are published and marked
         stop.set()
-        for task in background:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), 10)
-        if not host.done():
-            host.cancel()
+        if background:
+            await asyncio.wait(background, timeout=10)
+        for task in (host, *background):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(host, *background, return_exceptions=True)
         await producer.stop()
         await engine.dispose()
     for task in (host, *background):
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
 
 
 def _serve() -> int:

@@ -194,10 +194,10 @@ class Clock:
                 i += len(upto)
         return found + [None] * (len(thresholds) - len(found))
 
-    def projected_due(self, from_segment_of: float) -> float:
-        """The breach instant as projected when elapsed was `from_segment_of` (running on)."""
+    def projected_due(self, elapsed: float) -> float:
+        """The breach instant as it looked when `elapsed` was reached, had the clock run on."""
         seg = next(
-            (s for s in self.segments if s.acc_end is None or from_segment_of <= s.acc_end),
+            (s for s in self.segments if s.acc_end is None or elapsed <= s.acc_end),
             self.segments[-1],
         )
         return seg.calendar.add(seg.start, max(0.0, self.target.seconds - seg.acc_start))
