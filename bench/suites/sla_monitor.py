@@ -30,7 +30,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.common import percentile, publish, wait_ready
 from bench.context import BenchContext
 from sla_monitor.samples import decision, step
 from switchboard_events import (
@@ -44,12 +43,12 @@ from switchboard_events import (
 from switchboard_runtime.embedded import free_port
 from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing.kafka import publish
 
 DRAIN_CONTACTS = 8_000
 CLOCKS = 10_000
 ANSWERED_SHARE = 0.3
 ARRIVAL_SPREAD_S = 10.0
-STARTUP_TIMEOUT_S = 60
 DRAIN_TIMEOUT_S = 180
 
 POLICY = """
@@ -176,7 +175,8 @@ async def run(ctx: BenchContext) -> None:
     )
     rate = await _processed_rate(database_url, total)
     ctx.emit("sla_events_per_s", rate, "events/s", vs_passthrough=True)
-    await wait_ready(proc, port, STARTUP_TIMEOUT_S, f"sla-monitor (logs in {ctx.log_dir})")
+    if proc.poll() is not None:
+        raise RuntimeError(f"sla-monitor exited with {proc.returncode}: logs in {ctx.log_dir}")
 
     # 10,000 calls arrived over the last 10 s: their warnings fall due 10-20 s from now.
     rng = random.Random(12)
@@ -216,4 +216,4 @@ async def run(ctx: BenchContext) -> None:
     lags = sorted(float(r["lag"]) for r in rows)
     print(f"# sla_monitor: {len(lags)} alerts from {CLOCKS} concurrent clocks", flush=True)
     ctx.emit("sla_alert_lag_p50_s", statistics.median(lags), "s")
-    ctx.emit("sla_alert_lag_p99_s", percentile(lags, 0.99), "s")
+    ctx.emit("sla_alert_lag_p99_s", lags[max(0, int(len(lags) * 0.99) - 1)], "s")
