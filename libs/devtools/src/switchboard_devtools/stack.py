@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -119,8 +120,12 @@ def run(options: RunOptions) -> int:
             traffic += ["--duration", str(options.duration)]
         children.start("traffic", traffic, _base_env())
         _banner(services, broker, database_url, options)
-        asyncio.run(_watch(settings, stop, children))
-        _say("stopping everything")
+        try:
+            asyncio.run(_watch(settings, stop, children))
+        finally:
+            # Ctrl-C reaches the broker too: the watcher's reconnect attempts are noise now.
+            logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+            _say("stopping everything")
     return 0
 
 
