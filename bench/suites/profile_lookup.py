@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
+from bench.common import drain_rate, percentile, publish, reader
 from bench.context import BenchContext
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
 from switchboard_runtime.kafka import create_topics, make_producer
@@ -143,49 +144,6 @@ async def _seed(database_url: str) -> float:
     return time.perf_counter() - started
 
 
-async def _publish(settings: KafkaSettings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = make_producer(settings, "bench-profiles")
-    await producer.start()
-    try:
-        for n in range(0, len(records), 2000):
-            await asyncio.gather(
-                *[await producer.send(topic, v, key=k) for k, v in records[n : n + 2000]]
-            )
-    finally:
-        await producer.stop()
-
-
-def _reader(settings: KafkaSettings, topic: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
-
-
-async def _drain(reader: AIOKafkaConsumer, count: int, timeout: float) -> float:
-    """Enriched outputs per second of the backlog, from the first output to the last."""
-    seen = first_batch = 0
-    first = last = 0.0
-    deadline = time.monotonic() + timeout
-    while seen < count and time.monotonic() < deadline:
-        batch = await reader.getmany(timeout_ms=200, max_records=5000)
-        n = sum(len(m) for m in batch.values())
-        if not n:
-            continue
-        now = time.perf_counter()
-        if not seen:
-            first, first_batch = now, n
-        seen += n
-        last = now
-    if seen < count:
-        raise RuntimeError(f"profile-lookup enriched {seen} of {count} contacts in {timeout:.0f} s")
-    return (seen - first_batch) / (last - first)
-
-
 async def _latency(
     settings: KafkaSettings, reader: AIOKafkaConsumer, topic: str, run: str
 ) -> list[float]:
@@ -239,10 +197,10 @@ async def run(ctx: BenchContext) -> None:
 
     run_id = uuid.uuid4().hex[:6]
     rng = random.Random(1)
-    await _publish(settings, inbound, [_event(rng, run_id, i, "drain") for i in range(BACKLOG)])
+    await publish(settings, inbound, [_event(rng, run_id, i, "drain") for i in range(BACKLOG)])
 
-    reader = _reader(settings, enriched)
-    await reader.start()
+    enriched_out = reader(settings, enriched)
+    await enriched_out.start()
     try:
         ctx.start_service(
             "profile_lookup",
@@ -255,12 +213,14 @@ async def run(ctx: BenchContext) -> None:
                 "PROFILES_LOG_LEVEL": "WARNING",
             },
         )
-        rate = await _drain(reader, BACKLOG, STARTUP_TIMEOUT_S + BACKLOG / 500)
+        rate = await drain_rate(
+            enriched_out, BACKLOG, STARTUP_TIMEOUT_S + BACKLOG / 500, "profile-lookup enrichment"
+        )
         ctx.emit("profile_lookup_events_per_s", rate, "events/s", vs_passthrough=True)
-        delays = sorted(await _latency(settings, reader, inbound, run_id))
+        delays = sorted(await _latency(settings, enriched_out, inbound, run_id))
     finally:
-        await reader.stop()
+        await enriched_out.stop()
     if not delays:
         raise RuntimeError("no enriched output arrived during the latency run")
     ctx.emit("profile_lookup_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("profile_lookup_p99_ms", delays[max(0, int(len(delays) * 0.99) - 1)], "ms")
+    ctx.emit("profile_lookup_p99_ms", percentile(delays, 0.99), "ms")

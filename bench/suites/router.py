@@ -21,14 +21,10 @@ import asyncio
 import random
 import statistics
 import time
-import urllib.request
 import uuid
-from collections.abc import Sequence
-from contextlib import suppress
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer
-
+from bench.common import drain_rate, percentile, publish, reader, wait_ready
 from bench.context import BenchContext
 from router.testing import enriched, lifecycle
 from switchboard_events import (
@@ -73,62 +69,6 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
     )
 
 
-async def _publish(settings: KafkaSettings, topic: str, events: Sequence[Event]) -> None:
-    producer = make_producer(settings, "bench-router")
-    await producer.start()
-    try:
-        for n in range(0, len(events), 2000):
-            chunk = events[n : n + 2000]
-            await asyncio.gather(
-                *[
-                    await producer.send(topic, encode(e), key=e.partition_key().encode())
-                    for e in chunk
-                ]
-            )
-    finally:
-        await producer.stop()
-
-
-def _ready(port: int) -> bool:
-    with (
-        suppress(OSError),
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response,
-    ):
-        return bool(response.status == 200)
-    return False
-
-
-async def _drain(settings: KafkaSettings, topic: str, count: int) -> float:
-    reader = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
-    await reader.start()
-    seen = first_batch = 0
-    first = last = 0.0
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    try:
-        while seen < count and time.monotonic() < deadline:
-            batch = await reader.getmany(timeout_ms=200, max_records=5000)
-            n = sum(len(m) for m in batch.values())
-            if not n:
-                continue
-            now = time.perf_counter()
-            if not seen:
-                first, first_batch = now, n
-            seen += n
-            last = now
-    finally:
-        await reader.stop()
-    if seen < count:
-        raise RuntimeError(f"the router decided {seen} of {count} contacts in {DRAIN_TIMEOUT_S} s")
-    return (seen - first_batch) / (last - first)
-
-
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
     suffix = f".b{uuid.uuid4().hex[:8]}"
@@ -153,8 +93,8 @@ async def run(ctx: BenchContext) -> None:
         for i in range(BACKLOG)
         if rng.random() < CLOSED_SHARE
     ]
-    await _publish(settings, enriched_topic, contacts)
-    await _publish(settings, lifecycle_topic, closing)
+    await publish(settings, enriched_topic, [_record(e) for e in contacts])
+    await publish(settings, lifecycle_topic, [_record(e) for e in closing])
 
     port = free_port()
     proc = ctx.start_service(
@@ -168,17 +108,21 @@ async def run(ctx: BenchContext) -> None:
             "ROUTER_LOG_LEVEL": "WARNING",
         },
     )
-    drained = asyncio.create_task(_drain(settings, decisions_topic, BACKLOG))
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not await asyncio.to_thread(_ready, port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            drained.cancel()
-            raise RuntimeError(f"the router did not start; see {ctx.log_dir}")
-        await asyncio.sleep(0.3)
-    ctx.emit("router_events_per_s", await drained, "events/s", vs_passthrough=True)
+    decisions = reader(settings, decisions_topic)
+    await decisions.start()
+    try:
+        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
+        rate = await drain_rate(decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions")
+    finally:
+        await decisions.stop()
+    ctx.emit("router_events_per_s", rate, "events/s", vs_passthrough=True)
     delays = sorted(await _latency(settings, enriched_topic, decisions_topic))
     ctx.emit("router_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("router_p99_ms", delays[int(len(delays) * 0.99) - 1], "ms")
+    ctx.emit("router_p99_ms", percentile(delays, 0.99), "ms")
+
+
+def _record(event: Event) -> tuple[bytes, bytes]:
+    return event.partition_key().encode(), encode(event)
 
 
 async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
@@ -187,16 +131,9 @@ async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[floa
     total = LATENCY_RATE * LATENCY_SECONDS
     sent: dict[bytes, float] = {}
     delays: list[float] = []
-    reader = AIOKafkaConsumer(
-        sink,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"bench-lat-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
+    decisions = reader(settings, sink)
     producer = make_producer(settings, "bench-router-lat")
-    await reader.start()
+    await decisions.start()
     await producer.start()
 
     async def publish() -> None:
@@ -213,7 +150,7 @@ async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[floa
     async def read() -> None:
         deadline = time.monotonic() + LATENCY_SECONDS + 60
         while len(delays) < total and time.monotonic() < deadline:
-            batch = await reader.getmany(timeout_ms=200, max_records=5000)
+            batch = await decisions.getmany(timeout_ms=200, max_records=5000)
             now = time.time()
             for messages in batch.values():
                 delays.extend(
@@ -225,7 +162,7 @@ async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[floa
     try:
         await asyncio.gather(publish(), read())
     finally:
-        await reader.stop()
+        await decisions.stop()
         await producer.stop()
     if len(delays) < total:
         raise RuntimeError(f"the router decided {len(delays)} of {total} steady-rate contacts")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from switchboard_events.topics import dlq
 from switchboard_runtime import db, kafka
 from switchboard_runtime.runner import BatchRunner
 from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing.runner import running_runner
 
 sys.path.insert(0, str(Path(__file__).parent))
 import echo_service
@@ -93,33 +93,10 @@ RunnerFactory = Callable[[], AbstractAsyncContextManager[BatchRunner[object]]]
 def run_in_process(echo: EchoSetup) -> RunnerFactory:
     """Runs the echo runner as a task in this event loop until the block ends."""
 
-    @asynccontextmanager
-    async def running() -> AsyncIterator[BatchRunner[object]]:
+    def running() -> AbstractAsyncContextManager[BatchRunner[object]]:
         s = echo.settings
-        engine = db.engine_from(s)
-        producer = kafka.make_producer(s.kafka, "echo-test")
-        consumer = kafka.make_consumer(s.kafka, echo.group, "echo-test")
-        runner: BatchRunner[object] = BatchRunner(
-            name="echo",
-            consumer=consumer,
-            producer=producer,
-            sessions=db.make_sessionmaker(engine),
-            decoders={s.input_topic: echo_service.decode},
-            handler=echo_service.make_handler(s),  # type: ignore[arg-type]
-            max_records=s.kafka.max_batch_records,
-            max_message_bytes=s.kafka.max_message_bytes,
-        )
-        await producer.start()
-        await consumer.start()
-        task = asyncio.create_task(runner.run())
-        try:
-            yield runner
-        finally:
-            runner.stop()
-            await asyncio.wait_for(task, 30)
-            await consumer.stop()
-            await producer.stop()
-            await engine.dispose()
+        decoders = {s.input_topic: echo_service.decode}
+        return running_runner("echo", s, decoders, echo_service.make_handler(s))
 
     return running
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 from profiles_support import T0, customer, hours, inbound, lifecycle, seed
@@ -17,9 +16,10 @@ from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher, enriched_id
 from switchboard_events import ENRICHED_DECODER, Event, IdentificationStatus, encode
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_ORIGINAL_TOPIC, dlq
-from switchboard_runtime import db, kafka
+from switchboard_runtime import kafka
 from switchboard_runtime.runner import BatchRunner
 from switchboard_runtime.testing.kafka import publish, read_topic
+from switchboard_runtime.testing.runner import running_runner
 
 pytestmark = pytest.mark.integration
 
@@ -32,31 +32,10 @@ async def running(settings: ProfilesSettings) -> Running:
     topics = [settings.inbound_topic, settings.lifecycle_topic, settings.enriched_topic]
     await kafka.create_topics(settings.kafka, [*topics, dlq(topics[0]), dlq(topics[1])])
 
-    @asynccontextmanager
-    async def run(group: str) -> AsyncIterator[BatchRunner[Event]]:
-        engine = db.engine_from(settings)
-        producer = kafka.make_producer(settings.kafka, "profiles-test")
-        consumer = kafka.make_consumer(settings.kafka, group, "profiles-test")
-        runner: BatchRunner[Event] = BatchRunner(
-            name="profile-lookup",
-            consumer=consumer,
-            producer=producer,
-            sessions=db.make_sessionmaker(engine),
-            decoders=decoders(settings),
-            handler=Enricher.from_settings(settings),
-            max_records=settings.kafka.max_batch_records,
-        )
-        await producer.start()
-        await consumer.start()
-        task = asyncio.create_task(runner.run())
-        try:
-            yield runner
-        finally:
-            runner.stop()
-            await asyncio.wait_for(task, 30)
-            await consumer.stop()
-            await producer.stop()
-            await engine.dispose()
+    def run(group: str) -> AbstractAsyncContextManager[BatchRunner[Event]]:
+        in_group = settings.model_copy(update={"consumer_group": group})
+        handler = Enricher.from_settings(settings)
+        return running_runner("profile-lookup", in_group, decoders(settings), handler)
 
     return run
 

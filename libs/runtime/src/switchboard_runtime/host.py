@@ -54,17 +54,14 @@ async def serve(service: Service) -> None:
     group = settings.consumer_group or service.name
     producer = kafka.make_producer(settings.kafka, client_id=service.name)
     consumer = kafka.make_consumer(settings.kafka, group, service.name)
-    runner: BatchRunner[Any] = BatchRunner(
-        name=service.name,
+    runner: BatchRunner[Any] = BatchRunner.from_settings(
+        service.name,
+        settings,
         consumer=consumer,
         producer=producer,
         sessions=sessions,
         decoders=service.decoders,
         handler=service.make_handler(sessions),
-        max_records=settings.kafka.max_batch_records,
-        max_message_bytes=settings.kafka.max_message_bytes,
-        dlq_max_ratio=settings.dlq_max_ratio,
-        dlq_window=settings.dlq_window,
     )
 
     async def database_ready() -> str | None:

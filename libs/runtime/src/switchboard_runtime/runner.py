@@ -49,6 +49,7 @@ from switchboard_events.topics import (
 )
 from switchboard_runtime import metrics
 from switchboard_runtime.errors import DeadLetterRateExceeded
+from switchboard_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,32 @@ class BatchRunner(Generic[E]):
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._revoking = False
+
+    @classmethod
+    def from_settings(
+        cls,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        sessions: async_sessionmaker[AsyncSession],
+        decoders: Mapping[str, Decoder[E]],
+        handler: Handler[E],
+    ) -> BatchRunner[E]:
+        """A runner with the batch, size and dead-letter limits of a service's settings."""
+        return cls(
+            name=name,
+            consumer=consumer,
+            producer=producer,
+            sessions=sessions,
+            decoders=decoders,
+            handler=handler,
+            max_records=settings.kafka.max_batch_records,
+            max_message_bytes=settings.kafka.max_message_bytes,
+            dlq_max_ratio=settings.dlq_max_ratio,
+            dlq_window=settings.dlq_window,
+        )
 
     def stop(self) -> None:
         """Ask the loop to finish (or abandon) its batch and leave the group."""

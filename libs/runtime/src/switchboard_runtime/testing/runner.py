@@ -1,0 +1,56 @@
+"""Run a service's batch runner in the test's own event loop, against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from switchboard_runtime import db, kafka
+from switchboard_runtime.runner import BatchRunner, Decoder, Handler
+from switchboard_runtime.settings import ServiceSettings
+
+
+@asynccontextmanager
+async def running_runner(
+    name: str,
+    settings: ServiceSettings,
+    decoders: Mapping[str, Decoder[Any]],
+    handler: Handler[Any],
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+) -> AsyncIterator[BatchRunner[Any]]:
+    """The runner consumes as a task until the block ends, then stops and leaves the group.
+
+    It is configured from `settings` exactly as the service process configures it; the
+    group is `settings.consumer_group` (or `name`).
+    """
+    engine = None
+    if sessions is None:
+        engine = db.engine_from(settings)
+        sessions = db.make_sessionmaker(engine)
+    producer = kafka.make_producer(settings.kafka, f"{name}-test")
+    consumer = kafka.make_consumer(settings.kafka, settings.consumer_group or name, f"{name}-test")
+    runner: BatchRunner[Any] = BatchRunner.from_settings(
+        name,
+        settings,
+        consumer=consumer,
+        producer=producer,
+        sessions=sessions,
+        decoders=decoders,
+        handler=handler,
+    )
+    await producer.start()
+    await consumer.start()
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 30)
+        await consumer.stop()
+        await producer.stop()
+        if engine is not None:
+            await engine.dispose()
