@@ -175,7 +175,8 @@ async def test_hot_reload_under_traffic(setup: RouterSetup, run_router: RunnerFa
     assert policies.current.version == new, "the invalid policy was refused and the old one stays"
     assert policies.last_refusal is not None
     assert any(
-        "default.queue: unknown queue 'billing-x'" in p for p in policies.last_refusal.problems
+        p.startswith("default.queue (line ") and "unknown queue 'billing-x'" in p
+        for p in policies.last_refusal.problems
     )
     assert metrics.POLICY_RELOADS.labels("refused")._value.get() == refused_before + 1
     assert metrics.POLICY_ACTIVE.labels(new)._value.get() == 1

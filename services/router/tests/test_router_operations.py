@@ -36,7 +36,8 @@ def test_check_names_each_problem(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad.write_text(policy_yaml(data))
     assert main(["check", str(DEFAULT_POLICY), str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "rules[3].action.queue: unknown queue 'billing-x'; expected one of:" in err
+    assert "rules[3].action.queue (line " in err
+    assert "unknown queue 'billing-x'; expected one of:" in err
 
 
 def test_explain_shows_each_step(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,7 +90,9 @@ async def test_admin_policy_and_check(client: httpx.AsyncClient, setup: RouterSe
     data["queues"][0]["calendar"] = "night"
     bad = await client.post("/admin/policy/check", content=policy_yaml(data))
     assert bad.status_code == 422
-    assert bad.json()["problems"][0].startswith("queues[0].calendar: unknown calendar 'night'")
+    assert bad.json()["problems"][0].startswith(
+        "queues[0].calendar (line 24): unknown calendar 'night'"
+    )
 
 
 @pytest.mark.integration

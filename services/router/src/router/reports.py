@@ -42,7 +42,7 @@ def queues(policy: CompiledPolicy, snap: Snapshot) -> list[dict[str, Any]]:
                 "kind": queue.kind.value,
                 "vendor": spec.vendor,
                 "open_now": snap.is_open(queue.id),
-                "calendar": queue.calendar.describe(snap.now),
+                "calendar": queue.calendar.explain(snap.now),
                 "agents": spec.capacity.agents,
                 "open_contacts": snap.open_contacts(queue.id),
                 "occupancy_percent": _finite(snap.occupancy(queue) * 100),

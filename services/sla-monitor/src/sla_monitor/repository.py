@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sla_monitor.domain.calendar import instant
 from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, QueueRef, Step
+from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
 

@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from router.domain.calendar import Calendar
 from router.domain.erlang import expected_wait
 from router.domain.policy import Action, PolicySpec, QueueSpec, Visibility
 from router.domain.rules import Condition, Facts, Scored, compile_match, language_matches
+from switchboard_calendars import Calendar
 from switchboard_events import Channel, QueueKind
 from switchboard_events.routing import MAX_PRIORITY
 
@@ -132,7 +132,9 @@ class Snapshot:
 
     def is_open(self, queue_id: str) -> bool:
         if queue_id not in self._open:
-            self._open[queue_id] = self.policy.queues[queue_id].calendar.is_open(self.now)
+            self._open[queue_id] = self.policy.queues[queue_id].calendar.is_open(
+                self.now.timestamp()
+            )
         return self._open[queue_id]
 
     def open_contacts(self, queue_id: str) -> dict[str, int]:
@@ -333,7 +335,7 @@ class CompiledPolicy:
             if not snap.is_open(queue.id):
                 trace.reason(f"{queue.id} is closed (outside business hours)")
                 if trace.explain:
-                    trace.step(queue.calendar.describe(snap.now))
+                    trace.step(queue.calendar.explain(snap.now))
                 first_skip = first_skip or (OUTSIDE_HOURS, None)
                 continue
             busy = self._busy(queue, facts, snap, label)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sla_monitor.domain.calendar import instant
 from sla_monitor.domain.clock import PendingAlert
+from switchboard_calendars import instant
 from switchboard_events import SlaAlert, SlaAlertData, derive_id
 
 SOURCE = "switchboard/sla-monitor"

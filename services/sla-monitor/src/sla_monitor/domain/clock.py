@@ -28,8 +28,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sla_monitor.domain.calendar import Calendar
 from sla_monitor.domain.policy import Facts, Level, ResolvedTarget, SlaPolicy
+from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
 MAX_LEVEL = 100

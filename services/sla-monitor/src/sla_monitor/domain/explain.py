@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sla_monitor.domain.calendar import instant
 from sla_monitor.domain.clock import Clock, ClockStatus, ContactClocks, Decision, Step, fold
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.policy import SlaPolicy
+from switchboard_calendars import instant
 from switchboard_events import SlaTarget
 
 

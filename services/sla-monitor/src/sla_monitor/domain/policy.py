@@ -19,26 +19,33 @@ cross-reference, and raises one `PolicyInvalid` listing every problem as
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from sla_monitor.domain.calendar import Calendar, CalendarSpec, Name
 from sla_monitor.domain.durations import format_duration, parse_duration
 from sla_monitor.domain.errors import PolicyInvalid
+from switchboard_calendars import (
+    Calendar,
+    CalendarSpec,
+    Name,
+    calendar_problems,
+    duplicate_ids,
+    load_yaml_model,
+    queue_problems,
+    unknown,
+)
 from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
 
 MAX_TARGET_SECONDS = 366 * 86_400
@@ -232,128 +239,23 @@ def policy_version(content: bytes) -> str:
 def load_policy(content: bytes | str) -> SlaPolicy:
     """Parse, validate and compile a policy; `PolicyInvalid` lists every problem with its path."""
     raw_bytes = content.encode() if isinstance(content, str) else content
-    text = raw_bytes.decode("utf-8", errors="replace")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(document)"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PolicyInvalid([f"{where}: not valid YAML: {problem}"]) from None
-    if not isinstance(raw, dict):
-        kind = "nothing" if raw is None else type(raw).__name__
-        raise PolicyInvalid([f"(document): expected a mapping at the top, got {kind}"])
-    lines = _LineFinder(text)
-    try:
-        spec = PolicySpec.model_validate(raw)
-    except ValidationError as exc:
-        raise PolicyInvalid(
-            [_describe(err, lines) for err in exc.errors(include_url=False)]
-        ) from None
-    problems = [lines.annotate(p) for p in _cross_checks(spec)]
-    if problems:
-        raise PolicyInvalid(problems)
+    spec = load_yaml_model(raw_bytes, PolicySpec, _cross_checks, PolicyInvalid)
     return SlaPolicy(spec, policy_version(raw_bytes))
-
-
-class _LineFinder:
-    """Maps a pydantic error location to the line of the YAML node it names."""
-
-    def __init__(self, text: str) -> None:
-        try:
-            self._root: yaml.Node | None = yaml.compose(text)
-        except yaml.YAMLError:
-            self._root = None
-
-    def line(self, loc: Sequence[int | str]) -> int | None:
-        """The line of the node at `loc`, or of its closest parent present in the file."""
-        node = self._root
-        for part in loc:
-            child: yaml.Node | None = None
-            if isinstance(node, yaml.MappingNode):
-                child = next((v for k, v in node.value if k.value == str(part)), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                child = node.value[part] if part < len(node.value) else None
-            if child is None:
-                break
-            node = child
-        return None if node is None or node is self._root else node.start_mark.line + 1
-
-    def annotate(self, problem: str) -> str:
-        """'rules[1].match: ...' -> 'rules[1].match (line 12): ...'."""
-        path, sep, rest = problem.partition(": ")
-        loc: list[int | str] = []
-        for part in path.replace("[", ".[").split("."):
-            if part.startswith("[") and part.endswith("]") and part[1:-1].isdigit():
-                loc.append(int(part[1:-1]))
-            elif part:
-                loc.append(part)
-        line = self.line(loc)
-        return f"{path} (line {line}){sep}{rest}" if line is not None and sep else problem
-
-
-def _path(loc: Iterable[int | str]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return path.lstrip(".") or "(document)"
-
-
-def _describe(err: Any, lines: _LineFinder) -> str:
-    loc = [
-        p
-        for p in err["loc"]
-        if not (
-            isinstance(p, str) and (p.startswith("function-") or p in ("list[...]", "float", "int"))
-        )
-    ]
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        message = "unknown field (check the spelling; see the policy reference in the README)"
-    elif kind == "missing":
-        message = "required field is missing"
-    else:
-        message = str(err["msg"]).removeprefix("Value error, ")
-        value = err.get("input")
-        if kind != "value_error" and isinstance(value, str | int | float) and len(str(value)) <= 60:
-            message += f" (got {value!r})"
-    path = _path(loc)
-    line = lines.line(loc)
-    return f"{path}{f' (line {line})' if line is not None else ''}: {message}"
-
-
-def _one_of(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names)) or "(none defined)"
-
-
-def _duplicates(kind: str, ids: Sequence[str]) -> Iterator[str]:
-    seen: dict[str, int] = {}
-    for i, ident in enumerate(ids):
-        if ident in seen:
-            yield f"{kind}[{i}].id: duplicate id {ident!r} (also {kind}[{seen[ident]}])"
-        seen.setdefault(ident, i)
 
 
 def _cross_checks(spec: PolicySpec) -> Iterator[str]:
     """Every problem that needs more than one field to see."""
     calendars = {c.id for c in spec.calendars}
-    yield from _duplicates("calendars", [c.id for c in spec.calendars])
-    yield from _duplicates("queues", [q.id for q in spec.queues])
-    yield from _duplicates("rules", [r.id for r in spec.rules])
-    for i, cal in enumerate(spec.calendars):
-        yield from cal.problems(f"calendars[{i}]")
-    for i, queue in enumerate(spec.queues):
-        where = f"queues[{i}]"
-        if queue.calendar not in calendars:
-            yield f"{where}.calendar: unknown calendar {queue.calendar!r}; expected one of: {_one_of(calendars)}"
-        if queue.kind == QueueKind.OUTSOURCED and not queue.vendor:
-            yield f"{where}.vendor: an outsourced queue must name its vendor"
-        if queue.kind == QueueKind.IN_HOUSE and queue.vendor:
-            yield f"{where}.vendor: an in-house queue has no vendor (or set kind: outsourced)"
+    yield from calendar_problems(spec.calendars)
+    yield from queue_problems(spec.queues, calendars)
+    yield from duplicate_ids("rules", [r.id for r in spec.rules])
     for kind in ("in_house", "outsourced"):
-        name = getattr(spec.default_calendars, kind)
-        if name not in calendars:
-            yield f"default_calendars.{kind}: unknown calendar {name!r}; expected one of: {_one_of(calendars)}"
+        yield from unknown(
+            f"default_calendars.{kind}",
+            "calendar",
+            getattr(spec.default_calendars, kind),
+            calendars,
+        )
     for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
         if spec.default.get(target) is None:
             yield f"default.{target.value}: required: the default must set first_response and resolution"

@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sla_monitor.domain.calendar import Calendar, Range
-from sla_monitor.domain.errors import CalendarExhausted
+from switchboard_calendars import Calendar, CalendarExhausted, Range
 
 ZONES = [
     "UTC",

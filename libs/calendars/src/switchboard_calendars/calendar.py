@@ -1,9 +1,4 @@
-"""Calendars and business-time arithmetic.
-
-A calendar says when a team works: weekly hours in its IANA time zone (several ranges a
-day make split shifts), holidays, one-off date overrides, or 24x7. The YAML shape is
-the router's (`services/router/policies/routing.yaml`); services share no code, so this
-module keeps its own copy of the model.
+"""Compiled calendars: open at an instant, open intervals, business-time arithmetic.
 
 Semantics: an instant is *open* when its local wall time (by the calendar's zone) falls
 in one of the ranges of its local date: the override of that date if there is one, else
@@ -20,137 +15,21 @@ open ranges, and maps the result back. Days are cached per calendar.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-)
+from switchboard_calendars.errors import CalendarExhausted
+from switchboard_calendars.spec import DAY as _DAY
+from switchboard_calendars.spec import WEEKDAYS, CalendarSpec, Range, ranges
 
-from sla_monitor.domain.errors import CalendarExhausted
-
-Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
-]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-_HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]|24):([0-5]\d)$")
-_DAY = 86_400
 _EPOCH = date(1970, 1, 1)
 # How far ahead the arithmetic looks for open time before it gives up.
 MAX_SEARCH_DAYS = 3 * 366
 _CACHE_DAYS = 20_000
 
-Range = tuple[int, int]
-"""Seconds after local midnight, [start, end)."""
 Interval = tuple[float, float]
 """POSIX seconds, [start, end)."""
-
-
-def _check_hours(value: str) -> str:
-    found = _HOURS.match(value.replace(" ", ""))
-    if found is None:
-        raise ValueError(f"expected hours like '08:30-12:00' (24-hour clock), got {value!r}")
-    start, end = hours_to_seconds(found.group(0))
-    if end > _DAY or end <= start:
-        raise ValueError(
-            f"hours {value!r} must end after they start, on the same day (at most 24:00);"
-            " split a night shift over two days"
-        )
-    return found.group(0)
-
-
-Hours = Annotated[str, AfterValidator(_check_hours)]
-
-
-def hours_to_seconds(hours: str) -> Range:
-    """'08:30-12:00' -> (30600, 43200): seconds after local midnight, end exclusive."""
-    start, end = hours.split("-")
-    return _seconds(start), _seconds(end)
-
-
-def _seconds(clock: str) -> int:
-    hour, minute = clock.split(":")
-    return int(hour) * 3600 + int(minute) * 60
-
-
-def _ranges(hours: Sequence[str], where: str) -> tuple[Range, ...]:
-    ranges = sorted(hours_to_seconds(h) for h in hours)
-    for (_, end), (start, _) in itertools.pairwise(ranges):
-        if start < end:
-            raise ValueError(f"{where}: hours overlap ({', '.join(hours)})")
-    return tuple(ranges)
-
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DateOverride(_Spec):
-    """One date with its own hours (an empty list: closed all day)."""
-
-    date: date
-    hours: list[Hours] = Field(default_factory=list)
-    note: str | None = None
-
-
-class CalendarSpec(_Spec):
-    """When a team works: weekly hours (split shifts allowed), holidays, date overrides, or 24x7."""
-
-    id: Name
-    timezone: str = "UTC"
-    always_open: bool = False
-    weekly: dict[Weekday, list[Hours]] = Field(default_factory=dict)
-    holidays: list[date] = Field(default_factory=list)
-    overrides: list[DateOverride] = Field(default_factory=list)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown time zone {value!r}; expected an IANA name like 'Europe/London'"
-            ) from None
-        return value
-
-    def problems(self, where: str) -> list[str]:
-        """What is wrong across fields: overlapping hours, 24x7 with hours, no hours at all."""
-        found: list[str] = []
-        if self.always_open and (self.weekly or self.overrides or self.holidays):
-            found.append(
-                f"{where}.always_open: a 24x7 calendar takes no weekly hours, holidays or overrides"
-            )
-        if not self.always_open and not any(self.weekly.values()):
-            found.append(f"{where}.weekly: give weekly hours, or set always_open: true for 24x7")
-        for day, hours in self.weekly.items():
-            try:
-                _ranges(hours, f"{where}.weekly.{day}")
-            except ValueError as exc:
-                found.append(str(exc))
-        seen: dict[date, int] = {}
-        for i, override in enumerate(self.overrides):
-            try:
-                _ranges(override.hours, f"{where}.overrides[{i}].hours")
-            except ValueError as exc:
-                found.append(str(exc))
-            if override.date in seen:
-                found.append(
-                    f"{where}.overrides[{i}].date: {override.date} is overridden twice"
-                    f" (also overrides[{seen[override.date]}])"
-                )
-            seen.setdefault(override.date, i)
-        return found
 
 
 class Calendar:
@@ -184,9 +63,9 @@ class Calendar:
             spec.id,
             ZoneInfo(spec.timezone),
             always_open=spec.always_open,
-            weekly=[_ranges(spec.weekly.get(day, []), day) for day in WEEKDAYS],
+            weekly=[ranges(spec.weekly.get(day, []), day) for day in WEEKDAYS],
             holidays=frozenset(spec.holidays),
-            overrides={o.date: _ranges(o.hours, str(o.date)) for o in spec.overrides},
+            overrides={o.date: ranges(o.hours, str(o.date)) for o in spec.overrides},
         )
 
     @classmethod
@@ -220,6 +99,17 @@ class Calendar:
         extra = f", {len(self.holidays)} holidays" if self.holidays else ""
         extra += f", {len(self.overrides)} overrides" if self.overrides else ""
         return f"{self.id} ({self.zone.key}: {week}{extra})"
+
+    def explain(self, at: datetime) -> str:
+        """For people: open or closed at `at`, and why (the local date's hours and their source)."""
+        if self.always_open:
+            return f"calendar {self.id} is 24x7"
+        local = at.astimezone(self.zone)
+        hours, source = self.ranges_on(local.date())
+        shown = ", ".join(_show(r) for r in hours)
+        state = "open" if self.is_open(at.timestamp()) else "closed"
+        stamp = local.strftime("%a %Y-%m-%d %H:%M %Z")
+        return f"calendar {self.id} {state} at {stamp} ({source}: {shown or 'no hours'})"
 
     # -- the arithmetic -----------------------------------------------------------------
 
@@ -341,11 +231,6 @@ def _show(r: Range) -> str:
 
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
-
-
-def timestamp(at: datetime) -> float:
-    """POSIX seconds of an aware datetime."""
-    return at.timestamp()
 
 
 def instant(at: float) -> datetime:

@@ -1,12 +1,14 @@
-"""Business hours across time zones, DST changes, holidays, overrides and split shifts."""
+"""Open at an instant: time zones, DST changes, holidays, overrides, split shifts, 24x7.
+
+Built from the YAML shape (`CalendarSpec`), as the services build them.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from router.domain.calendar import Calendar
-from router.domain.policy import CalendarSpec
+from switchboard_calendars import Calendar, CalendarSpec
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 
@@ -17,8 +19,8 @@ def cal(zone: str = "Europe/London", hours: list[str] | None = None, **fields: A
     return Calendar.compile(CalendarSpec.model_validate(spec))
 
 
-def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
-    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def test_weekday_hours_are_half_open_intervals() -> None:
@@ -40,7 +42,8 @@ def test_hours_follow_the_calendars_own_time_zone() -> None:
     assert tokyo.is_open(utc(2025, 3, 3, 0, 0))
     assert not cal().is_open(utc(2025, 3, 3, 0, 0))
     # Any offset in the input is fine: 12:00+03:00 is 09:00 UTC = 09:00 in London (GMT).
-    assert cal().is_open(datetime(2025, 3, 3, 12, 0, tzinfo=timezone(timedelta(hours=3))))
+    noon_plus_3 = datetime(2025, 3, 3, 12, 0, tzinfo=timezone(timedelta(hours=3)))
+    assert cal().explain(noon_plus_3).startswith("calendar c open at Mon 2025-03-03 09:00 GMT")
 
 
 def test_daylight_saving_change_moves_the_utc_opening() -> None:
@@ -106,7 +109,8 @@ def test_split_shifts() -> None:
 def test_24x7_and_the_explanation() -> None:
     always = Calendar.compile(CalendarSpec(id="always", always_open=True))
     assert always.is_open(utc(2025, 12, 25, 3, 0))
-    text = cal(holidays=["2025-12-25"]).describe(utc(2025, 12, 25, 11, 0))
+    assert always.explain(datetime(2025, 12, 25, 3, 0, tzinfo=UTC)) == "calendar always is 24x7"
+    text = cal(holidays=["2025-12-25"]).explain(datetime(2025, 12, 25, 11, 0, tzinfo=UTC))
     assert "closed" in text
     assert "holiday" in text
     assert "Europe/London" not in text
