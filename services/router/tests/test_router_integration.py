@@ -100,7 +100,7 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
     setup: RouterSetup, run_router: RunnerFactory
 ) -> None:
     s = setup.settings
-    async with run_router(name="router-a") as (_, a), run_router(name="router-b") as (_, b):
+    async with run_router() as (_, a), run_router() as (_, b):
 
         async def both_assigned() -> bool:
             return (

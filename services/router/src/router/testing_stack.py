@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from router.policy_store import PolicyHolder
 from router.service import Router
 from router.testing import MONDAY_10_LONDON
 from switchboard_events import Event, encode
-from switchboard_runtime import kafka
 from switchboard_runtime.runner import BatchRunner, Output, Record
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing.kafka import publish
+from switchboard_runtime.testing.runner import running_runner
 
 
 @dataclass
@@ -70,31 +69,13 @@ def runner_factory(setup: RouterSetup) -> RunnerFactory:
 
     @asynccontextmanager
     async def running(
-        policies: PolicyHolder | None = None, name: str = "router-test"
+        policies: PolicyHolder | None = None,
     ) -> AsyncIterator[tuple[Router, BatchRunner[Any]]]:
         s = setup.settings
         router = setup.router(policies)
-        producer = kafka.make_producer(s.kafka, name)
-        assert s.consumer_group
-        consumer = kafka.make_consumer(s.kafka, s.consumer_group, name)
-        runner: BatchRunner[Any] = BatchRunner(
-            name="router",
-            consumer=consumer,
-            producer=producer,
-            sessions=setup.sessions,
-            decoders=decoders(s),
-            handler=router.handle,
-            max_records=s.kafka.max_batch_records,
-        )
-        await producer.start()
-        await consumer.start()
-        task = asyncio.create_task(runner.run())
-        try:
+        async with running_runner(
+            "router", s, decoders(s), router.handle, setup.sessions
+        ) as runner:
             yield router, runner
-        finally:
-            runner.stop()
-            await asyncio.wait_for(task, 30)
-            await consumer.stop()
-            await producer.stop()
 
     return running
