@@ -11,7 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,10 +22,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sla_monitor.config import SlaSettings
-from sla_monitor.consumer import decoders
+from sla_monitor.consumer import decoders, watermark_topics
 from sla_monitor.domain.policy import SlaPolicy, load_policy
-from sla_monitor.scheduler import Scheduler
-from sla_monitor.service import SlaHandler
+from sla_monitor.scheduler import Scheduler, wall_clock
+from sla_monitor.service import SlaHandler, Watermarks
 from switchboard_events import SLA_ALERTS_DECODER, Event, SlaAlert, dlq, encode
 from switchboard_runtime import db, kafka
 from switchboard_runtime.runner import BatchRunner
@@ -111,12 +111,19 @@ class Rig:
         found = [SLA_ALERTS_DECODER.decode(m.value) for m in ordered]
         return [a for a in found if isinstance(a, SlaAlert)]
 
-    def scheduler(self, producer: AIOKafkaProducer, batch: int | None = None) -> Scheduler:
+    def scheduler(
+        self,
+        producer: AIOKafkaProducer,
+        batch: int | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> Scheduler:
         s = self.settings
         return Scheduler(
             sessions=self.sessions,
             producer=producer,
             topic=s.alerts_topic,
+            watermark_topics=watermark_topics(s),
+            now=now or wall_clock,
             poll_s=s.scheduler_poll_s,
             batch=batch or s.scheduler_batch,
             republish_after_s=s.republish_after_s,
@@ -124,10 +131,19 @@ class Rig:
 
     @contextlib.asynccontextmanager
     async def running(
-        self, schedulers: int = 1, batch: int | None = None
+        self,
+        schedulers: int = 1,
+        batch: int | None = None,
+        now: Callable[[], datetime] | None = None,
+        topics: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Scheduler]]:
-        """The batch runner and `schedulers` schedulers, as tasks in this event loop."""
+        """The batch runner and `schedulers` schedulers, as tasks in this event loop.
+
+        `topics` narrows what the runner reads (default: both topics), `now` is the
+        schedulers' clock (default: the wall clock).
+        """
         s = self.settings
+        read = {t: decode for t, decode in decoders(s).items() if topics is None or t in topics}
         producer = kafka.make_producer(s.kafka, "sla-test")
         consumer = kafka.make_consumer(s.kafka, s.consumer_group or "sla", "sla-test")
         runner: BatchRunner[Event] = BatchRunner(
@@ -135,13 +151,14 @@ class Rig:
             consumer=consumer,
             producer=producer,
             sessions=self.sessions,
-            decoders=decoders(s),
+            decoders=read,
             handler=SlaHandler(self.policy),
             max_records=s.kafka.max_batch_records,
+            on_progress=Watermarks(self.sessions),
         )
         await producer.start()
         await consumer.start()
-        running = [self.scheduler(producer, batch) for _ in range(schedulers)]
+        running = [self.scheduler(producer, batch, now) for _ in range(schedulers)]
         tasks = [
             asyncio.create_task(runner.run()),
             *(asyncio.create_task(r.run()) for r in running),

@@ -14,6 +14,9 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import BrokerNotAvailableError, KafkaConnectionError, KafkaTimeoutError
+from prometheus_client import REGISTRY
 from sla_fixtures import Rig
 
 from sla_monitor.domain.alerts import alert_id
@@ -261,7 +264,7 @@ async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Ri
     try:
         crashy = rig.scheduler(producer)
 
-        async def crash(records: list[tuple[str, bytes]]) -> None:
+        async def crash(records: list[tuple[str, bytes]]) -> bool:
             raise KeyboardInterrupt("the process dies before the broker acknowledges")
 
         crashy._publish = crash  # type: ignore[method-assign]
@@ -296,3 +299,57 @@ async def test_alert_payload_is_the_contract_json(rig: Rig) -> None:
     assert body["subject"] == "c"
     assert messages[0].key == b"c"
     assert messages[0].headers["content-type"].startswith(b"application/cloudevents+json")
+
+
+class FlakyProducer:
+    """The real producer, whose first sends fail the way a broker outage makes them fail."""
+
+    def __init__(self, real: AIOKafkaProducer, failures: list[Exception]) -> None:
+        self.real = real
+        self.failures = failures
+
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> object:
+        if self.failures:
+            raise self.failures.pop(0)
+        return await self.real.send(topic, value, key=key, headers=headers)
+
+
+async def test_broker_failures_while_publishing_are_retried_each_alert_published_once(
+    rig: Rig,
+) -> None:
+    arrived = now() - timedelta(seconds=10)
+    async with rig.running(schedulers=0):
+        await rig.send(decision("c", arrived_at=arrived))
+        for _ in range(200):
+            timers = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
+            marks = await rig.count("SELECT count(*) FROM sla.watermarks")
+            if await rig.count(timers) == 3 and marks == 2 * rig.kafka.partitions:
+                break
+            await asyncio.sleep(0.05)
+    producer = kafka.make_producer(rig.kafka, "sla-flaky")
+    await producer.start()
+    failures: list[Exception] = [
+        KafkaConnectionError("connection refused"),
+        BrokerNotAvailableError(),
+        KafkaTimeoutError(),
+    ]
+    flaky = FlakyProducer(producer, failures)
+    republished = REGISTRY.get_sample_value("switchboard_sla_alerts_republished_total")
+    scheduler = rig.scheduler(flaky)
+    running = asyncio.create_task(scheduler.run())
+    try:
+        assert await rig.fired(3) == 3
+        assert not running.done(), "the scheduler must keep running through broker failures"
+        assert failures == []
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(running, 30)
+        await producer.stop()
+    alerts = await rig.alerts(expected=3)
+    assert sorted(a.id for a in alerts) == sorted(alert_id("c", *k) for k in keys(alerts))
+    assert len(alerts) == 3, "each alert exactly once"
+    assert scheduler.retrying is None
+    again = REGISTRY.get_sample_value("switchboard_sla_alerts_republished_total")
+    assert again == republished, "retried in place, not left to the crash-recovery sweep"

@@ -20,7 +20,7 @@ from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from switchboard_runtime import db, kafka
-from switchboard_runtime.runner import BatchRunner, Decoder, Handler
+from switchboard_runtime.runner import BatchRunner, Decoder, Handler, ProgressHook
 from switchboard_runtime.settings import ServiceSettings
 from switchboard_runtime.web import ReadinessCheck, create_app
 
@@ -38,6 +38,8 @@ class Service:
     routers: Sequence[APIRouter] = ()
     extra_checks: dict[str, ReadinessCheck] = field(default_factory=dict)
     on_start: Callable[[AsyncEngine], Awaitable[None]] | None = None
+    make_progress: Callable[[async_sessionmaker[AsyncSession]], ProgressHook] | None = None
+    """Told after every poll how far each partition is processed (e.g. for watermarks)."""
 
 
 class _Server(uvicorn.Server):
@@ -62,6 +64,7 @@ async def serve(service: Service) -> None:
         sessions=sessions,
         decoders=service.decoders,
         handler=service.make_handler(sessions),
+        on_progress=service.make_progress(sessions) if service.make_progress else None,
     )
 
     async def database_ready() -> str | None:

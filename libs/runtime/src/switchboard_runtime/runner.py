@@ -83,6 +83,29 @@ Handler = Callable[[Sequence[Record[E]], AsyncSession], Awaitable[Sequence[Outpu
 Decoder = Callable[[bytes], E]
 
 
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How far one assigned partition is processed, reported after every poll.
+
+    Every record before `position` has its effects committed. `highwater` is the
+    broker's end offset as of the fetch answered at `fetched_ms` (this host's clock):
+    when `caught_up`, every record the broker held then is processed.
+    """
+
+    position: int
+    highwater: int
+    fetched_ms: int
+    last_timestamp_ms: int | None
+    """The timestamp of the last record processed from it by this runner, if any."""
+
+    @property
+    def caught_up(self) -> bool:
+        return self.position >= self.highwater
+
+
+ProgressHook = Callable[[Mapping[TopicPartition, Progress]], Awaitable[None]]
+
+
 class _Abandon(Exception):
     """The batch in flight is given up uncommitted (rebalance or shutdown)."""
 
@@ -116,7 +139,16 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, KafkaError):
         return bool(getattr(exc, "retriable", False)) or type(exc).__name__.startswith(
-            ("KafkaConnection", "KafkaTimeout", "RequestTimedOut", "NodeNotReady")
+            (
+                "KafkaConnection",
+                "KafkaTimeout",
+                "RequestTimedOut",
+                "NodeNotReady",
+                # No broker reachable, or this one not serving yet: they come back.
+                "KafkaUnavailable",
+                "BrokerNotAvailable",
+                "ReplicaNotAvailable",
+            )
         )
     if isinstance(exc, OSError):
         return True
@@ -163,6 +195,7 @@ class BatchRunner(Generic[E]):
         dlq_window: int = 1000,
         poll_timeout_ms: int = 200,
         max_backoff_s: float = 5.0,
+        on_progress: ProgressHook | None = None,
     ) -> None:
         self.name = name
         self._group = consumer._group_id or name
@@ -180,6 +213,8 @@ class BatchRunner(Generic[E]):
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._revoking = False
+        self._on_progress = on_progress
+        self._last_timestamp: dict[TopicPartition, int] = {}
 
     @classmethod
     def from_settings(
@@ -192,6 +227,7 @@ class BatchRunner(Generic[E]):
         sessions: async_sessionmaker[AsyncSession],
         decoders: Mapping[str, Decoder[E]],
         handler: Handler[E],
+        on_progress: ProgressHook | None = None,
     ) -> BatchRunner[E]:
         """A runner with the batch, size and dead-letter limits of a service's settings."""
         return cls(
@@ -205,6 +241,7 @@ class BatchRunner(Generic[E]):
             max_message_bytes=settings.kafka.max_message_bytes,
             dlq_max_ratio=settings.dlq_max_ratio,
             dlq_window=settings.dlq_window,
+            on_progress=on_progress,
         )
 
     def stop(self) -> None:
@@ -220,14 +257,14 @@ class BatchRunner(Generic[E]):
                 batch = await self._consumer.getmany(
                     timeout_ms=self._poll_timeout_ms, max_records=self._max_records
                 )
-                if not batch:
-                    continue
-                async with self._batch_lock:
-                    try:
-                        await self._process(batch)
-                    except _Abandon as why:
-                        metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
-                        self._rewind(batch)
+                if batch:
+                    async with self._batch_lock:
+                        try:
+                            await self._process(batch)
+                        except _Abandon as why:
+                            metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
+                            self._rewind(batch)
+                await self._report_progress()
         finally:
             self.state.retrying = None
 
@@ -253,6 +290,8 @@ class BatchRunner(Generic[E]):
         await self._retry("produce", lambda: self._produce([*outputs, *dead]))
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         await self._retry("commit", lambda: self._commit(offsets))
+        for tp, messages in batch.items():
+            self._last_timestamp[tp] = messages[-1].timestamp
 
         now_ms = time.time() * 1000
         for record in valid:
@@ -356,6 +395,30 @@ class BatchRunner(Generic[E]):
             else:
                 self.state.retrying = None
                 return result
+
+    async def _report_progress(self) -> None:
+        """Tell `on_progress` how far each assigned partition is processed (between batches)."""
+        if self._on_progress is None:
+            return
+        found: dict[TopicPartition, Progress] = {}
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            fetched = self._consumer.last_poll_timestamp(tp)
+            if highwater is None or fetched is None:
+                continue  # not fetched yet since it was assigned
+            try:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:
+                continue  # revoked meanwhile
+            found[tp] = Progress(position, highwater, fetched, self._last_timestamp.get(tp))
+        try:
+            await self._on_progress(found)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            # Progress only lags behind: the next poll reports it again.
+            metrics.TRANSIENT_ERRORS.labels(self.name, "progress").inc()
+            log.warning("progress not recorded, will retry", extra={"error": repr(exc)[:300]})
 
     def _rewind(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Re-read an abandoned batch from its first record on partitions still owned."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from sla_monitor import live, metrics
 from sla_monitor.api import parse_decision, parse_steps
 from sla_monitor.config import MIGRATIONS, SCHEMA, SERVICE, SlaSettings
-from sla_monitor.consumer import build_service
+from sla_monitor.consumer import build_service, watermark_topics
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.policy import SlaPolicy, load_policy
@@ -57,6 +57,7 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
         sessions=sessions,
         producer=producer,
         topic=settings.alerts_topic,
+        watermark_topics=watermark_topics(settings),
         poll_s=settings.scheduler_poll_s,
         batch=settings.scheduler_batch,
         republish_after_s=settings.republish_after_s,

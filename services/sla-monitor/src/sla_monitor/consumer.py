@@ -10,10 +10,15 @@ from sla_monitor.api import build_router
 from sla_monitor.config import SERVICE, SlaSettings
 from sla_monitor.domain.policy import SlaPolicy
 from sla_monitor.scheduler import Scheduler
-from sla_monitor.service import SlaHandler
+from sla_monitor.service import SlaHandler, Watermarks
 from switchboard_events import DECISIONS_DECODER, LIFECYCLE_DECODER
 from switchboard_runtime.host import Service
 from switchboard_runtime.runner import Decoder, Handler
+
+
+def watermark_topics(settings: SlaSettings) -> list[str]:
+    """The topics whose progress gates the alerts: every topic that can stop a clock."""
+    return [settings.decisions_topic, settings.lifecycle_topic]
 
 
 def decoders(settings: SlaSettings) -> dict[str, Decoder[Any]]:
@@ -38,6 +43,8 @@ def build_service(
         limit = max(10.0, 40 * settings.scheduler_poll_s)
         if scheduler is not None and scheduler.stalled(limit):
             return f"alert scheduler has not run for over {limit:.0f} s"
+        if scheduler is not None and scheduler.retrying:
+            return f"alert scheduler retrying after a transient failure ({scheduler.retrying})"
         return None
 
     return Service(
@@ -49,4 +56,5 @@ def build_service(
             build_router(policy, sessions, settings.live_windows_s, str(settings.policy_path))
         ],
         extra_checks={"scheduler": scheduler_ready},
+        make_progress=Watermarks,
     )

@@ -40,6 +40,10 @@ SCHEDULER_ERRORS = Counter(
     "switchboard_sla_scheduler_transient_errors_total",
     "Transient failures of the alert scheduler (database or broker), retried.",
 )
+HELD_BACK = Gauge(
+    "switchboard_sla_alerts_held_back",
+    "Timers past due that wait for the consumer to read their partition that far (it lags).",
+)
 SCHEDULER_LAST_RUN = Gauge(
     "switchboard_sla_scheduler_last_run_timestamp_seconds",
     "Unix time of the scheduler's last round; a stuck scheduler stops moving it.",

@@ -6,7 +6,7 @@ Tables (schema `sla`, see migrations/): `contacts`, `lifecycle`, `due_alerts`, `
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -191,10 +191,14 @@ async def load_history(
 
 
 async def replace_due_alerts(
-    session: AsyncSession, contact_ids: Sequence[str], pending: Sequence[PendingAlert]
+    session: AsyncSession,
+    contact_ids: Sequence[str],
+    pending: Sequence[PendingAlert],
+    partitions: Mapping[str, int],
 ) -> int:
     """Cancel the contacts' timers and schedule `pending` instead, except alerts already fired.
 
+    Each timer keeps its contact's partition (`partitions`), whose watermark gates it.
     The DELETE waits for a scheduler that holds one of these rows mid-claim, so a
     timer is either fired before this transaction or cancelled by it, never both.
     """
@@ -207,10 +211,11 @@ async def replace_due_alerts(
     result = await session.execute(
         text(
             """
-            INSERT INTO sla.due_alerts (contact_id, target, kind, level, due_at, alert)
+            INSERT INTO sla.due_alerts (contact_id, target, kind, level, due_at, alert, partition)
             SELECT n.* FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
                 CAST(:kinds AS text[]), CAST(:levels AS int[]), CAST(:due AS timestamptz[]),
-                CAST(:alerts AS jsonb[])) AS n(contact_id, target, kind, level, due_at, alert)
+                CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]))
+                AS n(contact_id, target, kind, level, due_at, alert, partition)
             WHERE NOT EXISTS (
                 SELECT 1 FROM sla.alerts a WHERE a.contact_id = n.contact_id
                 AND a.target = n.target AND a.kind = n.kind AND a.level = n.level)
@@ -223,6 +228,7 @@ async def replace_due_alerts(
             "levels": [p.level for p in pending],
             "due": [instant(p.fire_at) for p in pending],
             "alerts": [json.dumps(_pending_json(p)) for p in pending],
+            "partitions": [partitions[p.contact_id] for p in pending],
         },
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -308,28 +314,89 @@ def _maybe_instant(at: float | None) -> datetime | None:
 # -- the scheduler's side ------------------------------------------------------------------
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int) -> list[PendingAlert]:
+async def record_watermarks(
+    session: AsyncSession, consumed: Sequence[tuple[str, int, datetime]]
+) -> None:
+    """Move each (topic, partition)'s watermark up to the instant given; never back."""
+    if not consumed:
+        return
+    await session.execute(
+        text(
+            """
+            INSERT INTO sla.watermarks AS w (topic, partition, consumed_until)
+            SELECT * FROM unnest(CAST(:topics AS text[]), CAST(:partitions AS int[]),
+                CAST(:until AS timestamptz[]))
+            ORDER BY 1, 2
+            ON CONFLICT (topic, partition) DO UPDATE SET
+                consumed_until = GREATEST(w.consumed_until, excluded.consumed_until),
+                updated_at = now()
+            """
+        ),
+        {
+            "topics": [topic for topic, _, _ in consumed],
+            "partitions": [partition for _, partition, _ in consumed],
+            "until": [until for _, _, until in consumed],
+        },
+    )
+
+
+# The instant up to which both topics of a partition are read; NULL (timers written
+# before watermarks existed) waits for every partition.
+_GATE = """
+    WITH w AS (
+        SELECT partition, min(consumed_until) AS until FROM sla.watermarks
+        WHERE topic = ANY(CAST(:topics AS text[])) GROUP BY partition
+        HAVING count(*) = cardinality(CAST(:topics AS text[]))
+    )
+"""
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, limit: int, topics: Sequence[str]
+) -> list[PendingAlert]:
     """Take (delete, locked until commit) up to `limit` timers due by `now`, oldest first.
 
-    SKIP LOCKED: timers another instance is claiming, or a consumer is cancelling, are
-    left to them.
+    Only timers whose contact's partition is read past their due time on every one of
+    `topics` (the watermark gate): an alert never fires while a step that could stop it
+    may still be unread. SKIP LOCKED: timers another instance is claiming, or a consumer
+    is cancelling, are left to them.
     """
     result = await session.execute(
         text(
-            """
+            _GATE
+            + """
             DELETE FROM sla.due_alerts d USING (
-                SELECT contact_id, target, kind, level FROM sla.due_alerts
-                WHERE due_at <= :now ORDER BY due_at LIMIT :limit FOR UPDATE SKIP LOCKED
+                SELECT t.contact_id, t.target, t.kind, t.level FROM sla.due_alerts t
+                LEFT JOIN w ON w.partition = t.partition
+                WHERE t.due_at <= :now AND t.due_at <= CASE
+                    WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
+                ORDER BY t.due_at LIMIT :limit FOR UPDATE OF t SKIP LOCKED
             ) AS due
             WHERE d.contact_id = due.contact_id AND d.target = due.target
                 AND d.kind = due.kind AND d.level = due.level
             RETURNING d.contact_id, d.target, d.kind, d.level, d.due_at, d.alert
             """
         ),
-        {"now": now, "limit": limit},
+        {"now": now, "limit": limit, "topics": list(topics)},
     )
     rows = sorted(result, key=lambda r: (r.due_at, r.contact_id))
     return [_pending_from(r.contact_id, r.target, r.kind, r.level, r.alert) for r in rows]
+
+
+async def held_back(session: AsyncSession, now: datetime, topics: Sequence[str]) -> int:
+    """Timers due by `now` that the watermark gate still holds (the monitor is behind)."""
+    found = await session.scalar(
+        text(
+            _GATE
+            + """
+            SELECT count(*) FROM sla.due_alerts t LEFT JOIN w ON w.partition = t.partition
+            WHERE t.due_at <= :now AND NOT coalesce(t.due_at <= CASE
+                WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END, false)
+            """
+        ),
+        {"now": now, "topics": list(topics)},
+    )
+    return int(found or 0)
 
 
 async def record_fired(session: AsyncSession, fired: Sequence[FiredAlert]) -> set[str]:
@@ -395,8 +462,11 @@ async def claim_unpublished(
     return [(r.alert_id, r.contact_id, bytes(r.payload)) for r in result]
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    value = await session.scalar(text("SELECT min(due_at) FROM sla.due_alerts"))
+async def next_due(session: AsyncSession, after: datetime) -> datetime | None:
+    """The first timer due after `after` (those due already wait for claims or watermarks)."""
+    value = await session.scalar(
+        text("SELECT min(due_at) FROM sla.due_alerts WHERE due_at > :after"), {"after": after}
+    )
     return value if isinstance(value, datetime) else None
 
 

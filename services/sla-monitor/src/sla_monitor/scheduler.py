@@ -5,6 +5,11 @@ Each round, in one transaction: take up to `batch` due timers (`DELETE ... WHERE
 key (contact, target, kind, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
 Then publish the alerts claimed and wait for the broker's acks, and mark them published.
 
+A timer is due only once the consumer has read its contact's partition, on every
+consumed topic, past the timer's time (`sla.watermarks`, written after each poll): a
+step that would have stopped the clock can then no longer be unread. When the consumer
+lags, alerts wait for it rather than fire on wall time alone.
+
 - Two instances never take the same timer (SKIP LOCKED), and an alert key can be
   recorded only once, so each alert is fired once.
 - A crash after the commit but before the ack leaves the alert recorded and not
@@ -13,8 +18,10 @@ Then publish the alerts claimed and wait for the broker's acks, and mark them pu
 - A consumer that stops a clock deletes its timers in its own transaction; a timer
   the scheduler holds makes that delete wait, so it is fired or cancelled, never both.
 
-The loop sleeps until the next timer is due, at most `poll_s`; transient failures
-(database or broker down) are retried with backoff.
+The loop sleeps until the next timer is due, at most `poll_s`. Transient failures
+(database or broker down) are retried with backoff: publishing the alerts of a round
+is retried in place until acknowledged (they are recorded already, so none is lost,
+and a retry repeats the same ids); anything else fails the round and is retried.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
@@ -40,6 +48,10 @@ HEADERS = [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]
 MIN_WAIT_S = 0.01
 
 
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -47,14 +59,18 @@ class Scheduler:
         sessions: async_sessionmaker[AsyncSession],
         producer: AIOKafkaProducer,
         topic: str,
+        watermark_topics: Sequence[str],
         poll_s: float = 0.25,
         batch: int = 500,
         republish_after_s: float = 5.0,
         max_backoff_s: float = 5.0,
+        now: Callable[[], datetime] = wall_clock,
     ) -> None:
         self._sessions = sessions
         self._producer = producer
         self._topic = topic
+        self._gate = list(watermark_topics)
+        self._now = now
         self._poll_s = poll_s
         self._batch = batch
         self._republish_after = timedelta(seconds=republish_after_s)
@@ -62,6 +78,7 @@ class Scheduler:
         self._stop = asyncio.Event()
         self.last_round = time.monotonic()
         self.fired = 0
+        self.retrying: str | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,6 +95,7 @@ class Scheduler:
                 fired = await self.fire_due()
                 if time.monotonic() >= next_sweep:
                     await self.republish_stale()
+                    await self.count_held_back()
                     next_sweep = time.monotonic() + min(1.0, self._republish_after.total_seconds())
                 wait = 0.0 if fired >= self._batch else await self._until_next_due()
                 delay = 0.1
@@ -102,10 +120,10 @@ class Scheduler:
 
     async def fire_due(self) -> int:
         """One round: claim, record, publish, mark. Returns how many timers were taken."""
-        now = datetime.now(UTC)
+        now = self._now()
         async with self._sessions() as session:
             async with session.begin():
-                due = await repository.claim_due(session, now, self._batch)
+                due = await repository.claim_due(session, now, self._batch, self._gate)
                 if not due:
                     return 0
                 fired = []
@@ -114,7 +132,8 @@ class Scheduler:
                     fired.append(FiredAlert(pending, alert.id, now, encode(alert)))
                 claimed = await repository.record_fired(session, fired)
             fresh = [f for f in fired if f.alert_id in claimed]
-            await self._publish([(f.pending.contact_id, f.payload) for f in fresh])
+            if not await self._publish([(f.pending.contact_id, f.payload) for f in fresh]):
+                return len(due)  # stopping: the outbox keeps them for the sweep
             async with session.begin():
                 await repository.mark_published(session, [f.alert_id for f in fresh], now)
         for f in fresh:
@@ -131,20 +150,50 @@ class Scheduler:
 
     async def republish_stale(self) -> int:
         """Publish again what was recorded but not acknowledged `republish_after_s` ago."""
-        now = datetime.now(UTC)
+        now = self._now()
         async with self._sessions() as session, session.begin():
             stale = await repository.claim_unpublished(
                 session, now - self._republish_after, self._batch
             )
             if not stale:
                 return 0
-            await self._publish([(contact, payload) for _, contact, payload in stale])
+            # One attempt: the rows stay locked meanwhile; a failure is retried next sweep.
+            await self._send([(contact, payload) for _, contact, payload in stale])
             await repository.mark_published(session, [ident for ident, _, _ in stale], now)
         metrics.REPUBLISHED.inc(len(stale))
         log.warning("re-published alerts left unacknowledged", extra={"count": len(stale)})
         return len(stale)
 
-    async def _publish(self, records: list[tuple[str, bytes]]) -> None:
+    async def _publish(self, records: list[tuple[str, bytes]]) -> bool:
+        """Send and await the acks, retrying transient failures; False if stopped first.
+
+        The alerts are recorded already: a retry sends the same ids again, and alerts
+        given up at a stop are published by the sweep of the next instance to run.
+        """
+        delay = 0.1
+        while True:
+            try:
+                await self._send(records)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                metrics.SCHEDULER_ERRORS.inc()
+                self.retrying = f"publish: {type(exc).__name__}"
+                log.warning(
+                    "scheduler: publishing alerts failed, retrying",
+                    extra={"error": repr(exc)[:300], "alerts": len(records), "retry_in_s": delay},
+                )
+                self._mark()  # alive, and retrying: readiness says so
+                if self._stop.is_set():
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay * (0.5 + random.random()))
+                delay = min(delay * 2, self._max_backoff)
+            else:
+                self.retrying = None
+                return True
+
+    async def _send(self, records: list[tuple[str, bytes]]) -> None:
         futures = [
             await self._producer.send(self._topic, payload, key=contact.encode(), headers=HEADERS)
             for contact, payload in records
@@ -152,10 +201,16 @@ class Scheduler:
         if futures:
             await asyncio.gather(*futures)
 
-    async def _until_next_due(self) -> float:
+    async def count_held_back(self) -> None:
+        """Export how many timers past due wait for the consumer (the monitor lags)."""
         async with self._sessions() as session:
-            due = await repository.next_due(session)
+            metrics.HELD_BACK.set(await repository.held_back(session, self._now(), self._gate))
+
+    async def _until_next_due(self) -> float:
+        """Until the next timer falls due; at most `poll_s`, when watermarks are looked at again."""
+        now = self._now()
+        async with self._sessions() as session:
+            due = await repository.next_due(session, now)
         if due is None:
             return self._poll_s
-        # A floor: a timer due now may be held by another instance or a consumer.
-        return min(self._poll_s, max(MIN_WAIT_S, (due - datetime.now(UTC)).total_seconds()))
+        return min(self._poll_s, max(MIN_WAIT_S, (due - now).total_seconds()))

@@ -13,13 +13,21 @@ Per batch, in the runner's one transaction:
 Cancelling timers happens here, in the same transaction as the step that stops the
 clock; firing them is the scheduler's job (`scheduler.py`). The handler produces no
 records itself.
+
+After every poll, `Watermarks` records how far each partition is processed: the
+instant up to which every record is read. A caught-up partition is read up to the
+fetch that showed it had nothing more; one behind, up to its last record processed.
+The scheduler fires a timer only once its partition is read past the timer's time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from aiokafka import TopicPartition
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics, repository
 from sla_monitor.config import SCHEMA
@@ -28,7 +36,10 @@ from sla_monitor.domain.policy import SlaPolicy
 from sla_monitor.repository import DecisionRow, StepRow
 from switchboard_events import ContactLifecycle, Event, RoutingDecided
 from switchboard_runtime.db import claim_events
-from switchboard_runtime.runner import Output, Record
+from switchboard_runtime.runner import Output, Progress, Record
+
+WATERMARK_INTERVAL_S = 0.1
+"""Write watermarks at most this often: a skipped report is repeated by the next poll."""
 
 
 def decision_of(event: RoutingDecided) -> DecisionRow:
@@ -66,6 +77,7 @@ class SlaHandler:
         new = await claim_events(session, SCHEMA, [r.event.id for r in batch])
         decisions: list[DecisionRow] = []
         steps: list[StepRow] = []
+        partitions: dict[str, int] = {}  # both topics put a contact on the same partition
         for record in batch:
             event = record.event
             if event.id not in new:
@@ -73,8 +85,10 @@ class SlaHandler:
             new.discard(event.id)  # a duplicate inside the batch counts once
             if isinstance(event, RoutingDecided):
                 decisions.append(decision_of(event))
+                partitions[event.data.contact_id] = record.partition
             elif isinstance(event, ContactLifecycle):
                 steps.append(step_of(event))
+                partitions[event.data.contact_id] = record.partition
         touched = sorted({d.decision.contact_id for d in decisions} | {s.contact_id for s in steps})
         if not touched:
             return []
@@ -87,7 +101,7 @@ class SlaHandler:
         histories = await repository.insert_steps(session, steps, list(decided))
         states = [fold(d, histories.get(cid, []), self.policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
-        scheduled = await repository.replace_due_alerts(session, list(decided), pending)
+        scheduled = await repository.replace_due_alerts(session, list(decided), pending, partitions)
         await repository.update_summaries(session, states)
 
         metrics.DECISIONS.inc(len(decisions))
@@ -96,3 +110,34 @@ class SlaHandler:
         metrics.WAITING_FOR_DECISION.inc(sum(1 for s in steps if s.contact_id not in decided))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         return []
+
+
+def consumed_until(progress: Progress) -> datetime | None:
+    """The instant up to which every record of the partition is processed, if known."""
+    if progress.caught_up:
+        ms: int | None = progress.fetched_ms
+    else:
+        ms = progress.last_timestamp_ms  # record timestamps roughly follow offsets
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Watermarks:
+    """The runner's progress hook: stores each partition's watermark for the scheduler."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._last_write = 0.0
+
+    async def __call__(self, progress: Mapping[TopicPartition, Progress]) -> None:
+        if time.monotonic() - self._last_write < WATERMARK_INTERVAL_S:
+            return
+        consumed = [
+            (tp.topic, tp.partition, until)
+            for tp, p in sorted(progress.items())
+            if (until := consumed_until(p)) is not None
+        ]
+        if not consumed:
+            return
+        async with self._sessions() as session, session.begin():
+            await repository.record_watermarks(session, consumed)
+        self._last_write = time.monotonic()
