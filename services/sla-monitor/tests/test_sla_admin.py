@@ -17,6 +17,10 @@ from switchboard_runtime.web import create_app
 pytestmark = pytest.mark.integration
 
 
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
 def client_for(rig: Rig) -> httpx.AsyncClient:
     router = build_router(rig.policy, rig.sessions, [900, 3600], str(rig.policy_file))
     app = create_app("sla-monitor", {}, [router])
@@ -37,19 +41,36 @@ async def test_contact_status_service_level_and_gauges(rig: Rig) -> None:
         assert await rig.fired(3) == 3
     async with client_for(rig) as http:
         late = (await http.get("/sla/contacts/late")).json()
-        fr = next(c for c in late["clocks"] if c["target"] == "first_response")
+        assert set(late) >= {"targets", "other_alerts"}
+        assert "pending_alerts" not in late, "one list per target: fired or not, once"
+        fr = next(t for t in late["targets"] if t["target"] == "first_response")
         assert fr["status"] == "running"
         assert not fr["paused"]
         assert fr["breached"]
         assert fr["elapsed_seconds"] > 3
         assert fr["remaining_seconds"] < -1
-        assert [a["kind"] for a in late["fired_alerts"]] == ["warning", "breach", "escalation"]
-        assert all(a["published"] for a in late["fired_alerts"])
+        assert fr["paused_seconds"] == 0
+        assert at(fr["due_at"]) == arrived + timedelta(seconds=2)
+        levels = [(a["kind"], a["state"], at(a["reached_at"])) for a in fr["alerts"]]
+        assert levels == [
+            ("warning", "fired", arrived + timedelta(seconds=1)),
+            ("breach", "fired", arrived + timedelta(seconds=2)),
+            ("escalation", "fired", arrived + timedelta(seconds=3)),
+        ]
+        assert all(
+            a["published"] and at(a["fired_at"]) >= at(a["reached_at"]) for a in fr["alerts"]
+        )
+        assert late["other_alerts"] == []
         met = (await http.get("/sla/contacts/met")).json()
-        fr = next(c for c in met["clocks"] if c["target"] == "first_response")
+        fr = next(t for t in met["targets"] if t["target"] == "first_response")
         assert fr["status"] == "met"
         assert fr["elapsed_seconds"] == 0.5
         assert fr["remaining_seconds"] == 1.5
+        assert {a["state"] for a in fr["alerts"]} == {"not_reached"}
+        resolution = next(t for t in met["targets"] if t["target"] == "resolution")
+        assert [a["state"] for a in resolution["alerts"]] == ["scheduled"]
+        schemas = (await http.get("/openapi.json")).json()["components"]["schemas"]
+        assert {"ContactSla", "TargetStatus", "AlertLevel"} <= set(schemas)
         early = await http.get("/sla/contacts/early")
         assert early.status_code == 404
         assert "1 lifecycle step(s) kept" in early.json()["detail"]
@@ -114,7 +135,7 @@ async def test_policy_check_and_explain(rig: Rig) -> None:
         assert fr["clock"] == "business"
         assert fr["calendar"] == "always"
         assert [lv["kind"] for lv in fr["levels"]] == ["warning", "breach"]
-        now_fr = next(c for c in told["now"]["clocks"] if c["target"] == "first_response")
+        now_fr = next(c for c in told["now"]["targets"] if c["target"] == "first_response")
         assert now_fr["paused"]
         assert now_fr["elapsed_seconds"] == 1.0
 

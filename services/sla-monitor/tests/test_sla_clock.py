@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 
+from sla_monitor.domain.alerts import alert_id
 from sla_monitor.domain.clock import (
     ClockStatus,
     ContactStatus,
@@ -17,8 +18,10 @@ from sla_monitor.domain.clock import (
     Step,
     fold,
 )
-from sla_monitor.domain.explain import explain, render, status
+from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.domain.status import FiredRecord, LevelState, status
+from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
 POLICY = """
@@ -245,13 +248,54 @@ def test_transfer_moves_the_queue_and_its_calendar(policy: SlaPolicy) -> None:
 def test_status_and_explain_tell_the_story(policy: SlaPolicy) -> None:
     state = fold(decision(), [step("waiting_on_customer", 5)], policy)
     shown = status(state, T0 + 60)
-    fr = next(c for c in shown["clocks"] if c["target"] == "first_response")
-    assert fr["paused"]
-    assert fr["elapsed_seconds"] == 5.0
-    assert fr["remaining_seconds"] == 15.0
+    fr = next(t for t in shown.targets if t.target == "first_response")
+    assert fr.paused
+    assert fr.elapsed_seconds == 5.0
+    assert fr.remaining_seconds == 15.0
+    assert fr.paused_seconds == 55.0
+    assert fr.due_at is None, "paused before the target: its due time moves with the pause"
+    assert {a.state for a in fr.alerts} == {LevelState.NOT_REACHED}
     told = explain(policy, decision(), [], T0)
     fr_target = next(t for t in told["targets"] if t["target"] == "first_response")
     assert fr_target["rule"] == "call"
     assert [c["rule"] for c in fr_target["candidates"]] == ["call", "default"]
     text = render(told)
     assert "first_response: 20s of calendar time, set by rule call" in text
+
+
+def test_status_lists_each_level_once_fired_or_not_and_names_its_times(policy: SlaPolicy) -> None:
+    state = fold(decision(), [], policy)  # a call: 20 s, warning at 10 s, escalations +10, +30 s
+    fired = [
+        FiredRecord(
+            "first_response",
+            "warning",
+            1,
+            alert_id("c1", "first_response", "warning", 1),
+            instant(T0 + 10),
+            instant(T0 + 10.2),
+            True,
+        )
+    ]
+    shown = status(state, T0 + 25, fired)
+    fr = next(t for t in shown.targets if t.target == "first_response")
+    assert fr.due_at == instant(T0 + 20), "the target's due time, not an alert's"
+    assert fr.breached
+    assert fr.paused_seconds == 0
+    levels = [(a.kind, a.level, a.reached_at, a.state, a.fired_at) for a in fr.alerts]
+    assert levels == [
+        ("warning", 1, instant(T0 + 10), LevelState.FIRED, instant(T0 + 10.2)),
+        ("breach", 1, instant(T0 + 20), LevelState.DUE, None),
+        ("escalation", 1, instant(T0 + 30), LevelState.SCHEDULED, None),
+        ("escalation", 2, instant(T0 + 50), LevelState.SCHEDULED, None),
+    ]
+    assert shown.other_alerts == []
+    answered = fold(decision(), [step("first_response", 15)], policy)
+    fr = next(t for t in status(answered, T0 + 25, fired).targets if t.target == "first_response")
+    assert fr.status == "met"
+    assert fr.due_at == instant(T0 + 20), "when it would have been due"
+    assert [a.state for a in fr.alerts] == [
+        LevelState.FIRED,
+        LevelState.NOT_REACHED,
+        LevelState.NOT_REACHED,
+        LevelState.NOT_REACHED,
+    ]

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sla_monitor import live, repository
 from sla_monitor.domain.clock import Step, fold
 from sla_monitor.domain.errors import PolicyInvalid
-from sla_monitor.domain.explain import explain, status
+from sla_monitor.domain.explain import explain
 from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.domain.status import ContactSla, status
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
     DECISIONS_DECODER,
@@ -54,9 +55,10 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/sla", tags=["sla"])
 
-    @router.get("/contacts/{contact_id}")
-    async def contact_status(contact_id: str) -> dict[str, Any]:
-        """Each clock of the contact: elapsed, remaining, paused; the alerts fired and to come."""
+    @router.get("/contacts/{contact_id}", response_model=ContactSla)
+    async def contact_status(contact_id: str) -> ContactSla:
+        """Per target (every cycle): due time, elapsed, remaining and paused time, and each
+        alert level with when it is (or was) reached and whether and when it fired."""
         async with sessions() as session:
             decision, steps = await repository.load_history(session, contact_id)
             fired = await repository.fired_alerts(session, contact_id)
@@ -66,9 +68,7 @@ def build_router(
                 f" ({len(steps)} lifecycle step(s) kept until it arrives)"
             )
             raise HTTPException(404, detail)
-        shown = status(fold(decision, steps, policy), time.time())
-        shown["fired_alerts"] = fired
-        return shown
+        return status(fold(decision, steps, policy), time.time(), fired)
 
     @router.get("/policy")
     async def active_policy() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, QueueRef, Step
+from sla_monitor.domain.status import FiredRecord
 from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
@@ -473,7 +474,8 @@ async def next_due(session: AsyncSession, after: datetime) -> datetime | None:
 # -- reading, for the admin API and the gauges ---------------------------------------------
 
 
-async def fired_alerts(session: AsyncSession, contact_id: str) -> list[dict[str, Any]]:
+async def fired_alerts(session: AsyncSession, contact_id: str) -> list[FiredRecord]:
+    """The alerts fired for a contact (the `due_at` column is when the level was reached)."""
     result = await session.execute(
         text(
             "SELECT target, kind, level, alert_id, due_at, fired_at, published_at"
@@ -482,15 +484,15 @@ async def fired_alerts(session: AsyncSession, contact_id: str) -> list[dict[str,
         {"c": contact_id},
     )
     return [
-        {
-            "target": r.target,
-            "kind": r.kind,
-            "level": r.level,
-            "alert_id": r.alert_id,
-            "due_at": r.due_at.isoformat(),
-            "fired_at": r.fired_at.isoformat(),
-            "published": r.published_at is not None,
-        }
+        FiredRecord(
+            target=r.target,
+            kind=r.kind,
+            level=r.level,
+            alert_id=r.alert_id,
+            reached_at=r.due_at,
+            fired_at=r.fired_at,
+            published=r.published_at is not None,
+        )
         for r in result
     ]
 

@@ -1,8 +1,9 @@
-"""For people: a contact's clocks now, and why the policy gave it the targets it has.
+"""For people: why the policy gave a contact the targets it has, and its clocks now.
 
-`status(state, now)` is what the admin API shows for a contact; `explain(...)` adds the
-rules considered for each target, the calendar and why, and every alert level with the
-instant it falls due. `render(...)` turns an explanation into text for the CLI.
+`explain(...)` gives the rules considered for each target, the calendar and why, every
+alert level with the instant it falls due, and the contact's status at `now` (the
+shape of `GET /sla/contacts/{id}`, `domain/status.py`, with no alert fired: nothing is
+looked up). `render(...)` turns an explanation into text for the CLI.
 """
 
 from __future__ import annotations
@@ -10,71 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sla_monitor.domain.clock import Clock, ClockStatus, ContactClocks, Decision, Step, fold
+from sla_monitor.domain.clock import Decision, Step, fold
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.policy import SlaPolicy
+from sla_monitor.domain.status import status
 from switchboard_calendars import instant
-from switchboard_events import SlaTarget
 
 
 def _iso(at: float | None) -> str | None:
     return None if at is None else instant(at).isoformat()
-
-
-def clock_status(clock: Clock, now: float) -> dict[str, Any]:
-    """One clock: elapsed, remaining, paused, due, breached."""
-    at = now if clock.ended_at is None else clock.ended_at
-    elapsed = clock.elapsed(at)
-    due = None
-    if clock.status is ClockStatus.RUNNING:
-        (due,) = clock.crossings([float(clock.target.seconds)])
-    return {
-        "target": clock.target.target.value,
-        "cycle": clock.cycle + 1,
-        "status": clock.status.value,
-        "paused": clock.status is ClockStatus.PAUSED,
-        "clock": clock.target.basis,
-        "calendar": clock.segments[-1].calendar.id,
-        "target_seconds": clock.target.seconds,
-        "elapsed_seconds": round(elapsed, 3),
-        "remaining_seconds": round(clock.target.seconds - elapsed, 3),
-        "breached": elapsed > clock.target.seconds,
-        "started_at": _iso(clock.started_at),
-        "ended_at": _iso(clock.ended_at),
-        "due_at": _iso(due),
-        "rule": clock.target.rule,
-    }
-
-
-def status(state: ContactClocks, now: float) -> dict[str, Any]:
-    """A contact's SLA status at `now`: every clock (all cycles), and the alerts still to come."""
-    d = state.decision
-    return {
-        "contact_id": d.contact_id,
-        "status": state.status.value,
-        "paused": state.paused,
-        "queue": {
-            "id": state.queue.id,
-            "kind": state.queue.kind.value,
-            "vendor": state.queue.vendor,
-        },
-        "channel": d.channel.value,
-        "priority_label": d.priority_label,
-        "tier": d.tier,
-        "arrived_at": _iso(d.arrived_at),
-        "policy_version": state.policy_version,
-        "clocks": [clock_status(c, now) for t in SlaTarget for c in state.clocks.get(t, [])],
-        "pending_alerts": [
-            {
-                "target": p.target.value,
-                "kind": p.kind.value,
-                "level": p.level,
-                "fire_at": _iso(p.fire_at),
-                "due_at": _iso(p.due_at),
-            }
-            for p in sorted(state.pending_alerts(), key=lambda p: p.fire_at)
-        ],
-    }
 
 
 def explain(
@@ -128,7 +73,7 @@ def explain(
         },
         "calendar": {"id": calendar.id, "why": why, "hours": calendar.describe()},
         "targets": targets,
-        "now": status(state, now),
+        "now": status(state, now).model_dump(mode="json"),
     }
 
 
@@ -152,7 +97,7 @@ def render(explanation: dict[str, Any]) -> str:
             lines.append(f"     {lv['kind']} {lv['level']}: {lv['when']}{when}")
     now = explanation["now"]
     lines.append(f"now: contact {now['status']}{' (paused)' if now['paused'] else ''}")
-    for c in now["clocks"]:
+    for c in now["targets"]:
         lines.append(
             f"  {c['target']} #{c['cycle']}: {c['status']}, elapsed {format_duration(c['elapsed_seconds'])}"
             f" of {format_duration(c['target_seconds'])}"
