@@ -214,3 +214,12 @@ def test_decoder_needs_distinct_models() -> None:
         EventDecoder((ContactLifecycle, ContactLifecycle))
     with pytest.raises(ValueError, match="distinct"):
         EventDecoder(())
+
+
+def test_a_record_must_carry_specversion_though_python_code_may_omit_it() -> None:
+    event = json.loads(record())
+    del event["specversion"]
+    error = fail(json.dumps(event).encode())
+    assert isinstance(error, SchemaViolation)
+    assert "specversion is required" in error.reason
+    assert ContactReceived.model_validate(event).specversion == "1.0"

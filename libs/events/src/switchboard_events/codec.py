@@ -23,7 +23,7 @@ from pydantic_core import ErrorDetails
 
 from switchboard_events.contact import ContactReceived
 from switchboard_events.enriched import ContactEnriched
-from switchboard_events.envelope import Event
+from switchboard_events.envelope import FROM_THE_WIRE, Event
 from switchboard_events.errors import (
     InvalidEvent,
     NotJson,
@@ -98,7 +98,7 @@ class EventDecoder(Generic[E_co]):
         if raw is None:
             raise NotJson("record has no value (a tombstone); expected a JSON event")
         try:
-            return self._adapter.validate_json(raw, strict=True)
+            return self._adapter.validate_json(raw, strict=True, context={FROM_THE_WIRE: True})
         except ValidationError as exc:
             raise self._classify(raw, exc.errors(include_url=False, include_input=False)) from None
 

@@ -73,12 +73,6 @@ _TIMESTAMP_SHAPE = re.compile(f"{_LOCAL_TIME}{_OFFSET}?$")
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=_VISIBLE_ASCII)]
 SourceRef = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_VISIBLE_ASCII)]
-Slug = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=STORABLE_TEXT
-    ),
-]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=STORABLE_TEXT)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=STORABLE_TEXT)]
 RawPhone = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=STORABLE_TEXT)]
@@ -90,6 +84,21 @@ TimeZoneName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
 ]
 Reasons = Annotated[list[Text], Field(max_length=MAX_REASONS)]
+
+
+def _slug(value: str) -> str:
+    slug = value.strip().lower()
+    if not slug:
+        raise ValueError("expected a category such as billing, got only whitespace")
+    return slug
+
+
+# Bounds apply to the value as sent (as the schema says), then it is trimmed and lower-cased.
+Slug = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=STORABLE_TEXT),
+    AfterValidator(_slug),
+]
 Csat = Annotated[int, Field(ge=1, le=5, description="Satisfaction score, 1 (worst) to 5 (best).")]
 
 
@@ -98,7 +107,7 @@ def _parse_rfc3339(value: object) -> object:
     if not isinstance(value, str):
         return value
     try:
-        if _TIMESTAMP_SHAPE.match(value):
+        if _TIMESTAMP_SHAPE.fullmatch(value):
             return datetime.fromisoformat(value.upper())  # RFC 3339 allows "t" and "z"
     except ValueError:
         pass
