@@ -46,7 +46,6 @@ from switchboard_events.errors import (
 )
 from switchboard_events.ids import decision_id, derive_id
 from switchboard_events.lifecycle import ContactLifecycle, ContactLifecycleData, LifecycleKind
-from switchboard_events.primitives import MAX_EVENT_BYTES
 from switchboard_events.routing import (
     CustomerView,
     Overflow,
@@ -102,7 +101,6 @@ __all__ = [
     "ENRICHED_DECODER",
     "INBOUND_DECODER",
     "LIFECYCLE_DECODER",
-    "MAX_EVENT_BYTES",
     "ROUTING_DECISIONS",
     "SLA_ALERTS",
     "SLA_ALERTS_DECODER",

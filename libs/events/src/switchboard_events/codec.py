@@ -3,6 +3,14 @@
 Decoding is one pass over the bytes (pydantic's JSON validator, with the
 event `type` as the discriminator); the slower checks that tell bad UTF-8
 from bad JSON only run once a record has already failed.
+
+Decoding is strict: a value must already have the JSON type the schema gives
+it (``"2"`` is no integer, ``1`` no boolean), so a connector's bug becomes a
+dead letter with a reason instead of a coerced, wrong decision.
+
+The decoder puts no limit on the size of a whole record: that is the consumer's
+one setting, ``KAFKA__MAX_MESSAGE_BYTES``, checked by the runtime's runner before
+it decodes (every field is bounded here, see `primitives`).
 """
 
 import re
@@ -15,17 +23,16 @@ from pydantic_core import ErrorDetails
 
 from switchboard_events.contact import ContactReceived
 from switchboard_events.enriched import ContactEnriched
-from switchboard_events.envelope import Event
+from switchboard_events.envelope import FROM_THE_WIRE, Event
 from switchboard_events.errors import (
     InvalidEvent,
     NotJson,
     NotUtf8,
     SchemaViolation,
-    TooLarge,
     UnknownEventType,
 )
 from switchboard_events.lifecycle import ContactLifecycle
-from switchboard_events.primitives import MAX_EVENT_BYTES, ContractModel
+from switchboard_events.primitives import STORABLE_TEXT, ContractModel
 from switchboard_events.routing import RoutingDecided
 from switchboard_events.sla import SlaAlert
 from switchboard_events.topics import (
@@ -44,12 +51,17 @@ _MAX_REPORTED_ERRORS = 5
 _TYPE_NAME = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 # Members of the attribute value union, as pydantic names them in error locations.
 _UNION_MEMBERS = frozenset({"str", "bool", "int", "float", "constrained-str"})
-_ATTRIBUTE_VALUE = "expected a string of at most 512 characters, a boolean, an integer or a number"
+_ATTRIBUTE_VALUE = (
+    "expected a string of at most 512 characters without NUL, a boolean, an integer or a number"
+)
 _HINTS = {
     "timezone_aware": "expected a timestamp with a UTC offset such as 2025-03-01T09:30:00Z, "
     "got one without",
+    # Strict decoding: only a JSON string can be a timestamp.
+    "datetime_type": "expected an RFC 3339 timestamp string such as 2025-03-01T09:30:00Z",
     "missing": "required field is missing",
 }
+_NUL = "contains a NUL character (U+0000), which no text field may hold"
 
 
 def encode(event: Event) -> bytes:
@@ -60,14 +72,13 @@ def encode(event: Event) -> bytes:
 class EventDecoder(Generic[E_co]):
     """Decodes raw records into one of a fixed set of event types; build once, reuse."""
 
-    def __init__(self, models: Sequence[type[E_co]], *, max_bytes: int = MAX_EVENT_BYTES) -> None:
-        """Accept exactly `models` (distinct event types) and records up to `max_bytes`."""
+    def __init__(self, models: Sequence[type[E_co]]) -> None:
+        """Accept exactly `models` (distinct event types)."""
         types = [model.event_type() for model in models]
         if not types or len(set(types)) != len(types):
             raise ValueError(f"expected one or more distinct event models, got types {types}")
         self._models = tuple(models)
         self._types = tuple(types)
-        self._max_bytes = max_bytes
         self._field_names = _known_field_names() | {"[key]"}
         union: Any = Annotated[cast(Any, Union)[self._models], Field(discriminator="type")]
         self._adapter: TypeAdapter[E_co] = TypeAdapter(union)
@@ -86,10 +97,8 @@ class EventDecoder(Generic[E_co]):
         """Validate one record value; raise an `InvalidEvent` subclass when it can never be one."""
         if raw is None:
             raise NotJson("record has no value (a tombstone); expected a JSON event")
-        if len(raw) > self._max_bytes:
-            raise TooLarge(f"record is {len(raw)} bytes; expected at most {self._max_bytes}")
         try:
-            return self._adapter.validate_json(raw)
+            return self._adapter.validate_json(raw, strict=True, context={FROM_THE_WIRE: True})
         except ValidationError as exc:
             raise self._classify(raw, exc.errors(include_url=False, include_input=False)) from None
 
@@ -148,6 +157,8 @@ def _describe(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind in _HINTS:
         return _HINTS[kind]
+    if kind == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") == STORABLE_TEXT:
+        return _NUL
     if kind == "value_error":
         return error["msg"].removeprefix("Value error, ")
     return f"{error['msg']} ({kind})"

@@ -4,7 +4,7 @@
 
     EventError                  base of everything raised here
     └── InvalidEvent            the record can never be processed: dead-letter it
-        ├── TooLarge            more than MAX_EVENT_BYTES          error_class "too_large"
+        ├── TooLarge            over KAFKA__MAX_MESSAGE_BYTES      error_class "too_large"
         ├── NotUtf8             the bytes are not UTF-8            error_class "not_utf8"
         ├── NotJson             UTF-8, but not JSON                error_class "not_json"
         ├── UnknownEventType    a type this topic does not carry   error_class "unknown_event_type"
@@ -34,7 +34,7 @@ class InvalidEvent(EventError):
 
 
 class TooLarge(InvalidEvent):
-    """The record is larger than any valid event can be."""
+    """The record is larger than the consumer's limit (raised by the runtime's runner)."""
 
     error_class = "too_large"
 

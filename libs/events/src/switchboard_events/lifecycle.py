@@ -6,7 +6,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from switchboard_events.envelope import Event, EventData
-from switchboard_events.primitives import Csat, Identifier, Text
+from switchboard_events.primitives import Csat, Identifier, OptionalIdentifier, OptionalText
 
 
 class LifecycleKind(StrEnum):
@@ -35,16 +35,17 @@ class ContactLifecycleData(EventData):
     """The payload of `switchboard.contact.lifecycle.v1`.
 
     `csat_score` is required for `csat_recorded` and forbidden otherwise;
-    `to_queue_id` likewise for `transferred`.
+    `to_queue_id` likewise for `transferred`. A blank optional string is the same
+    as an absent one, so a desktop sending "" for "no agent" loses no step.
     """
 
     contact_id: Identifier
     kind: LifecycleKind
-    agent_id: Identifier | None = None
-    queue_id: Identifier | None = Field(default=None, description="Queue the contact is in.")
+    agent_id: OptionalIdentifier = None
+    queue_id: OptionalIdentifier = Field(default=None, description="Queue the contact is in.")
     csat_score: Csat | None = None
-    to_queue_id: Identifier | None = Field(default=None, description="Target queue of a transfer.")
-    reason: Text | None = None
+    to_queue_id: OptionalIdentifier = Field(default=None, description="Target queue of a transfer.")
+    reason: OptionalText = None
 
     @model_validator(mode="after")
     def _conditional_fields(self) -> Self:

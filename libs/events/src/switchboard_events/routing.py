@@ -68,7 +68,11 @@ class CustomerView(ContractModel):
     region: Label | None = None
     timezone: TimeZoneName | None = None
     display_name: Text | None = None
-    masked_phone: Label | None = Field(default=None, description='e.g. "+44 ***** **0958".')
+    masked_phone: Label | None = Field(
+        default=None,
+        description='The last four digits, the rest starred: "+********0958" for '
+        '"+44 7700 900958", "*******4567" for "8 (916) 123-45-67".',
+    )
     masked_email: Label | None = Field(default=None, description='e.g. "i***@example.com".')
     repeat_contact: bool | None = None
 
