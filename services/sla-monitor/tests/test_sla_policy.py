@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -284,3 +286,31 @@ def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
         "default_calendars.outsourced (line 8): unknown calendar 'elsewhere';"
         " expected one of: always, office",
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["migrate"], "sla_monitor: cannot reach PostgreSQL at 127.0.0.1:{port}/sla: "),
+        (["serve"], "sla_monitor: cannot reach the Kafka broker at 127.0.0.1:{port}"),
+    ],
+)
+def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expected: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = os.environ | {
+        "SLA_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sla",
+        "SLA_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
+        "SLA_HTTP_PORT": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sla_monitor", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(expected.format(port=port))
