@@ -379,3 +379,25 @@ def test_import_without_a_database_says_so_in_one_line(tmp_path: Path) -> None:
     assert line.startswith(f"profile_lookup: cannot reach PostgreSQL at 127.0.0.1:{port}/crm: ")
     assert line.endswith("(set PROFILES_DATABASE_URL)")
     assert "secret" not in line
+
+
+async def test_the_customer_body_is_documented_and_its_errors_stay_one_message(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for method in ("post", "patch"):
+        path = "/customers" if method == "post" else "/customers/{customer_id}"
+        body = spec["paths"][path][method]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"] == "#/components/schemas/CustomerIn"
+    fields = spec["components"]["schemas"]["CustomerIn"]["properties"]
+    assert {"customer_id", "external_ref", "tier", "phones", "emails", "identities"} <= set(fields)
+
+    response = await client.post(
+        "/customers", json={"customer_id": "c9", "phones": "+447700900123", "lifetime_value": -5}
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail == (
+        "lifetime_value: Input should be greater than or equal to 0; phones: Input should be a valid list"
+    )
+    assert "7700" not in detail, "the input (a phone) is not echoed"
