@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot reach the broker at {bootstrap}: is `make run` running?", file=sys.stderr)
         return 2
     except OSError as exc:
+        if args.command != "publish":
+            raise
         print(f"cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"published {count} record(s) to {args.topic}")

@@ -8,8 +8,10 @@ failure still raises with its traceback.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,11 +23,12 @@ from sqlalchemy.exc import ArgumentError
 from switchboard_runtime.settings import ServiceSettings
 
 UNREACHABLE_EXIT = 2
-# What connecting to PostgreSQL raises when it is not there or refuses us.
-_DATABASE_FAILURES: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    socket.gaierror,
+# Network failures count as the database's only when raised inside the driver: a timeout
+# elsewhere (say, the broker's) must not be reported as PostgreSQL being away.
+_NETWORK_FAILURES = (ConnectionError, TimeoutError, socket.gaierror)
+_DRIVER = os.path.dirname(asyncpg.__file__)
+# What PostgreSQL answers when it is there but refuses us.
+_REFUSALS: tuple[type[BaseException], ...] = (
     asyncpg.InvalidCatalogNameError,
     asyncpg.InvalidAuthorizationSpecificationError,
     asyncpg.CannotConnectNowError,
@@ -55,7 +58,9 @@ def unreachable(exc: BaseException, settings: ServiceSettings) -> str | None:
                 f"cannot reach the Kafka broker at {settings.kafka.bootstrap}"
                 f" (set {prefix}KAFKA__BOOTSTRAP)"
             )
-        if isinstance(cause, _DATABASE_FAILURES):
+        if isinstance(cause, _REFUSALS) or (
+            isinstance(cause, _NETWORK_FAILURES) and _raised_in_driver(cause)
+        ):
             reason = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
             return (
                 f"cannot reach PostgreSQL at {_where(settings.database_url.get_secret_value())}:"
@@ -77,6 +82,13 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         if isinstance(current, BaseExceptionGroup):
             pending.extend(current.exceptions)
         pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+
+
+def _raised_in_driver(exc: BaseException) -> bool:
+    return any(
+        frame.f_code.co_filename.startswith(_DRIVER)
+        for frame, _ in traceback.walk_tb(exc.__traceback__)
+    )
 
 
 def _where(url: str) -> str:
