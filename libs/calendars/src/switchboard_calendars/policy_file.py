@@ -119,7 +119,9 @@ def duplicate_ids(kind: str, ids: Sequence[str]) -> Iterator[str]:
 
 Loc = tuple[int | str, ...]
 _MAX_SALVAGE_ROUNDS = 20
+# A YAML path with an index in a problem's text, e.g. "rules[2].action" or "also queues[0]".
 _PATH_TOKEN = re.compile(r"(?<![\w.\]])[A-Za-z_]\w*(?:\.\w+|\[\d+\])*\[\d+\](?:\.\w+|\[\d+\])*")
+# The name in a problem worded by `unknown` above.
 _UNKNOWN_NAME = re.compile(r": unknown \w+ '([^']*)'")
 
 
