@@ -9,7 +9,7 @@ MEMBERS := libs/events libs/runtime libs/calendars libs/demo libs/devtools \
            services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run tail publish test lint format bench lock schemas clean up down
+.PHONY: help venv run tail publish import test lint format bench lock schemas clean up down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -26,11 +26,14 @@ venv: $(STAMP) ## create .venv with the locked packages
 run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all)
 	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE))
 
-tail: $(STAMP) ## print a topic as it flows: make tail TOPIC=routing.decisions
-	$(PY) -m switchboard_devtools tail $(or $(TOPIC),$(error set TOPIC=name))
+tail: $(STAMP) ## print a topic as it flows: make tail TOPIC=routing.decisions [FROM_START=1]
+	$(PY) -m switchboard_devtools tail $(or $(TOPIC),$(error set TOPIC=name)) $(if $(FROM_START),--from-start)
 
-publish: $(STAMP) ## publish events by hand: make publish TOPIC=contacts.inbound FILE=event.json
-	$(PY) -m switchboard_devtools publish $(or $(TOPIC),$(error set TOPIC=name)) $(or $(FILE),$(error set FILE=path))
+publish: $(STAMP) ## publish a file's bytes: make publish TOPIC=contacts.inbound FILE=event.json [KEY=k]
+	$(PY) -m switchboard_devtools publish $(or $(TOPIC),$(error set TOPIC=name)) $(or $(FILE),$(error set FILE=path)) $(if $(KEY),--key '$(KEY)')
+
+import: $(STAMP) ## import customers into the running `make run`: make import FILE=customers.csv
+	$(PY) -m switchboard_devtools service profile-lookup import $(or $(FILE),$(error set FILE=path))
 
 test: $(STAMP) ## run every test against the embedded broker and database
 	bash deploy/scripts/ensure-prometheus.sh

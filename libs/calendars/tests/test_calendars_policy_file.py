@@ -163,3 +163,22 @@ def test_queue_problems() -> None:
         "queues[3].vendor: an in-house queue has no vendor (or set kind: outsourced)",
         "queues[4].calendar: unknown calendar 'night'; expected one of: always, office",
     ]
+
+
+def test_structural_errors_do_not_hide_the_cross_checks() -> None:
+    """The cross-checks run on what is left, with the file's paths; nothing that only follows."""
+    text = GOOD + (
+        "  - id: b\n    agents: 1\n"  # no calendar: this team is set aside
+        "  - id: c\n    calendar: night\n    agents: 1\n"
+        "  - id: a\n    calendar: office\n    agents: 1\n"
+    )
+    text = text.replace("timezone: Europe/London", "timezone: Mars/Olympus")
+    text = text.replace('"13:00-17:00"]', '"11:00-17:00"]')
+    assert problems(text) == [
+        "calendars[0].timezone (line 3): unknown time zone 'Mars/Olympus';"
+        " expected an IANA name like 'Europe/London'",
+        "teams[1].calendar (line 10): required field is missing",
+        "teams[3].id (line 15): duplicate id 'a' (also teams[0])",
+        "calendars[0].weekly.mon (line 5): hours overlap (09:00-12:00, 11:00-17:00)",
+        "teams[2].calendar (line 13): unknown calendar 'night'; expected one of: office",
+    ]

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +44,72 @@ def test_check_names_each_problem(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "unknown queue 'billing-x'; expected one of:" in err
 
 
+def four_mistakes() -> str:
+    """A bad time zone, overlapping hours, a queue on an unknown calendar, a rule to an unknown queue."""
+    data = policy_dict()
+    data["calendars"][0]["timezone"] = "Europe/Londn"
+    data["calendars"][0]["weekly"]["mon"] = ["09:00-13:00", "12:00-17:00"]
+    data["queues"][1]["calendar"] = "nowhere"
+    data["rules"][0]["action"]["queue"] = "ghost"
+    return policy_yaml(data)
+
+
+FOUR_PROBLEMS = [
+    "calendars[0].timezone (line 3): unknown time zone 'Europe/Londn';"
+    " expected an IANA name like 'Europe/London'",
+    "calendars[0].weekly.mon (line 6): hours overlap (09:00-13:00, 12:00-17:00)",
+    "queues[1].calendar (line 38): unknown calendar 'nowhere'; expected one of: always, office",
+    "rules[0].action.queue (line 153): unknown queue 'ghost';"
+    " expected one of: billing, general, german, social, vendor, vip",
+]
+
+
+def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(four_mistakes())
+    done = subprocess.run(
+        [sys.executable, "-m", "router", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert [line.strip() for line in done.stderr.splitlines()[1:]] == FOUR_PROBLEMS
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port  # closed once the block ends: nothing listens there
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["migrate"], "router: cannot reach PostgreSQL at 127.0.0.1:{port}/routing: "),
+        (["serve"], "router: cannot reach the Kafka broker at 127.0.0.1:{port}"),
+    ],
+)
+def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expected: str) -> None:
+    port = closed_port()
+    env = os.environ | {
+        "ROUTER_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/routing",
+        "ROUTER_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
+        "ROUTER_HTTP_PORT": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "router", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(expected.format(port=port))
+
+
 def test_explain_shows_each_step(capsys: pytest.CaptureFixture[str]) -> None:
     event = SAMPLES / "known-by-phone.json"
     args = ["explain", "--event", str(event), "--at", "2025-03-08T10:00:00+00:00"]
@@ -65,9 +135,14 @@ def test_explain_overflows_on_assumed_load(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.fixture
-async def client(setup: RouterSetup) -> AsyncIterator[httpx.AsyncClient]:
+def policies(setup: RouterSetup) -> PolicyHolder:
+    return PolicyHolder.from_file(setup.policy_path)
+
+
+@pytest.fixture
+async def client(setup: RouterSetup, policies: PolicyHolder) -> AsyncIterator[httpx.AsyncClient]:
     state = AdminState(
-        policies=PolicyHolder.from_file(setup.policy_path),
+        policies=policies,
         pseudonym_key=b"k" * 20,
         open_contact_ttl=timedelta(days=36500),
         recent_limit=10,
@@ -93,6 +168,18 @@ async def test_admin_policy_and_check(client: httpx.AsyncClient, setup: RouterSe
     assert bad.json()["problems"][0].startswith(
         "queues[0].calendar (line 24): unknown calendar 'night'"
     )
+
+
+@pytest.mark.integration
+async def test_a_refused_reload_lists_every_mistake(
+    client: httpx.AsyncClient, setup: RouterSetup, policies: PolicyHolder
+) -> None:
+    active = policies.current.version
+    setup.policy_path.write_text(four_mistakes())
+    assert not policies.reload()
+    current = (await client.get("/admin/policy")).json()
+    assert current["version"] == active
+    assert current["last_refused"]["problems"] == FOUR_PROBLEMS
 
 
 @pytest.mark.integration

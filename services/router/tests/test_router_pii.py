@@ -11,8 +11,21 @@ from hypothesis import strategies as st
 
 from router.domain.outcome import decision_event
 from router.domain.pii import mask_email, mask_phone, pseudonym
-from router.testing import RAW_EMAIL, RAW_PHONE, SATURDAY_10_LONDON, decide, enriched
-from switchboard_events import DECISIONS_DECODER, ContactEnriched, RoutingDecided, encode
+from router.testing import (
+    MONDAY_10_LONDON,
+    RAW_EMAIL,
+    RAW_PHONE,
+    SATURDAY_10_LONDON,
+    decide,
+    enriched,
+)
+from switchboard_events import (
+    DECISIONS_DECODER,
+    ContactEnriched,
+    IdentityConflict,
+    RoutingDecided,
+    encode,
+)
 
 KEY = b"test-pseudonym-key-0123456789"
 DECIDED = datetime(2025, 3, 8, 10, 0, 1, tzinfo=UTC)
@@ -87,6 +100,29 @@ def test_no_sender_spelling_leaks_to_a_vendor(digits: str, local: str, name: str
     assert f"{local}@" not in raw
     assert name not in raw
     assert digits not in raw
+
+
+def with_conflict(event: ContactEnriched) -> ContactEnriched:
+    """The sender's phone is cust-1's, the email another customer's."""
+    conflict = IdentityConflict(phone_customer_id="cust-1", email_customer_id="cust-by-email")
+    identification = event.data.identification.model_copy(update={"conflict": conflict})
+    data = event.data.model_copy(update={"identification": identification})
+    return event.model_copy(update={"data": data})
+
+
+@pytest.mark.parametrize("queue_kind", ["in_house", "outsourced"])
+def test_the_decision_says_phone_and_email_point_at_different_customers(queue_kind: str) -> None:
+    event = with_conflict(enriched(channel="email", email=RAW_EMAIL))
+    decision = decide(
+        event, at=SATURDAY_10_LONDON if queue_kind == "outsourced" else MONDAY_10_LONDON
+    )
+    out = decision_event(event, decision, "v1", DECIDED, KEY)
+    assert out.data.queue_kind.value == queue_kind
+    assert out.data.identity_conflict is True
+    assert DECISIONS_DECODER.decode(encode(out)) == out
+    assert "cust-by-email" not in encode(out).decode(), "the flag names no customer"
+    plain = decision_event(enriched(channel="email"), decision, "v1", DECIDED, KEY)
+    assert plain.data.identity_conflict is False
 
 
 def test_in_house_queues_see_the_full_profile() -> None:

@@ -180,3 +180,14 @@ def test_the_error_message_lists_every_problem() -> None:
         PolicyInvalid, match=r"rules\[3\]\.action\.queue \(line \d+\): unknown queue 'billing-x'"
     ):
         load_policy(policy_yaml(data))
+
+
+def test_a_queue_set_aside_is_reported_once_and_the_other_checks_still_run() -> None:
+    data = policy_dict()
+    del data["queues"][1]["capacity"]
+    data["queues"][3]["calendar"] = "nowhere"
+    found = [without_line(p) for p in problems_of(data)]
+    assert found == [
+        "queues[1].capacity: required field is missing",
+        "queues[3].calendar: unknown calendar 'nowhere'; expected one of: always, office",
+    ], "rules that send contacts to billing are not reported: billing itself is"

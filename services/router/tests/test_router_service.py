@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
-from router.testing import enriched, lifecycle
+from router.testing import MONDAY_10_LONDON, SATURDAY_10_LONDON, enriched, lifecycle
 from router.testing_stack import RouterSetup
 from switchboard_events import DECISIONS_DECODER, RoutingDecided, decision_id
 
@@ -133,3 +134,21 @@ async def test_metrics_count_decisions_overflows_and_load(setup: RouterSetup) ->
     )
     assert sample("switchboard_router_open_contacts", queue="general") == 8
     assert sample("switchboard_router_estimated_wait_seconds", queue="general", channel="call") > 0
+
+
+async def test_the_decision_says_when_the_calendars_were_evaluated_and_replays_keep_it(
+    setup: RouterSetup,
+) -> None:
+    """Calendars are read at the decision's instant, not the event's time: a contact sent on
+    Saturday and routed on Monday morning goes to the in-house queue open on Monday."""
+    router = setup.router()
+    saturday = enriched("c-late", at=SATURDAY_10_LONDON)
+    [first] = await setup.handle(router, [saturday])
+    decision = DECISIONS_DECODER.decode(first.value)
+    assert decision.data.evaluated_at == MONDAY_10_LONDON == decision.data.decided_at
+    assert decision.data.arrived_at == SATURDAY_10_LONDON
+    assert decision.data.queue_id == "general", "open at the decision's instant"
+
+    router.clock = lambda: MONDAY_10_LONDON + timedelta(days=5)
+    [again] = await setup.handle(router, [saturday])
+    assert again.value == first.value, "a replay re-emits the stored decision, instants and all"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -255,3 +259,58 @@ def test_check_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "first_response: 1h of business time, set by rule vip-email" in text
     assert "-> vip-email (channel in [email] and tier in [vip]; 2 condition(s))" in text
     assert "(paused)" in text
+
+
+def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
+    """Structural errors first, then every cross-reference, in one run of the command."""
+    text = (
+        BASE.replace("timezone: Europe/London", "timezone: Europe/Londn")
+        .replace('["09:00-17:00"]', '["09:00-13:00", "12:00-17:00"]')
+        .replace("outsourced: always", "outsourced: elsewhere")
+        + "queues: [{id: q, kind: in_house, calendar: nowhere}]\n"
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "sla_monitor", "check", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert [line.strip() for line in done.stdout.splitlines()[1:]] == [
+        "calendars[0].timezone (line 4): unknown time zone 'Europe/Londn';"
+        " expected an IANA name like 'Europe/London'",
+        "calendars[0].weekly.mon (line 5): hours overlap (09:00-13:00, 12:00-17:00)",
+        "queues[0].calendar (line 12): unknown calendar 'nowhere'; expected one of: always, office",
+        "default_calendars.outsourced (line 8): unknown calendar 'elsewhere';"
+        " expected one of: always, office",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["migrate"], "sla_monitor: cannot reach PostgreSQL at 127.0.0.1:{port}/sla: "),
+        (["serve"], "sla_monitor: cannot reach the Kafka broker at 127.0.0.1:{port}"),
+    ],
+)
+def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expected: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = os.environ | {
+        "SLA_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sla",
+        "SLA_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
+        "SLA_HTTP_PORT": "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "sla_monitor", *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1].startswith(expected.format(port=port))

@@ -1,4 +1,4 @@
-"""Developer commands behind `make run`, `make tail` and `make publish`."""
+"""Developer commands behind `make run`, `make tail`, `make publish` and `make import`."""
 
 from __future__ import annotations
 
@@ -6,24 +6,34 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
+from aiokafka.errors import KafkaConnectionError
+
 from switchboard_devtools import stack
 from switchboard_devtools.publish import publish
+from switchboard_devtools.services import SERVICES
 from switchboard_devtools.tail import tail
+
+NO_STACK = "no `make run` is running (.run/stack.json is missing)"
+
+
+def _running() -> dict[str, str]:
+    """Where the running `make run` listens: its broker and database."""
+    if not stack.STATE_FILE.exists():
+        sys.exit(NO_STACK)
+    state: dict[str, str] = json.loads(stack.STATE_FILE.read_text())
+    return state
 
 
 def _bootstrap(given: str | None) -> str:
-    if given:
-        return given
-    if stack.STATE_FILE.exists():
-        bootstrap: str = json.loads(stack.STATE_FILE.read_text())["bootstrap"]
-        return bootstrap
-    sys.exit("no --bootstrap given and no `make run` is running (.run/stack.json is missing)")
+    return given or _running()["bootstrap"]
 
 
-def main() -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m switchboard_devtools")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="start the whole system with demo traffic")
@@ -34,24 +44,58 @@ def main() -> int:
     show.add_argument("topic")
     show.add_argument("--bootstrap", help="host:port (default: the running `make run`)")
     show.add_argument("--from-start", action="store_true", help="from the first record")
-    send = commands.add_parser("publish", help="publish events from a JSON / JSON Lines file")
+    send = commands.add_parser(
+        "publish", help="publish a file's bytes as they are: one record, or one per JSON line"
+    )
     send.add_argument("topic")
     send.add_argument("file", type=Path)
     send.add_argument("--bootstrap", help="host:port (default: the running `make run`)")
-    args = parser.parse_args()
+    send.add_argument("--key", help="the record key (default: the event's subject, if any)")
+    cli = commands.add_parser(
+        "service", help="run a service's command against the running `make run`"
+    )
+    cli.add_argument("name", choices=[s.name for s in SERVICES])
+    cli.add_argument("args", nargs=argparse.REMAINDER, help="e.g. import customers.csv")
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     if args.command == "run":
         try:
             return stack.run(stack.RunOptions(args.rate, args.seed, args.duration))
         except KeyboardInterrupt:
             return 0
-    if args.command == "tail":
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(tail(_bootstrap(args.bootstrap), args.topic, args.from_start))
-        return 0
-    count = asyncio.run(publish(_bootstrap(args.bootstrap), args.topic, args.file))
+    if args.command == "service":
+        return _service(args.name, args.args)
+    bootstrap = _bootstrap(args.bootstrap)
+    try:
+        if args.command == "tail":
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(tail(bootstrap, args.topic, args.from_start))
+            return 0
+        count = asyncio.run(publish(bootstrap, args.topic, args.file, args.key))
+    except KafkaConnectionError:
+        print(f"cannot reach the broker at {bootstrap}: is `make run` running?", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if args.command != "publish":
+            raise
+        print(f"cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     print(f"published {count} record(s) to {args.topic}")
     return 0
+
+
+def _service(name: str, args: list[str]) -> int:
+    """`python -m <service> ARGS` with the running stack's database and broker."""
+    spec = next(s for s in SERVICES if s.name == name)
+    state = _running()
+    env = dict(os.environ) | spec.env(state["database"], state["bootstrap"])
+    del env[f"{spec.env_prefix}HTTP_PORT"]  # the running instance holds its port
+    return subprocess.run(
+        [sys.executable, "-m", spec.module, *args], env=env, check=False
+    ).returncode
 
 
 if __name__ == "__main__":

@@ -91,6 +91,12 @@ class RoutingDecidedData(EventData):
     contact_id: Identifier
     customer_id: Identifier | None = None
     customer_status: IdentificationStatus
+    identity_conflict: bool = Field(
+        default=False,
+        description="The sender's phone and email belong to different customers (the"
+        " enriched event's identification.conflict); no ids are given, so agents and"
+        " vendors alike know to verify who they speak to.",
+    )
     queue_id: Identifier
     queue_kind: QueueKind
     vendor: Label | None = None
@@ -105,6 +111,13 @@ class RoutingDecidedData(EventData):
         description="When the contact arrived: the SLA clocks start here."
     )
     decided_at: Timestamp
+    evaluated_at: Timestamp | None = Field(
+        default=None,
+        description="The instant the queues' calendars (open or closed) and load were"
+        " evaluated: the time of the decision, not the event's `time`, so a contact that"
+        " waited in a backlog is routed by the hours when it is routed. Absent in decisions"
+        " made before this field existed.",
+    )
     routing_latency_ms: float = Field(ge=0, allow_inf_nan=False)
     channel: Channel
     contact_type: Slug

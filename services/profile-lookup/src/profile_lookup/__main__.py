@@ -27,6 +27,7 @@ from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.reach import reported_unreachable
 from switchboard_runtime.settings import load_settings
 
 BAR_WIDTH = 30
@@ -52,6 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     configure_logging(SERVICE_NAME, settings.log_level)
+    with reported_unreachable("profile_lookup", settings):
+        return _command(args, settings)
+
+
+def _command(args: argparse.Namespace, settings: ProfilesSettings) -> int:
     if args.command == "migrate":
         upgrade(settings.database_url.get_secret_value(), settings.migrations_dir, SCHEMA)
         print(f"schema {SCHEMA} is up to date", file=sys.stderr)

@@ -10,17 +10,24 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Annotated, Any, Literal, NoReturn
 
-from fastapi import APIRouter, Body, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup import repository as repo
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.domain.customers import CustomerRecord, RecordError, validate_record
+from profile_lookup.domain.customers import (
+    CustomerIn,
+    CustomerRecord,
+    RecordError,
+    validate_record,
+)
 from profile_lookup.domain.normalise import (
     EMAIL,
     PHONE,
@@ -52,6 +59,34 @@ class MergeBody(BaseModel):
     )
 
 
+class _MessageRoute(APIRoute):
+    """A route whose request validation errors read `{"detail": "field: what is wrong"}`.
+
+    FastAPI's own 422 lists every error with the input that failed, which may be a phone
+    or an email; this keeps the service's one-message form and leaves the input out.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise HTTPException(422, _message(exc.errors())) from None
+
+        return route
+
+
+def _message(errors: Sequence[Any]) -> str:
+    parts = []
+    for err in errors[:5]:
+        loc = [str(p) for p in err["loc"]]
+        where = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+        parts.append(f"{where or 'body'}: {err['msg']}")
+    return "; ".join(parts)
+
+
 class Admin:
     """The admin API's dependencies; bound to the database once the service starts."""
 
@@ -80,10 +115,11 @@ class Admin:
         assert isinstance(result, str)
         return result
 
-    def record(self, body: object, *, need_key: bool) -> CustomerRecord:
+    def record(self, body: CustomerIn, *, need_key: bool) -> CustomerRecord:
+        """The validated record of a body; only the fields it gave (absent ones stay)."""
         try:
             return validate_record(
-                body,
+                body.model_dump(exclude_unset=True),
                 default_region=self.settings.default_region,
                 tiers=self.settings.tiers,
                 need_key=need_key,
@@ -110,7 +146,7 @@ async def _view(session: AsyncSession, customer_id: str) -> dict[str, Any]:
 
 
 def make_router(admin: Admin) -> APIRouter:
-    router = APIRouter(tags=["customers"])
+    router = APIRouter(tags=["customers"], route_class=_MessageRoute)
 
     @router.get("/lookup")
     async def lookup(
@@ -136,7 +172,7 @@ def make_router(admin: Admin) -> APIRouter:
         }
 
     @router.post("/customers", status_code=status.HTTP_201_CREATED)
-    async def create_customer(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    async def create_customer(body: CustomerIn) -> dict[str, Any]:
         """Create a customer; `customer_id` is generated when not given."""
         record = admin.record(body, need_key=False)
         if record.customer_id is None and record.external_ref is None:
@@ -164,13 +200,11 @@ def make_router(admin: Admin) -> APIRouter:
             return await _view(session, customer_id)
 
     @router.patch("/customers/{customer_id}")
-    async def update_customer(
-        customer_id: CustomerId, body: Annotated[dict[str, Any], Body()]
-    ) -> dict[str, Any]:
+    async def update_customer(customer_id: CustomerId, body: CustomerIn) -> dict[str, Any]:
         """Change the given fields; identities given replace the customer's set."""
-        if "customer_id" in body and body["customer_id"] != customer_id:
+        if body.customer_id not in (None, customer_id):
             _fail(422, "customer_id cannot be changed")
-        record = admin.record({k: v for k, v in body.items() if k != "customer_id"}, need_key=False)
+        record = admin.record(body.model_copy(update={"customer_id": None}), need_key=False)
         async with admin.sessions() as session, session.begin():
             rows = await repo.lock_customers(session, [customer_id])
             current = rows.get(customer_id) or await _view(session, customer_id)

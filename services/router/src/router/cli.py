@@ -20,6 +20,7 @@ from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.reach import reported_unreachable
 from switchboard_runtime.settings import load_settings
 
 
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"router: {exc}", file=sys.stderr)
         return 2
     if args.command == "migrate":
-        upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
+        with reported_unreachable("router", settings):
+            upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
         return 0
     configure_logging(NAME, settings.log_level)
     try:
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     except (PolicyInvalid, OSError) as exc:
         print(f"router: cannot load the policy {settings.policy_path}: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(serve(service))
+    with reported_unreachable("router", settings):
+        asyncio.run(serve(service))
     return 0
 
 

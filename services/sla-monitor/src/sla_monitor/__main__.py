@@ -35,6 +35,7 @@ from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.reach import reported_unreachable
 from switchboard_runtime.settings import load_settings
 
 log = logging.getLogger("sla_monitor")
@@ -116,7 +117,8 @@ def _serve() -> int:
         print(f"{settings.policy_path}: {exc}", file=sys.stderr)
         return 2
     log.info("policy loaded", extra={"policy": policy.summary(), "path": str(settings.policy_path)})
-    asyncio.run(run(settings, policy))
+    with reported_unreachable("sla_monitor", settings):
+        asyncio.run(run(settings, policy))
     return 0
 
 
@@ -126,7 +128,8 @@ def _migrate() -> int:
     except ConfigurationError as exc:
         print(exc, file=sys.stderr)
         return 2
-    upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
+    with reported_unreachable("sla_monitor", settings):
+        upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
     print(f"schema {SCHEMA} is up to date")
     return 0
 

@@ -52,7 +52,12 @@ def decision_event(
     decided_at: datetime,
     pseudonym_key: bytes,
 ) -> RoutingDecided:
-    """The outgoing event; its id is derived from the inbound event id, so replays repeat it."""
+    """The outgoing event; its id is derived from the inbound event id, so replays repeat it.
+
+    `decided_at` is the batch snapshot's instant, at which the calendars and load were
+    evaluated: it is the decision's `evaluated_at` too. A replay re-emits the stored
+    event, so neither instant changes on replay.
+    """
     data = event.data
     contact = data.contact
     queue = decision.queue
@@ -76,6 +81,7 @@ def decision_event(
                 "contact_id": contact.contact_id,
                 "customer_id": customer_id,
                 "customer_status": data.identification.status,
+                "identity_conflict": data.identification.conflict is not None,
                 "queue_id": queue.id,
                 "queue_kind": queue.kind,
                 "vendor": queue.spec.vendor,
@@ -97,6 +103,7 @@ def decision_event(
                 "policy_version": policy_version,
                 "arrived_at": event.time,
                 "decided_at": decided_at,
+                "evaluated_at": decided_at,
                 "routing_latency_ms": max(0.0, (decided_at - event.time).total_seconds() * 1000),
                 "channel": contact.channel,
                 "contact_type": contact.contact_type,
