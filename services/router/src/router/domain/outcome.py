@@ -52,7 +52,7 @@ def decision_event(
     decided_at: datetime,
     pseudonym_key: bytes,
 ) -> RoutingDecided:
-    """The outgoing event; its id is derived from the inbound event id, so replays repeat it."""
+    """The outgoing event; its id is derived from the inbound event (source and id), so replays repeat it."""
     data = event.data
     contact = data.contact
     queue = decision.queue
@@ -61,7 +61,7 @@ def decision_event(
     if data.customer is not None and data.identification.status == IdentificationStatus.KNOWN:
         raw_id = data.customer.customer_id
         customer_id = pseudonym(raw_id, pseudonym_key) if minimised else raw_id
-    ident = decision_id(data.inbound_event_id)
+    ident = decision_id(data.inbound_event_id, data.inbound_source)
     overflow = decision.overflow
     return RoutingDecided.model_validate(
         {
