@@ -375,3 +375,30 @@ async def test_lookups_are_counted_by_result(enricher: Enricher, sessions: Sessi
         REGISTRY.get_sample_value("switchboard_profiles_history_writes_total", {"kind": "contact"})
         == writes + 5
     )
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_one_event_id_from_two_sources_and_two_topics_are_three_events(
+    enricher: Enricher, sessions: Sessions
+) -> None:
+    step = lifecycle("c-lc", "resolved", T0, event_id="evt-0001")
+    await handle(enricher, sessions, [step.model_copy(update={"source": "connector/telephony"})])
+    telephony = inbound("c-tel", phone="+79161234567", event_id="evt-0001")
+    chat = inbound("c-chat", channel="chat", email="emma@example.co.uk", event_id="evt-0001")
+    events = [
+        telephony.model_copy(update={"source": "connector/telephony"}),
+        chat.model_copy(update={"source": "connector/chat"}),
+    ]
+    out = await handle(enricher, sessions, events)
+    assert [e.subject for e in out] == ["c-tel", "c-chat"]
+    assert [e.data.inbound_source for e in out] == ["connector/telephony", "connector/chat"]
+    assert out[0].id == enriched_id("connector/telephony", "evt-0001")
+    assert out[1].id == enriched_id("connector/chat", "evt-0001") != out[0].id
+    async with sessions() as session:
+        statuses = dict(
+            (await session.execute(text("SELECT contact_id, status FROM profiles.contacts"))).all()
+        )
+    assert statuses == {"c-lc": "resolved", "c-tel": "open", "c-chat": "open"}
+    state = await _state(sessions)
+    assert await handle(enricher, sessions, events) == out, "a replay re-emits each once"
+    assert await _state(sessions) == state

@@ -2,7 +2,8 @@
 
 Per batch, inside the runner's one transaction:
 
-1. claim the batch's events by (type, source, id): what was claimed before is a replay;
+1. claim the batch's lifecycle events by (type, source, id) and its enriched contacts by
+   the decision each yields: what was claimed before is a replay;
 2. the record that claimed a contact, read again, re-emits its stored decision byte for
    byte and changes nothing; any other copy of it emits nothing;
 3. new contacts are decided against one snapshot: the policy in force when the batch
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router import SCHEMA, metrics, repository
 from router.domain.engine import CompiledPolicy, Snapshot
-from router.domain.outcome import decision_event
+from router.domain.outcome import SOURCE, decision_event
 from router.domain.rules import Facts
 from router.policy_store import PolicyHolder
 from router.repository import ContactChange, StoredDecision
@@ -34,23 +35,28 @@ from switchboard_events import (
     ContactEnriched,
     ContactLifecycle,
     LifecycleKind,
+    RoutingDecided,
     decision_id,
     encode,
 )
-from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
 
 _CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abandoned"}
 _HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
+_DECIDED_TYPE = RoutingDecided.event_type()
 
 
 def claim_of(record: Record[ContactEnriched | ContactLifecycle]) -> Claim:
-    """The record's claim; `legacy_id` is what the router claimed before the ledger had keys."""
+    """A lifecycle record claims its event, an enriched one the decision it yields (whose id
+    is derived from the inbound event's source and id); `legacy_id` is what the router
+    claimed before the ledger had keys."""
     event = record.event
     if isinstance(event, ContactEnriched):
-        return Claim.of(record, legacy_id=decision_of(event))
+        ident = decision_of(event)
+        return Claim.of(record, EventKey(_DECIDED_TYPE, SOURCE, ident), legacy_id=ident)
     return Claim.of(record, legacy_id=f"lifecycle:{event.source}:{event.id}")
 
 
