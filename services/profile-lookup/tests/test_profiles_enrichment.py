@@ -395,7 +395,7 @@ async def test_one_event_id_from_two_sources_and_two_topics_are_three_events(
     assert out[0].id == enriched_id("connector/telephony", "evt-0001")
     assert out[1].id == enriched_id("connector/chat", "evt-0001") != out[0].id
     async with sessions() as session:
-        statuses = dict(
+        statuses: dict[str, str] = dict(
             (await session.execute(text("SELECT contact_id, status FROM profiles.contacts"))).all()
         )
     assert statuses == {"c-lc": "resolved", "c-tel": "open", "c-chat": "open"}

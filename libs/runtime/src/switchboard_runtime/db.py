@@ -84,7 +84,7 @@ class Claim:
     @classmethod
     def of(cls, record: Record[EventT], key: EventKey | None = None, legacy_id: str = "") -> Claim:
         key = key or EventKey.of(record.event)
-        return cls(key, record.topic, record.partition, record.offset, legacy_id or key.id)
+        return cls(key, record.topic, record.partition, record.offset, legacy_id)
 
 
 class Delivery(Enum):
