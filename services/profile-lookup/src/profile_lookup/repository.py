@@ -35,7 +35,7 @@ CUSTOMER_COLUMNS = ("customer_id", "external_ref", *PROFILE_COLUMNS, "country", 
 
 
 async def claim(session: AsyncSession, claims: Sequence[Claim]) -> list[Delivery]:
-    """Record the events as processed; returns what each record is (new, redelivered, a copy), in order."""
+    """Record the events as processed; returns what each record is, in order."""
     return await claim_events(session, SCHEMA, claims)
 
 

@@ -52,7 +52,7 @@ def decision_event(
     decided_at: datetime,
     pseudonym_key: bytes,
 ) -> RoutingDecided:
-    """The outgoing event; its id is derived from the inbound event (source and id), so replays repeat it."""
+    """The outgoing event; its id is derived from the inbound event id, so replays repeat it."""
     data = event.data
     contact = data.contact
     queue = decision.queue
