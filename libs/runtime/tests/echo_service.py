@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from switchboard_events.errors import NotJson, NotUtf8, SchemaViolation
-from switchboard_runtime.db import claim_events
+from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
 from switchboard_runtime.host import Service, serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.runner import Handler, Output, Record
@@ -26,7 +26,9 @@ from switchboard_runtime.settings import ServiceSettings, load_settings
 SCHEMA = "echo"
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS echo",
-    "CREATE TABLE IF NOT EXISTS echo.processed_events (event_id text PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS echo.processed_events (event_type text, source text,"
+    " event_id text, topic text, kafka_partition integer, kafka_offset bigint,"
+    " PRIMARY KEY (event_type, source, event_id))",
     "CREATE TABLE IF NOT EXISTS echo.effects (event_id text PRIMARY KEY, n integer NOT NULL)",
 )
 
@@ -64,8 +66,16 @@ def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
     async def handle(
         batch: Sequence[Record[dict[str, Any]]], session: AsyncSession
     ) -> Sequence[Output]:
-        new = await claim_events(session, SCHEMA, [r.event["id"] for r in batch])
-        rows = [{"id": r.event["id"], "n": r.event["n"]} for r in batch if r.event["id"] in new]
+        claims = [
+            Claim(EventKey("echo", "echo", r.event["id"]), r.topic, r.partition, r.offset)
+            for r in batch
+        ]
+        deliveries = await claim_events(session, SCHEMA, claims)
+        rows = [
+            {"id": r.event["id"], "n": r.event["n"]}
+            for r, delivery in zip(batch, deliveries, strict=True)
+            if delivery == Delivery.NEW
+        ]
         if rows:
             await session.execute(
                 text("INSERT INTO echo.effects (event_id, n) VALUES (:id, :n)"), rows

@@ -70,7 +70,7 @@ async def test_inbound_events_come_out_enriched_and_bad_ones_are_dead_lettered(
 
     assert len(out) == len(good)
     enriched = {e.subject: e for e in (ENRICHED_DECODER.decode(m.value) for m in out)}
-    assert enriched["k1"].id == enriched_id(good[0].id)
+    assert enriched["k1"].id == enriched_id(good[0].source, good[0].id)
     statuses = {k: e.data.identification.status for k, e in enriched.items()}
     assert statuses == {
         "k1": IdentificationStatus.KNOWN,

@@ -76,7 +76,8 @@ async def test_known_by_any_spelling_of_the_phone(
     assert out.data.customer.customer_id == "cust-ivan"
     assert out.data.customer.tier == "vip"
     assert out.data.customer.timezone == "Europe/Moscow"
-    assert out.id == derive_id("contact.enriched", "in-c1") == enriched_id("in-c1")
+    assert out.id == derive_id("contact.enriched", "connector/test", "in-c1")
+    assert out.id == enriched_id("connector/test", "in-c1")
     assert out.time == T0
     assert out.subject == "c1"
 
@@ -305,11 +306,13 @@ async def test_replaying_events_changes_nothing_and_repeats_the_output(
     assert again == first, "a replay re-emits byte-identical records"
     assert await _state(sessions) == state
 
-    # A replay mixed with a duplicate inside one batch, and a fresh event after it.
+    # A replay mixed with a copy of an event at another offset, and a fresh event after it:
+    # the copy emits nothing (its output went out for the record that claimed it).
     later = [*events[:2], events[0], inbound("r5", phone="+79161234567", at=T0 + hours(6))]
     mixed = await handle_raw(enricher, sessions, later)
-    assert mixed[:3] == [first[0], first[1], first[0]]
-    assert len(mixed) == 4
+    assert mixed[:2] == [first[0], first[1]]
+    assert len(mixed) == 3
+    assert mixed[2] not in first
     # A fresh enricher (another instance, cold caches) replays identically too.
     other = Enricher(enriched_topic=enricher.enriched_topic)
     assert await handle_raw(other, sessions, events) == first
@@ -372,3 +375,30 @@ async def test_lookups_are_counted_by_result(enricher: Enricher, sessions: Sessi
         REGISTRY.get_sample_value("switchboard_profiles_history_writes_total", {"kind": "contact"})
         == writes + 5
     )
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_one_event_id_from_two_sources_and_two_topics_are_three_events(
+    enricher: Enricher, sessions: Sessions
+) -> None:
+    step = lifecycle("c-lc", "resolved", T0, event_id="evt-0001")
+    await handle(enricher, sessions, [step.model_copy(update={"source": "connector/telephony"})])
+    telephony = inbound("c-tel", phone="+79161234567", event_id="evt-0001")
+    chat = inbound("c-chat", channel="chat", email="emma@example.co.uk", event_id="evt-0001")
+    events = [
+        telephony.model_copy(update={"source": "connector/telephony"}),
+        chat.model_copy(update={"source": "connector/chat"}),
+    ]
+    out = await handle(enricher, sessions, events)
+    assert [e.subject for e in out] == ["c-tel", "c-chat"]
+    assert [e.data.inbound_source for e in out] == ["connector/telephony", "connector/chat"]
+    assert out[0].id == enriched_id("connector/telephony", "evt-0001")
+    assert out[1].id == enriched_id("connector/chat", "evt-0001") != out[0].id
+    async with sessions() as session:
+        statuses: dict[str, str] = dict(
+            (await session.execute(text("SELECT contact_id, status FROM profiles.contacts"))).all()
+        )
+    assert statuses == {"c-lc": "resolved", "c-tel": "open", "c-chat": "open"}
+    state = await _state(sessions)
+    assert await handle(enricher, sessions, events) == out, "a replay re-emits each once"
+    assert await _state(sessions) == state

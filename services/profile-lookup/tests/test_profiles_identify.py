@@ -171,4 +171,5 @@ def test_enriched_ids_equal_the_contract_derivation() -> None:
     from switchboard_events import derive_id
 
     for inbound_id in ("tel-20250303-0001", 'with"quote', "back\\slash", "ünïcode", "a" * 128):
-        assert enriched_id(inbound_id) == derive_id("contact.enriched", inbound_id)
+        source = f"connector/{inbound_id[:20]}"
+        assert enriched_id(source, inbound_id) == derive_id("contact.enriched", source, inbound_id)

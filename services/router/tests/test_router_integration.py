@@ -22,7 +22,7 @@ from switchboard_events import (
     decision_id,
     dlq,
 )
-from switchboard_runtime.testing.kafka import Message, publish, read_topic
+from switchboard_runtime.testing.kafka import Message, committed, publish, read_topic, topic_size
 
 pytestmark = pytest.mark.integration
 
@@ -74,26 +74,66 @@ async def test_decisions_flow_keyed_by_contact_and_bad_records_are_dead_lettered
     assert await setup.open_load() == dict(by_queue)
 
 
-async def test_replaying_the_topic_changes_nothing(
+async def run_until_read(setup: RouterSetup, run_router: RunnerFactory, records: int) -> None:
+    """Run a router until its group has committed `records` enriched records."""
+    s = setup.settings
+    group = s.consumer_group or "router"
+
+    async def read_all() -> bool:
+        return sum((await committed(setup.kafka, group, s.enriched_topic)).values()) == records
+
+    async with run_router():
+        await wait_for(read_all, 60, f"the group to read {records} enriched records")
+
+
+async def test_copies_emit_nothing_and_a_full_replay_emits_each_decision_once(
     setup: RouterSetup, run_router: RunnerFactory
 ) -> None:
     s = setup.settings
     events = mixed(30)
     await setup.publish(s.enriched_topic, events)
-    async with run_router():
-        first = await read_topic(setup.kafka, s.decisions_topic, 30)
+    await run_until_read(setup, run_router, 30)
+    first = await read_topic(setup.kafka, s.decisions_topic, 30)
     load = await setup.open_load()
-    # The same events again (a producer retry or a replay of the source topic).
+    # The same events again, as profile-lookup re-emits them when its input is replayed
+    # (or a producer retries): the decisions went out already.
     await setup.publish(s.enriched_topic, events)
-    async with run_router():
-        both = await read_topic(setup.kafka, s.decisions_topic, 60)
-    assert len(both) == 60
-    values: dict[bytes | None, set[bytes]] = {}
-    for m in both:
-        values.setdefault(m.key, set()).add(m.value)
-    assert all(len(v) == 1 for v in values.values()), "a replay re-emits the identical decision"
-    assert {m.value for m in first} == {m.value for m in both}
+    await run_until_read(setup, run_router, 60)
+    assert await topic_size(setup.kafka, s.decisions_topic) == 30
+    # A full replay (a new group from offset 0, over the originals and the copies):
+    # each original re-emits its decision once, byte for byte.
+    setup.settings = s.model_copy(update={"consumer_group": f"{s.consumer_group}-replay"})
+    await run_until_read(setup, run_router, 60)
+    assert await topic_size(setup.kafka, s.decisions_topic) == 60
+    both = await read_topic(setup.kafka, s.decisions_topic, 60)
+    assert sorted(m.value for m in both) == sorted([m.value for m in first] * 2)
     assert await setup.open_load() == load
+
+
+async def test_one_inbound_id_from_two_sources_gets_two_decisions(
+    setup: RouterSetup, run_router: RunnerFactory
+) -> None:
+    s = setup.settings
+
+    def from_source(event: ContactEnriched, source: str) -> ContactEnriched:
+        data = event.data.model_copy(update={"inbound_source": source})
+        return event.model_copy(update={"data": data})
+
+    telephony = from_source(enriched("c-tel", inbound_event_id="evt-0001"), "connector/telephony")
+    chat = from_source(
+        enriched("c-chat", channel="chat", inbound_event_id="evt-0001"), "connector/chat"
+    )
+    step = lifecycle("c-tel", "resolved", event_id="evt-0001")
+    await setup.publish(s.lifecycle_topic, [step.model_copy(update={"source": "connector/chat"})])
+    await setup.publish(s.enriched_topic, [telephony, chat])
+    async with run_router():
+        out = await read_topic(setup.kafka, s.decisions_topic, 2)
+    ids = {d.data.contact_id: d.id for d in decisions(out)}
+    assert ids == {
+        "c-tel": decision_id("evt-0001", "connector/telephony"),
+        "c-chat": decision_id("evt-0001", "connector/chat"),
+    }
+    assert len(set(ids.values())) == 2
 
 
 async def test_two_instances_in_one_group_share_the_load_consistently(

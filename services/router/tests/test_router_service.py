@@ -44,8 +44,10 @@ async def test_replay_re_emits_the_identical_decision_and_counts_once(setup: Rou
     first = await setup.handle(router, events)
     # Later the load has changed and the policy would decide differently: a replay must not.
     await setup.handle(router, [enriched(f"busy{i}") for i in range(20)])
+    # The same records again, then a copy of the first at another offset: the records
+    # re-emit their decisions, the copy emits nothing.
     again = await setup.handle(router, [*events, events[0]])
-    assert [o.value for o in again] == [*(o.value for o in first), first[0].value]
+    assert [o.value for o in again] == [o.value for o in first]
     assert (await setup.open_load())["general"] + (await setup.open_load()).get("vendor", 0) == 25
     assert await setup.scalar("SELECT count(*) FROM routing.decisions") == 25
 

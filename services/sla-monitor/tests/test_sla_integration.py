@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +24,7 @@ from sla_monitor.domain.alerts import alert_id
 from sla_monitor.samples import decision, step
 from switchboard_events import SlaAlert, dlq
 from switchboard_runtime import kafka
-from switchboard_runtime.testing.kafka import publish, read_topic
+from switchboard_runtime.testing.kafka import committed, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -353,3 +354,46 @@ async def test_broker_failures_while_publishing_are_retried_each_alert_published
     assert scheduler.retrying is None
     again = REGISTRY.get_sample_value("switchboard_sla_alerts_republished_total")
     assert again == republished, "retried in place, not left to the crash-recovery sweep"
+
+
+async def until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        if await check():
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def test_one_lifecycle_id_from_two_desktops_answers_both_contacts(rig: Rig) -> None:
+    arrived = now()
+    answered = arrived + timedelta(seconds=0.3)
+    steps = [
+        step(contact, "first_response", answered).model_copy(
+            update={"id": "lc-0001", "source": desktop}
+        )
+        for contact, desktop in (("chat-a", "desktop/one"), ("chat-b", "desktop/two"))
+    ]
+    group = rig.settings.consumer_group or "sla"
+
+    async def read(topic: str, records: int) -> bool:
+        return sum((await committed(rig.kafka, group, topic)).values()) == records
+
+    stored = "SELECT count(*) FROM sla.lifecycle WHERE kind = 'first_response'"
+    pending = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
+    s = rig.settings
+    async with rig.running():
+        await rig.send(
+            decision("chat-a", arrived_at=arrived), decision("chat-b", arrived_at=arrived)
+        )
+        await rig.send(*steps)
+        await until("the two decisions", lambda: read(s.decisions_topic, 2))
+        await until("the two first responses", lambda: read(s.lifecycle_topic, 2))
+        assert await rig.count(stored) == 2, "both first responses are recorded"
+        assert await rig.count(pending) == 0, "neither contact can breach its first response"
+        # The same steps again (a replay) change nothing.
+        await rig.send(*steps)
+        await until("the replayed steps", lambda: read(s.lifecycle_topic, 4))
+    assert await rig.count(stored) == 2
+    assert await rig.count(pending) == 0

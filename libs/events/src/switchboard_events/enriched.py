@@ -16,6 +16,7 @@ from switchboard_events.primitives import (
     Money,
     Reasons,
     Slug,
+    SourceRef,
     Text,
     Timestamp,
     TimeZoneName,
@@ -126,6 +127,11 @@ class ContactEnrichedData(EventData):
     """The payload of `switchboard.contact.enriched.v1`; `customer` is set iff status is known."""
 
     inbound_event_id: Identifier = Field(description="Id of the contact.received event.")
+    inbound_source: SourceRef | None = Field(
+        default=None,
+        description="Source of the contact.received event (ids are unique per source);"
+        " absent in events produced before it was added.",
+    )
     contact: ContactReceivedData = Field(description="The contact exactly as received.")
     identification: Identification
     customer: CustomerProfile | None = None

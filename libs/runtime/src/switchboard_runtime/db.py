@@ -1,13 +1,19 @@
 """Database plumbing: the async engine, sessions, and the processed-event ledger.
 
-Every service records the ids of the events it has applied in its own schema's
+Every service records the events it has applied in its own schema's
 `processed_events` table, in the same transaction as the effects, so a replayed
-event is recognised and changes nothing.
+event is recognised and changes nothing. An event is named by (type, source, id),
+and each claim remembers the record that made it: reading that record again
+re-emits its outputs, any other copy of the event emits nothing, so a replay
+emits each output once per input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -17,7 +23,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from switchboard_events import Event
+from switchboard_runtime.runner import Record
 from switchboard_runtime.settings import ServiceSettings
+
+EventT = TypeVar("EventT", bound=Event)
 
 
 def make_engine(url: str, pool_size: int = 5) -> AsyncEngine:
@@ -39,23 +49,151 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def claim_events(session: AsyncSession, schema: str, event_ids: Sequence[str]) -> set[str]:
-    """Record `event_ids` as processed; return those not processed before.
+@dataclass(frozen=True, slots=True)
+class EventKey:
+    """What names one event in a ledger: its type, its source and its id.
 
-    One round trip for the whole batch. The claim commits or rolls back with the
-    batch's other effects, so an id is claimed exactly when its effects exist.
+    CloudEvents makes ids unique per source only, so two sources (two connectors, two
+    agent desktops) may use the same id for different events; the type keeps an inbound
+    contact and a lifecycle event with the same source and id apart as well.
     """
-    if not event_ids:
-        return set()
+
+    type: str
+    source: str
+    id: str
+
+    @classmethod
+    def of(cls, event: Event) -> EventKey:
+        return cls(event.type, event.source, event.id)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A record's claim on an event key, made from the record at topic/partition/offset.
+
+    `legacy_id` is the text the ledger held for this event before it stored keys (the
+    event id unless the service claimed something else); rows from then still count.
+    """
+
+    key: EventKey
+    topic: str
+    partition: int
+    offset: int
+    legacy_id: str = ""
+
+    @classmethod
+    def of(cls, record: Record[EventT], key: EventKey | None = None, legacy_id: str = "") -> Claim:
+        key = key or EventKey.of(record.event)
+        return cls(key, record.topic, record.partition, record.offset, legacy_id)
+
+
+class Delivery(Enum):
+    """What a record is to the ledger; only NEW records apply effects."""
+
+    NEW = "new"
+    """First claim of the key: apply its effects and emit its outputs."""
+    REDELIVERED = "redelivered"
+    """The record that claimed the key, read again (a crash before the offset commit, a
+    replay from an earlier offset): re-emit its stored outputs, apply nothing."""
+    COPY = "copy"
+    """Another record of an event already claimed (a producer retry, an upstream replay,
+    a repeat in the batch): its outputs were emitted for the claiming record; do nothing."""
+
+
+# Legacy rows (claimed before the ledger stored keys) have no position: their record
+# is taken to be the claiming one, so it re-emits as it did before.
+_UNKNOWN_POSITION = (None, None, None)
+
+LEDGER_UPGRADE = (
+    "ALTER TABLE {schema}.processed_events"
+    " ADD COLUMN event_type text NOT NULL DEFAULT '', ADD COLUMN source text NOT NULL DEFAULT '',"
+    " ADD COLUMN topic text, ADD COLUMN kafka_partition integer, ADD COLUMN kafka_offset bigint",
+    "ALTER TABLE {schema}.processed_events DROP CONSTRAINT processed_events_pkey,"
+    " ADD PRIMARY KEY (event_type, source, event_id),"
+    " ALTER COLUMN event_type DROP DEFAULT, ALTER COLUMN source DROP DEFAULT",
+)
+"""The ledger keyed by (type, source, id) and recording the claiming record's position.
+The rows already there become legacy rows (`event_type` and `source` ''), which match
+on `event_id` alone whatever the type and source; delete them once no record older
+than the upgrade can be read again."""
+
+LEDGER_DOWNGRADE = (
+    "DELETE FROM {schema}.processed_events p USING {schema}.processed_events q"
+    " WHERE p.event_id = q.event_id AND (p.event_type, p.source) > (q.event_type, q.source)",
+    "ALTER TABLE {schema}.processed_events DROP CONSTRAINT processed_events_pkey,"
+    " DROP COLUMN event_type, DROP COLUMN source, DROP COLUMN topic,"
+    " DROP COLUMN kafka_partition, DROP COLUMN kafka_offset, ADD PRIMARY KEY (event_id)",
+)
+"""Back to ids alone; claims that differ only in type or source collapse into one."""
+
+
+async def claim_events(
+    session: AsyncSession, schema: str, claims: Sequence[Claim]
+) -> list[Delivery]:
+    """Record the claims' keys as processed; return what each claim is, in order.
+
+    One round trip for the whole batch. The claim commits or rolls back with the batch's
+    other effects, so a key is claimed exactly when its effects exist. A key claimed by a
+    concurrent transaction is a COPY here: that transaction emits its outputs.
+    """
+    if not claims:
+        return []
     result = await session.execute(
         text(
-            f"INSERT INTO {schema}.processed_events (event_id)"
-            " SELECT DISTINCT unnest(CAST(:ids AS text[]))"
-            " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+            f"""
+            WITH c AS (
+                SELECT * FROM unnest(CAST(:types AS text[]), CAST(:sources AS text[]),
+                    CAST(:ids AS text[]), CAST(:legacy AS text[]), CAST(:topics AS text[]),
+                    CAST(:partitions AS integer[]), CAST(:offsets AS bigint[]))
+                    WITH ORDINALITY AS c(t, s, i, l, topic, part, off, n)
+            ), seen AS (
+                SELECT c.n, p.topic, p.kafka_partition AS part, p.kafka_offset AS off
+                FROM c JOIN {schema}.processed_events p
+                    ON (p.event_type, p.source, p.event_id) = (c.t, c.s, c.i)
+                UNION ALL
+                SELECT c.n, NULL, NULL, NULL
+                FROM c JOIN {schema}.processed_events p
+                    ON (p.event_type, p.source, p.event_id) = ('', '', c.l)
+            ), ins AS (
+                INSERT INTO {schema}.processed_events
+                    (event_type, source, event_id, topic, kafka_partition, kafka_offset)
+                SELECT DISTINCT ON (t, s, i) t, s, i, topic, part, off FROM c
+                WHERE n NOT IN (SELECT n FROM seen) ORDER BY t, s, i, n
+                ON CONFLICT DO NOTHING
+                RETURNING topic, kafka_partition AS part, kafka_offset AS off
+            )
+            SELECT true AS new, NULL AS n, topic, part, off FROM ins
+            UNION ALL
+            SELECT false, n, topic, part, off FROM seen
+            """
         ),
-        {"ids": list(event_ids)},
+        {
+            "types": [c.key.type for c in claims],
+            "sources": [c.key.source for c in claims],
+            "ids": [c.key.id for c in claims],
+            "legacy": [c.legacy_id or c.key.id for c in claims],
+            "topics": [c.topic for c in claims],
+            "partitions": [c.partition for c in claims],
+            "offsets": [c.offset for c in claims],
+        },
     )
-    return {row[0] for row in result}
+    inserted: set[tuple[str | None, int | None, int | None]] = set()
+    earlier: dict[int, tuple[str | None, int | None, int | None]] = {}
+    for row in result:
+        if row.new:
+            inserted.add((row.topic, row.part, row.off))
+        else:
+            earlier[row.n - 1] = (row.topic, row.part, row.off)
+    deliveries = []
+    for n, claim in enumerate(claims):
+        position = (claim.topic, claim.partition, claim.offset)
+        if position in inserted:
+            deliveries.append(Delivery.NEW)
+        elif earlier.get(n) in (position, _UNKNOWN_POSITION):
+            deliveries.append(Delivery.REDELIVERED)
+        else:
+            deliveries.append(Delivery.COPY)
+    return deliveries
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from profile_lookup.config import SCHEMA
 from profile_lookup.domain.history import HistoryRules, LifecycleChange, Prior
-from switchboard_runtime.db import claim_events
+from switchboard_runtime.db import Claim, Delivery, claim_events
 
 PROFILE_COLUMNS = (
     "tier",
@@ -34,9 +34,9 @@ CUSTOMER_COLUMNS = ("customer_id", "external_ref", *PROFILE_COLUMNS, "country", 
 # --- the consumer --------------------------------------------------------------------------
 
 
-async def claim(session: AsyncSession, event_ids: Sequence[str]) -> set[str]:
-    """Record the event ids as processed; returns those seen for the first time."""
-    return await claim_events(session, SCHEMA, event_ids)
+async def claim(session: AsyncSession, claims: Sequence[Claim]) -> list[Delivery]:
+    """Record the events as processed; returns what each record is, in order."""
+    return await claim_events(session, SCHEMA, claims)
 
 
 async def apply_lifecycle(session: AsyncSession, changes: Sequence[LifecycleChange]) -> int:
@@ -89,22 +89,31 @@ class StoredContact:
 
     contact_id: str
     inbound_event_id: str | None
+    inbound_source: str | None
     status: str
     csat: int | None
     csat_at: datetime | None
     enriched_key: bytes | None
     enriched: bytes | None
 
+    @property
+    def inbound_key(self) -> tuple[str | None, str | None]:
+        """(source, id) of the inbound event; the source is None for rows recorded before
+        contacts stored it."""
+        return (self.inbound_source, self.inbound_event_id)
+
 
 async def stored_contacts(
     session: AsyncSession, event_ids: Sequence[str], contact_ids: Sequence[str]
 ) -> list[StoredContact]:
-    """Rows of these inbound events or contacts (recorded or placeholders)."""
+    """Rows of inbound events with these ids (of any source) or of these contacts
+    (recorded or placeholders)."""
     if not event_ids and not contact_ids:
         return []
     rows = await session.execute(
         text(
-            "SELECT contact_id, inbound_event_id, status, csat, csat_at, enriched_key, enriched"
+            "SELECT contact_id, inbound_event_id, inbound_source, status, csat, csat_at,"
+            " enriched_key, enriched"
             " FROM profiles.contacts"
             " WHERE inbound_event_id = ANY(CAST(:events AS text[]))"
             " OR contact_id = ANY(CAST(:contacts AS text[]))"
@@ -115,6 +124,7 @@ async def stored_contacts(
         StoredContact(
             r.contact_id,
             r.inbound_event_id,
+            r.inbound_source,
             r.status,
             r.csat,
             r.csat_at,
@@ -249,6 +259,7 @@ async def prior_history(
 class NewContact:
     contact_id: str
     inbound_event_id: str
+    inbound_source: str
     customer_id: str | None
     channel: str
     contact_type: str
@@ -266,15 +277,18 @@ async def record_contacts(session: AsyncSession, contacts: Sequence[NewContact])
         text(
             """
             INSERT INTO profiles.contacts AS c
-                (contact_id, inbound_event_id, customer_id, channel, contact_type, occurred_at,
-                 identification, enriched_key, enriched, recorded_at, updated_at)
+                (contact_id, inbound_event_id, inbound_source, customer_id, channel,
+                 contact_type, occurred_at, identification, enriched_key, enriched,
+                 recorded_at, updated_at)
             SELECT q.*, now(), now()
-            FROM unnest(CAST(:ids AS text[]), CAST(:events AS text[]), CAST(:customers AS text[]),
+            FROM unnest(CAST(:ids AS text[]), CAST(:events AS text[]),
+                        CAST(:sources AS text[]), CAST(:customers AS text[]),
                         CAST(:channels AS text[]), CAST(:types AS text[]),
                         CAST(:times AS timestamptz[]), CAST(:idents AS text[]),
                         CAST(:keys AS bytea[]), CAST(:values AS bytea[])) AS q
             ON CONFLICT (contact_id) DO UPDATE SET
                 inbound_event_id = EXCLUDED.inbound_event_id,
+                inbound_source = EXCLUDED.inbound_source,
                 customer_id = EXCLUDED.customer_id,
                 channel = EXCLUDED.channel,
                 contact_type = EXCLUDED.contact_type,
@@ -290,6 +304,7 @@ async def record_contacts(session: AsyncSession, contacts: Sequence[NewContact])
         {
             "ids": [c.contact_id for c in contacts],
             "events": [c.inbound_event_id for c in contacts],
+            "sources": [c.inbound_source for c in contacts],
             "customers": [c.customer_id for c in contacts],
             "channels": [c.channel for c in contacts],
             "types": [c.contact_type for c in contacts],

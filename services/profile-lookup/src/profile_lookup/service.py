@@ -2,16 +2,17 @@
 
 In the batch's one transaction (the runner owns it):
 
-1. claim every event id (a replayed event is recognised and changes nothing);
+1. claim every event by (type, source, id): a replayed event is recognised and changes
+   nothing, and a copy of an event (not the record that claimed it) emits nothing;
 2. apply the new lifecycle events (placeholders for contacts not recorded yet);
-3. read the stored rows of the batch's contacts: replays re-emit the stored enriched
-   event byte for byte, placeholders give the state early lifecycle events left;
+3. read the stored rows of the batch's contacts: a redelivered record re-emits the stored
+   enriched event byte for byte, placeholders give the state early lifecycle events left;
 4. identify every new sender with one query, compute every history with another;
 5. record the new contacts together with their enriched events.
 
 Every step is one round trip for the whole batch. Output ids are derived from the
-inbound event id, and a replay re-emits the stored bytes, so downstream sees the same
-record however often a contact is processed.
+inbound event's source and id, and a replay re-emits the stored bytes, so downstream
+sees the same record however often a contact is processed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,10 +65,10 @@ from switchboard_events import (
     encode,
 )
 from switchboard_events.ids import SWITCHBOARD_NAMESPACE
+from switchboard_runtime.db import Claim, Delivery
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
-EventT = TypeVar("EventT", bound=Event)
 _LOOKUPS = {result: metrics.LOOKUPS.labels(result.value) for result in LookupResult}
 
 SOURCE = "switchboard/profile-lookup"
@@ -75,11 +76,16 @@ ENRICHED_NAMESPACE = "contact.enriched"
 _ENRICHED_PREFIX = f"[{encode_basestring(ENRICHED_NAMESPACE)},"
 
 
-def enriched_id(inbound_event_id: str) -> str:
-    """The id of the enriched event made from the contact.received event `inbound_event_id`:
-    `derive_id("contact.enriched", inbound_event_id)`, computed without its general
-    (and, per event, costly) JSON encoder; a test holds the two equal."""
-    name = f"{_ENRICHED_PREFIX}{encode_basestring(inbound_event_id)}]"
+def enriched_id(inbound_source: str, inbound_event_id: str) -> str:
+    """The id of the enriched event made from the contact.received event `inbound_event_id`
+    of `inbound_source`: `derive_id("contact.enriched", inbound_source, inbound_event_id)`,
+    computed without its general (and, per event, costly) JSON encoder; a test holds the
+    two equal. (Contacts enriched before the source was part of it keep their ids: a
+    replay re-emits the stored event.)"""
+    name = (
+        f"{_ENRICHED_PREFIX}{encode_basestring(inbound_source)},"
+        f"{encode_basestring(inbound_event_id)}]"
+    )
     return str(uuid.uuid5(SWITCHBOARD_NAMESPACE, name))
 
 
@@ -111,38 +117,41 @@ class Enricher:
 
     async def __call__(self, batch: Sequence[Record[Event]], session: AsyncSession) -> list[Output]:
         started = time.perf_counter()
-        inbound = [r.event for r in batch if isinstance(r.event, ContactReceived)]
-        lifecycle = [r.event for r in batch if isinstance(r.event, ContactLifecycle)]
-        new_ids = await repo.claim(session, list(dict.fromkeys(r.event.id for r in batch)))
+        deliveries = await repo.claim(session, [Claim.of(r) for r in batch])
+        inbound: list[tuple[ContactReceived, Delivery]] = []
+        steps = []
+        for record, delivery in zip(batch, deliveries, strict=True):
+            event = record.event
+            if isinstance(event, ContactReceived):
+                inbound.append((event, delivery))
+            elif isinstance(event, ContactLifecycle) and delivery == Delivery.NEW:
+                data = event.data
+                steps.append(LifecycleStep(data.contact_id, data.kind, event.time, data.csat_score))
 
-        changes = fold(
-            [
-                LifecycleStep(e.data.contact_id, e.data.kind, e.time, e.data.csat_score)
-                for e in _first_of_each(lifecycle)
-                if e.id in new_ids
-            ]
-        )
+        changes = fold(steps)
         if changes:
             await repo.apply_lifecycle(session, changes)
             metrics.HISTORY_WRITES.labels("lifecycle").inc(len(changes))
 
-        outputs = await self._contacts(session, inbound, new_ids)
+        outputs = await self._contacts(session, inbound)
         metrics.BATCH_EVENTS.observe(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return outputs
 
     async def _contacts(
-        self, session: AsyncSession, inbound: Sequence[ContactReceived], new_ids: set[str]
+        self, session: AsyncSession, inbound: Sequence[tuple[ContactReceived, Delivery]]
     ) -> list[Output]:
+        """Outputs for the new and the redelivered inbound records; copies emit nothing."""
+        inbound = [(e, d) for e, d in inbound if d != Delivery.COPY]
         if not inbound:
             return []
         fresh: dict[str, ContactReceived] = {}  # contact id -> its first new event
-        for event in _first_of_each(inbound):
-            if event.id in new_ids:
+        for event, delivery in inbound:
+            if delivery == Delivery.NEW:
                 fresh.setdefault(event.contact_id, event)
-        replayed = [e.id for e in inbound if e.id not in new_ids]
-        stored = await repo.stored_contacts(session, replayed, list(fresh))
-        by_event = {s.inbound_event_id: s for s in stored if s.inbound_event_id}
+        redelivered = [e.id for e, d in inbound if d == Delivery.REDELIVERED]
+        stored = await repo.stored_contacts(session, redelivered, list(fresh))
+        by_event = {s.inbound_key: s for s in stored if s.inbound_event_id}
         by_contact = {s.contact_id: s for s in stored}
         todo = [
             e
@@ -152,10 +161,14 @@ class Enricher:
         produced = await self._enrich(session, todo, by_contact)
 
         outputs = []
-        for event in inbound:
+        for event, _ in inbound:
             out = produced.get(event.contact_id)
             if out is None:
-                row = by_event.get(event.id) or by_contact.get(event.contact_id)
+                row = (
+                    by_event.get((event.source, event.id))
+                    or by_event.get((None, event.id))
+                    or by_contact.get(event.contact_id)
+                )
                 if row is None or row.enriched is None:
                     # Erased since: its personal data must not come back on a replay.
                     log.info(
@@ -211,7 +224,7 @@ class Enricher:
             if verdict.conflict:
                 metrics.CONFLICTS.inc()
             customer = self._customer(verdict, found, customers)
-            enriched = self.enriched(event, verdict, customer, histories.get(event.id), now)
+            enriched = self.enriched(event, verdict, customer, histories.get(event.contact_id), now)
             key = enriched.partition_key().encode()
             value = encode(enriched)
             outputs[event.contact_id] = Output(self.enriched_topic, key, value)
@@ -219,6 +232,7 @@ class Enricher:
                 repo.NewContact(
                     contact_id=event.contact_id,
                     inbound_event_id=event.id,
+                    inbound_source=event.source,
                     customer_id=verdict.customer_id,
                     channel=event.data.channel.value,
                     contact_type=event.data.contact_type,
@@ -254,7 +268,7 @@ class Enricher:
                 )
             )
         return {
-            event.id: summarise(
+            event.contact_id: summarise(
                 event.time,
                 event.data.contact_type,
                 prior,
@@ -314,13 +328,14 @@ class Enricher:
         if (verdict.status == IdentificationStatus.KNOWN) != (customer is not None):
             raise AssertionError(f"verdict {verdict.status} does not fit the customer given")
         return ContactEnriched.model_construct(
-            id=enriched_id(event.id),
+            id=enriched_id(event.source, event.id),
             source=SOURCE,
             subject=event.contact_id,
             time=event.time,
             producedtime=now,
             data=ContactEnrichedData.model_construct(
                 inbound_event_id=event.id,
+                inbound_source=event.source,
                 contact=event.data,
                 identification=identification,
                 customer=customer,
@@ -352,17 +367,6 @@ class Enricher:
             kept = {k: v for k, v in row.items() if k not in bad}
             kept.setdefault("tier", self.default_tier)
             return CustomerProfile.model_validate(kept)
-
-
-def _first_of_each(events: Sequence[EventT]) -> list[EventT]:
-    """The events with repeated ids left out (a batch can hold the same event twice)."""
-    seen: set[str] = set()
-    out = []
-    for event in events:
-        if event.id not in seen:
-            seen.add(event.id)
-            out.append(event)
-    return out
 
 
 def _matches(keys: SenderKeys, found: repo.Found) -> Matches:

@@ -2,9 +2,10 @@
 
 Per batch, inside the runner's one transaction:
 
-1. claim the batch's ids (decision ids of enriched contacts, `lifecycle:` ids of
-   lifecycle events): what was claimed before is a replay;
-2. replays re-emit their stored decision byte for byte and change nothing;
+1. claim the batch's lifecycle events by (type, source, id) and its enriched contacts by
+   the decision each yields: what was claimed before is a replay;
+2. the record that claimed a contact, read again, re-emits its stored decision byte for
+   byte and changes nothing; any other copy of it emits nothing;
 3. new contacts are decided against one snapshot: the policy in force when the batch
    started, the batch's instant, and the open contacts per queue read in one query;
    the decisions are stored and their contacts opened;
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router import SCHEMA, metrics, repository
 from router.domain.engine import CompiledPolicy, Snapshot
-from router.domain.outcome import decision_event
+from router.domain.outcome import SOURCE, decision_event
 from router.domain.rules import Facts
 from router.policy_store import PolicyHolder
 from router.repository import ContactChange, StoredDecision
@@ -34,20 +35,33 @@ from switchboard_events import (
     ContactEnriched,
     ContactLifecycle,
     LifecycleKind,
+    RoutingDecided,
     decision_id,
     encode,
 )
-from switchboard_runtime.db import claim_events
+from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
 
 _CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abandoned"}
 _HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
+_DECIDED_TYPE = RoutingDecided.event_type()
 
 
-def lifecycle_claim(event: ContactLifecycle) -> str:
-    return f"lifecycle:{event.source}:{event.id}"
+def claim_of(record: Record[ContactEnriched | ContactLifecycle]) -> Claim:
+    """A lifecycle record claims its event, an enriched one the decision it yields (whose id
+    is derived from the inbound event's source and id); `legacy_id` is what the router
+    claimed before the ledger had keys."""
+    event = record.event
+    if isinstance(event, ContactEnriched):
+        ident = decision_of(event)
+        return Claim.of(record, EventKey(_DECIDED_TYPE, SOURCE, ident), legacy_id=ident)
+    return Claim.of(record, legacy_id=f"lifecycle:{event.source}:{event.id}")
+
+
+def decision_of(event: ContactEnriched) -> str:
+    return decision_id(event.data.inbound_event_id, event.data.inbound_source)
 
 
 def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
@@ -82,25 +96,29 @@ class Router:
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
     ) -> Sequence[Output]:
         policy = self.policies.current
-        enriched = [r.event for r in batch if isinstance(r.event, ContactEnriched)]
-        lifecycle = [r.event for r in batch if isinstance(r.event, ContactLifecycle)]
-        ids = [decision_id(e.data.inbound_event_id) for e in enriched]
-        new = await claim_events(session, SCHEMA, [*ids, *map(lifecycle_claim, lifecycle)])
-
+        deliveries = await claim_events(session, SCHEMA, [claim_of(r) for r in batch])
+        emit: list[tuple[str, ContactEnriched]] = []  # decisions to emit, in batch order
         fresh: dict[str, ContactEnriched] = {}
-        for ident, event in zip(ids, enriched, strict=True):
-            if ident in new:
-                fresh.setdefault(ident, event)
+        lifecycle: list[ContactLifecycle] = []
+        for record, delivery in zip(batch, deliveries, strict=True):
+            event = record.event
+            if isinstance(event, ContactLifecycle):
+                if delivery == Delivery.NEW:
+                    lifecycle.append(event)
+            elif delivery != Delivery.COPY:
+                ident = decision_of(event)
+                emit.append((ident, event))
+                if delivery == Delivery.NEW:
+                    fresh.setdefault(ident, event)
         produced = await repository.stored_decisions(
-            session, [i for i in dict.fromkeys(ids) if i not in fresh]
+            session, [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
         )
         stored = await self._decide(policy, fresh, session) if fresh else []
-        changes = contact_changes([e for e in lifecycle if lifecycle_claim(e) in new])
-        await repository.write_batch(session, stored, changes)
+        await repository.write_batch(session, stored, contact_changes(lifecycle))
         produced |= {s.decision_id: s.event for s in stored}
         return [
             Output(self.decisions_topic, e.contact_id.encode(), produced[i].encode(), _HEADERS)
-            for i, e in zip(ids, enriched, strict=True)
+            for i, e in emit
             if i in produced
         ]
 

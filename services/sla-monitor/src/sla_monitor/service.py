@@ -2,7 +2,7 @@
 
 Per batch, in the runner's one transaction:
 
-1. claim the event ids (a replayed event changes nothing);
+1. claim the events by (type, source, id): a replayed event changes nothing;
 2. store the new decisions (the newest per contact wins) and lifecycle steps, creating
    and locking a row per contact in id order (steps may come before their decision);
 3. with the decisions (returned by the upsert) and every step of those contacts (returned
@@ -35,7 +35,7 @@ from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.policy import SlaPolicy
 from sla_monitor.repository import DecisionRow, StepRow
 from switchboard_events import ContactLifecycle, Event, RoutingDecided
-from switchboard_runtime.db import claim_events
+from switchboard_runtime.db import Claim, Delivery, claim_events
 from switchboard_runtime.runner import Output, Progress, Record
 
 WATERMARK_INTERVAL_S = 0.1
@@ -74,15 +74,14 @@ class SlaHandler:
     async def __call__(
         self, batch: Sequence[Record[Event]], session: AsyncSession
     ) -> Sequence[Output]:
-        new = await claim_events(session, SCHEMA, [r.event.id for r in batch])
+        deliveries = await claim_events(session, SCHEMA, [Claim.of(r) for r in batch])
         decisions: list[DecisionRow] = []
         steps: list[StepRow] = []
         partitions: dict[str, int] = {}  # both topics put a contact on the same partition
-        for record in batch:
+        for record, delivery in zip(batch, deliveries, strict=True):
             event = record.event
-            if event.id not in new:
+            if delivery != Delivery.NEW:
                 continue
-            new.discard(event.id)  # a duplicate inside the batch counts once
             if isinstance(event, RoutingDecided):
                 decisions.append(decision_of(event))
                 partitions[event.data.contact_id] = record.partition

@@ -1,4 +1,5 @@
-"""Broker helpers for tests: publish records, read a topic back, read a group's commits."""
+"""Broker helpers for tests: publish records, read a topic back, read a group's commits,
+count a topic's records."""
 
 from __future__ import annotations
 
@@ -103,5 +104,28 @@ async def committed(settings: KafkaSettings, group: str, topic: str) -> dict[int
             if offset is not None:
                 offsets[partition] = offset
         return offsets
+    finally:
+        await consumer.stop()
+
+
+async def topic_size(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> int:
+    """How many records `topic` holds: the sum of its partitions' high watermarks.
+
+    Taken from fetch responses: the embedded broker's list-offsets answer is not the
+    record count.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        deadline = time.monotonic() + timeout
+        while any(consumer.highwater(tp) is None for tp in partitions):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no high watermark for every partition of {topic}")
+            await consumer.getmany(*partitions, timeout_ms=200)
+        return sum(consumer.highwater(tp) or 0 for tp in partitions)
     finally:
         await consumer.stop()

@@ -66,7 +66,7 @@ def decision_event(
     if data.customer is not None and data.identification.status == IdentificationStatus.KNOWN:
         raw_id = data.customer.customer_id
         customer_id = pseudonym(raw_id, pseudonym_key) if minimised else raw_id
-    ident = decision_id(data.inbound_event_id)
+    ident = decision_id(data.inbound_event_id, data.inbound_source)
     overflow = decision.overflow
     return RoutingDecided.model_validate(
         {

@@ -1,0 +1,81 @@
+"""Upgrading the ledger (migration 0003) keeps what the router claimed before."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from router.testing import enriched, lifecycle
+from router.testing_stack import RouterSetup
+from switchboard_events import DECISIONS_DECODER, Event, decision_id
+from switchboard_runtime import db
+from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.runner import Output, Record
+from switchboard_runtime.testing.plugin import Stack, execute_admin
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+OLD_DECISION = decision_id("in-old")
+
+
+@pytest.fixture
+async def upgraded(stack: Stack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """A database with what the router stored before 0003, then upgraded to the head."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
+    url = stack.url(name)
+    await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing", "0002")
+    engine = db.make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO routing.processed_events (event_id)"
+                " VALUES (:decision), ('lifecycle:desktop/agent:life-old-resolved')"
+            ),
+            {"decision": OLD_DECISION},
+        )
+        await conn.execute(
+            text(
+                "INSERT INTO routing.decisions"
+                " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
+                " VALUES (:decision, 'old', 'general', 'v0', :at, 'the stored decision')"
+            ),
+            {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC)},
+        )
+    await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
+    yield db.make_sessionmaker(engine)
+    await engine.dispose()
+    await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_events_claimed_before_the_upgrade_are_still_replays(
+    setup: RouterSetup, upgraded: async_sessionmaker[AsyncSession]
+) -> None:
+    router = setup.router()
+    chat = enriched("new", channel="chat", inbound_event_id="in-old")
+    events: list[Event] = [
+        enriched("old"),  # produced before enriched events named their inbound source
+        lifecycle("old", "resolved", event_id="life-old-resolved"),
+        chat.model_copy(
+            update={"data": chat.data.model_copy(update={"inbound_source": "connector/chat"})}
+        ),
+    ]
+    batch = [Record("t", 0, n, None, 0, e) for n, e in enumerate(events)]
+    async with upgraded() as session, session.begin():
+        outputs: list[Output] = list(await router.handle(batch, session))  # type: ignore[arg-type]
+        contacts: dict[str, str] = dict(
+            (await session.execute(text("SELECT contact_id, status FROM routing.contacts"))).all()
+        )
+    assert outputs[0].value == b"the stored decision", "re-emitted, not decided again"
+    assert len(outputs) == 2
+    new = DECISIONS_DECODER.decode(outputs[1].value)
+    assert new.id == decision_id("in-old", "connector/chat"), "a new contact, decided"
+    assert contacts == {"new": "open"}, "the old resolution is not applied twice"
