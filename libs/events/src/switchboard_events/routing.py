@@ -85,7 +85,8 @@ class RoutingDecidedData(EventData):
     """
 
     decision_id: Identifier = Field(
-        description='Equals the envelope id: derive_id("routing.decided", inbound_event_id).'
+        description="Equals the envelope id: derived from the inbound event's source and id"
+        " (switchboard_events.decision_id), so a replay yields the same id."
     )
     inbound_event_id: Identifier
     contact_id: Identifier
