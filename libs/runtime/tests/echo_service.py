@@ -1,8 +1,10 @@
 """A minimal service on the real runtime, for the runtime's own integration tests.
 
-Consumes JSON events `{"id": ..., "n": ...}` from its input topic; per event it writes
-one row to `echo.effects` (once, whatever the replays) and produces `{"id": ..., "n": ...}`
-to its output topic. Run as a process (`python echo_service.py`) for crash tests.
+Consumes JSON events `{"id": ..., "n": ..., "note": ...}` (note optional) from its input
+topic; per event it writes one row to `echo.effects` (once, whatever the replays) and
+produces the event to its output topic. A negative `n` is refused by its "domain rule"
+(ValueError), and a note PostgreSQL cannot store (a NUL) is refused by the database: both
+are record-level failures. Run as a process (`python echo_service.py`) for crash tests.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ SCHEMA = "echo"
 DDL = (
     "CREATE SCHEMA IF NOT EXISTS echo",
     "CREATE TABLE IF NOT EXISTS echo.processed_events (event_id text PRIMARY KEY)",
-    "CREATE TABLE IF NOT EXISTS echo.effects (event_id text PRIMARY KEY, n integer NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS echo.effects"
+    " (event_id text PRIMARY KEY, n integer NOT NULL, note text)",
 )
 
 
@@ -64,11 +67,17 @@ def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
     async def handle(
         batch: Sequence[Record[dict[str, Any]]], session: AsyncSession
     ) -> Sequence[Output]:
+        if any(r.event["n"] < 0 for r in batch):
+            raise ValueError("n must not be negative")
         new = await claim_events(session, SCHEMA, [r.event["id"] for r in batch])
-        rows = [{"id": r.event["id"], "n": r.event["n"]} for r in batch if r.event["id"] in new]
+        rows = [
+            {"id": r.event["id"], "n": r.event["n"], "note": r.event.get("note")}
+            for r in batch
+            if r.event["id"] in new
+        ]
         if rows:
             await session.execute(
-                text("INSERT INTO echo.effects (event_id, n) VALUES (:id, :n)"), rows
+                text("INSERT INTO echo.effects (event_id, n, note) VALUES (:id, :n, :note)"), rows
             )
         if settings.handler_delay_s:
             await asyncio.sleep(settings.handler_delay_s)

@@ -40,7 +40,7 @@ DLQ_HEADERS: dict[str, str] = {
     DLQ_ORIGINAL_PARTITION: "Its partition (decimal).",
     DLQ_ORIGINAL_OFFSET: "Its offset (decimal).",
     DLQ_ERROR_CLASS: "Stable error class: not_utf8, not_json, schema_violation, "
-    "unknown_event_type, too_large.",
+    "unknown_event_type, too_large, unprocessable.",
     DLQ_REASON: "What was wrong and what was expected; never contains PII.",
     DLQ_FAILED_AT: "When it was dead-lettered (RFC 3339, UTC).",
     DLQ_CONSUMER_GROUP: "The consumer group that rejected it.",
