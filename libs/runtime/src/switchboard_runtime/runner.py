@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import time
@@ -48,8 +49,11 @@ from switchboard_events.topics import (
     DLQ_FAILED_AT,
     DLQ_ORIGINAL_OFFSET,
     DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_SHA256,
+    DLQ_ORIGINAL_SIZE,
     DLQ_ORIGINAL_TOPIC,
     DLQ_REASON,
+    DLQ_TRUNCATED,
     dlq,
 )
 from switchboard_runtime import metrics
@@ -221,6 +225,7 @@ class BatchRunner(Generic[E]):
         handler: Handler[E],
         max_records: int = 1000,
         max_message_bytes: int = 1_048_576,
+        max_dead_letter_bytes: int = 16 * 1_048_576,
         dlq_max_ratio: float = 0.5,
         dlq_window: int = 1000,
         poll_timeout_ms: int = 200,
@@ -236,6 +241,7 @@ class BatchRunner(Generic[E]):
         self._handler = handler
         self._max_records = max_records
         self._max_bytes = max_message_bytes
+        self._max_dead_letter_bytes = max_dead_letter_bytes
         self._guard = _DeadLetterGuard(dlq_max_ratio, dlq_window)
         self._poll_timeout_ms = poll_timeout_ms
         self._max_backoff = max_backoff_s
@@ -265,6 +271,7 @@ class BatchRunner(Generic[E]):
             handler=handler,
             max_records=settings.kafka.max_batch_records,
             max_message_bytes=settings.kafka.max_message_bytes,
+            max_dead_letter_bytes=settings.kafka.max_dead_letter_bytes,
             dlq_max_ratio=settings.dlq_max_ratio,
             dlq_window=settings.dlq_window,
         )
@@ -375,8 +382,15 @@ class BatchRunner(Generic[E]):
             (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
             (DLQ_CONSUMER_GROUP, self._group.encode()),
         ]
-        # The original bytes are kept whole for replay; an oversize one is cut to the limit.
-        value = (raw or b"")[: self._max_bytes]
+        # The original bytes are kept whole for replay, up to a limit far above any event's;
+        # past it the copy is cut, and its size, hash and the cut say so.
+        original = raw or b""
+        value = original[: self._max_dead_letter_bytes]
+        headers += [
+            (DLQ_ORIGINAL_SIZE, str(len(original)).encode()),
+            (DLQ_ORIGINAL_SHA256, hashlib.sha256(original).hexdigest().encode()),
+            (DLQ_TRUNCATED, b"true" if len(value) < len(original) else b"false"),
+        ]
         return Output(dlq(tp.topic), key, value, headers)
 
     async def _apply(

@@ -39,6 +39,11 @@ class KafkaSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(30, ge=1, le=10_000)
     max_batch_records: int = Field(1000, ge=1, le=100_000)
     max_message_bytes: int = Field(1_048_576, ge=1024)
+    # Tansu takes records of tens of MiB; on Kafka each .dlq topic's max.message.bytes
+    # must be at least its source topic's for an oversize record to be kept whole.
+    max_dead_letter_bytes: int = Field(
+        16 * 1_048_576, ge=1024, description="dead letters are cut past this size, and marked"
+    )
     linger_ms: int = Field(5, ge=0, le=1000)
     compression: str | None = Field(None, pattern="^(gzip|snappy|lz4|zstd)$")
     partitions: int = Field(6, ge=1, le=1024)
