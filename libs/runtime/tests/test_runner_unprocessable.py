@@ -39,15 +39,19 @@ async def test_records_refused_by_their_data_are_dead_lettered_and_the_rest_appl
     # in the middle of batches of valid records.
     nul = poison("p-nul", n=1, note=f"call back {PHONE}\u0000")
     negative = poison("p-neg", n=-1)
+    # Too big for the integer column: the driver refuses to encode the argument.
+    overflow = poison("p-big", n=2**40)
     good = events(300)
-    await publish(echo.kafka, echo.input, [*good[:150], nul, negative, *good[150:]])
+    await publish(
+        echo.kafka, echo.input, [*good[:150], nul, negative, *good[150:280], overflow, *good[280:]]
+    )
     caplog.set_level(logging.INFO)
     async with run_in_process():
-        letters = await read_topic(echo.kafka, dlq(echo.input), 2)
+        letters = await read_topic(echo.kafka, dlq(echo.input), 3)
         out = await read_topic(echo.kafka, echo.output, 300)
 
         async def all_committed() -> bool:
-            return sum((await committed(echo.kafka, echo.group, echo.input)).values()) == 302
+            return sum((await committed(echo.kafka, echo.group, echo.input)).values()) == 303
 
         await wait_for(all_committed, 30, "every offset, the poison records' too, to be committed")
         # Each valid record's output exactly once: nothing more arrives.
@@ -56,7 +60,7 @@ async def test_records_refused_by_their_data_are_dead_lettered_and_the_rest_appl
     assert sorted(json.loads(m.value)["id"] for m in out) == sorted(f"e{i}" for i in range(300))
     assert await echo.effects() == {f"e{i}": i for i in range(300)}
     by_value = {m.value: m for m in letters}
-    assert set(by_value) == {nul[1], negative[1]}, "the dead letter keeps the original bytes"
+    assert set(by_value) == {nul[1], negative[1], overflow[1]}, "each keeps the original bytes"
     for letter in letters:
         assert letter.headers[DLQ_ERROR_CLASS] == b"unprocessable"
         int(letter.headers[DLQ_ORIGINAL_OFFSET])
@@ -65,6 +69,8 @@ async def test_records_refused_by_their_data_are_dead_lettered_and_the_rest_appl
     assert "ValueError raised in echo_service.py:handle" in (
         by_value[negative[1]].headers[DLQ_REASON].decode()
     )
+    assert "DataError (SQLSTATE 22000)" in by_value[overflow[1]].headers[DLQ_REASON].decode()
+    assert str(2**40).encode() not in by_value[overflow[1]].headers[DLQ_REASON]
     formatter = JsonFormatter("echo")
     lines = [formatter.format(r) for r in caplog.records]
     assert any("unprocessable" in line for line in lines)

@@ -120,7 +120,7 @@ def test_data_the_database_refuses_is_record_level_and_named_without_its_message
     wrapped.__cause__ = wrapped.orig
     reason = record_failure(wrapped)
     assert reason == (
-        "the database refused the data: UniqueViolation (SQLSTATE 23505)"
+        "the database or its driver refused the data: UniqueViolation (SQLSTATE 23505)"
         " (table customers, constraint customers_pkey)"
     )
     assert not is_transient(wrapped)
@@ -129,7 +129,7 @@ def test_data_the_database_refuses_is_record_level_and_named_without_its_message
 def test_a_domain_value_error_is_record_level_and_names_where_it_was_raised() -> None:
     reason = record_failure(_raised(ValueError("bad phone +15550001234")))
     assert reason is not None
-    assert reason.startswith("the handler refused the data: ValueError raised in ")
+    assert reason.startswith("the data was refused: ValueError raised in ")
     assert "_raised" in reason
     assert "+1555" not in reason
 

@@ -169,12 +169,15 @@ def record_failure(exc: BaseException) -> str | None:
                 if (value := getattr(error, attr, None))
             ]
             detail = f" ({', '.join(where)})" if where else ""
-            return f"the database refused the data: {type(error).__name__} (SQLSTATE {sqlstate}){detail}"
+            name = type(error).__name__
+            return (
+                f"the database or its driver refused the data: {name} (SQLSTATE {sqlstate}){detail}"
+            )
     for error in reversed(chain):
         if isinstance(error, ValueError):
             frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
             origin = f" in {Path(frame[0].filename).name}:{frame[0].name}" if frame else ""
-            return f"the handler refused the data: {type(error).__name__} raised{origin}"
+            return f"the data was refused: {type(error).__name__} raised{origin}"
     return None
 
 
@@ -410,6 +413,10 @@ class BatchRunner(Generic[E]):
                 raise
             if len(records) == 1:
                 return [], [(records[0], reason)]
+            log.info(
+                "a record's data failed the transaction: re-applying the batch in halves",
+                extra={"records": len(records), "reason": reason},
+            )
         middle = len(records) // 2
         first, first_refused = await self._apply(records[:middle])
         second, second_refused = await self._apply(records[middle:])
