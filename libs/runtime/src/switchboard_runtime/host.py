@@ -97,12 +97,14 @@ async def serve(service: Service) -> None:
 
     async def broker_ready() -> str | None:
         if not startup.connected:
-            return startup.waiting.get("broker", "connecting to the broker")
+            return startup.waiting.get("broker", "not connected yet")
         await producer.client.fetch_all_metadata()
         return None
 
     async def startup_ready() -> str | None:
-        return "; ".join(startup.waiting.values()) or None
+        if startup.connected:
+            return None
+        return "; ".join(startup.waiting.values()) or "starting"
 
     async def loop_ready() -> str | None:
         state = runner.state
@@ -166,7 +168,6 @@ async def _connect(
     """Run `on_start` and start the clients, each retried until it succeeds or a stop."""
     broker = f"broker at {service.settings.kafka.bootstrap}"
     report = startup.reporter("broker")
-    report(f"{broker}: connecting")
     if service.on_start is not None:
         on_start = service.on_start
         await until_done(
