@@ -30,7 +30,7 @@ async def test_each_bad_record_is_replayed_once_whatever_the_groups_that_rejecte
     good = events(10)
     bad = [(b"a", NOT_JSON), (b"b", SCHEMA), (b"c", OVERSIZE)]
     await publish(echo.kafka, echo.input, [*good[:5], *bad, *good[5:]])
-    kafka = echo.settings.kafka.model_copy(update={"max_dead_letter_bytes": 1024})
+    kafka = echo.settings.kafka.model_copy(update={"max_dead_letter_bytes": 4096})
     first = echo.settings.model_copy(update={"kafka": kafka})
     second = first.model_copy(update={"consumer_group": f"{echo.group}-other"})
     decoders = {echo.input: echo_service.decode}

@@ -151,3 +151,12 @@ def test_dead_letter_guard_counts_unprocessable_records_against_the_cap() -> Non
         guard.reclassify()
     with pytest.raises(DeadLetterRateExceeded, match="6 of the last 10 records were invalid"):
         guard.reclassify()
+
+
+def test_dead_letter_limit_below_the_message_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXAMPLE_KAFKA__MAX_DEAD_LETTER_BYTES", "2048")
+    monkeypatch.setenv("EXAMPLE_KAFKA__MAX_MESSAGE_BYTES", "4096")
+    with pytest.raises(ConfigurationError, match="max_dead_letter_bytes"):
+        load_settings(ExampleSettings)

@@ -51,6 +51,15 @@ class KafkaSettings(BaseSettings):
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(1_000, ge=100)
 
+    @model_validator(mode="after")
+    def _dead_letters_fit_what_is_accepted(self) -> Self:
+        if self.max_dead_letter_bytes < self.max_message_bytes:
+            raise ValueError(
+                f"max_dead_letter_bytes ({self.max_dead_letter_bytes}) must be at least"
+                f" max_message_bytes ({self.max_message_bytes}), or every dead letter is cut"
+            )
+        return self
+
 
 class ServiceSettings(BaseSettings):
     """Base of every service's settings. Nested values use `__`, e.g. `ROUTER_KAFKA__BOOTSTRAP`."""
