@@ -27,7 +27,6 @@ class Backoff:
     """Delays that double from `first_s` up to `max_s`, each jittered to 50-150 %."""
 
     def __init__(self, first_s: float = 0.1, max_s: float = 5.0) -> None:
-        self._first = first_s
         self._max = max_s
         self._next = first_s
 
@@ -35,9 +34,6 @@ class Backoff:
         delay = self._next * (0.5 + random.random())
         self._next = min(self._next * 2, self._max)
         return delay
-
-    def reset(self) -> None:
-        self._next = self._first
 
 
 def describe(what: str, exc: BaseException) -> str:
