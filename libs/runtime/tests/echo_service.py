@@ -1,8 +1,10 @@
 """A minimal service on the real runtime, for the runtime's own integration tests.
 
-Consumes JSON events `{"id": ..., "n": ...}` from its input topic; per event it writes
-one row to `echo.effects` (once, whatever the replays) and produces `{"id": ..., "n": ...}`
-to its output topic. Run as a process (`python echo_service.py`) for crash tests.
+Consumes JSON events `{"id": ..., "n": ..., "note": ...}` (note optional) from its input
+topic; per event it writes one row to `echo.effects` (once, whatever the replays) and
+produces the event to its output topic. A negative `n` is refused by its "domain rule"
+(ValueError), and a note PostgreSQL cannot store (a NUL) is refused by the database: both
+are record-level failures. Run as a process (`python echo_service.py`) for crash tests.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS echo.processed_events (event_type text, source text,"
     " event_id text, topic text, kafka_partition integer, kafka_offset bigint,"
     " PRIMARY KEY (event_type, source, event_id))",
-    "CREATE TABLE IF NOT EXISTS echo.effects (event_id text PRIMARY KEY, n integer NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS echo.effects"
+    " (event_id text PRIMARY KEY, n integer NOT NULL, note text)",
 )
 
 
@@ -66,19 +69,21 @@ def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
     async def handle(
         batch: Sequence[Record[dict[str, Any]]], session: AsyncSession
     ) -> Sequence[Output]:
+        if any(r.event["n"] < 0 for r in batch):
+            raise ValueError("n must not be negative")
         claims = [
             Claim(EventKey("echo", "echo", r.event["id"]), r.topic, r.partition, r.offset)
             for r in batch
         ]
         deliveries = await claim_events(session, SCHEMA, claims)
         rows = [
-            {"id": r.event["id"], "n": r.event["n"]}
+            {"id": r.event["id"], "n": r.event["n"], "note": r.event.get("note")}
             for r, delivery in zip(batch, deliveries, strict=True)
             if delivery == Delivery.NEW
         ]
         if rows:
             await session.execute(
-                text("INSERT INTO echo.effects (event_id, n) VALUES (:id, :n)"), rows
+                text("INSERT INTO echo.effects (event_id, n, note) VALUES (:id, :n, :note)"), rows
             )
         if settings.handler_delay_s:
             await asyncio.sleep(settings.handler_delay_s)

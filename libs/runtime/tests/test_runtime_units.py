@@ -9,7 +9,7 @@ from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from switchboard_runtime.errors import ConfigurationError, DeadLetterRateExceeded
-from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, is_transient
+from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, is_transient, record_failure
 from switchboard_runtime.settings import ServiceSettings, load_settings
 
 
@@ -96,3 +96,67 @@ def test_production_refuses_placeholder_database_password(monkeypatch: pytest.Mo
 
 def test_local_runs_need_no_secrets() -> None:
     assert load_settings(ExampleSettings).environment == "local"
+
+
+class UniqueViolation(Exception):
+    sqlstate = "23505"
+    table_name = "customers"
+    constraint_name = "customers_pkey"
+
+
+class SyntaxErrorInSql(Exception):
+    sqlstate = "42601"
+
+
+def _raised(exc: Exception) -> Exception:
+    try:
+        raise exc
+    except Exception as caught:
+        return caught
+
+
+def test_data_the_database_refuses_is_record_level_and_named_without_its_message() -> None:
+    wrapped = IntegrityError("INSERT", {}, UniqueViolation("Key (phone)=(+15550001234) exists"))
+    wrapped.__cause__ = wrapped.orig
+    reason = record_failure(wrapped)
+    assert reason == (
+        "the database or its driver refused the data: UniqueViolation (SQLSTATE 23505)"
+        " (table customers, constraint customers_pkey)"
+    )
+    assert not is_transient(wrapped)
+
+
+def test_a_domain_value_error_is_record_level_and_names_where_it_was_raised() -> None:
+    reason = record_failure(_raised(ValueError("bad phone +15550001234")))
+    assert reason is not None
+    assert reason.startswith("the data was refused: ValueError raised in ")
+    assert "_raised" in reason
+    assert "+1555" not in reason
+
+
+def test_code_bugs_and_outages_are_not_record_level() -> None:
+    assert record_failure(_raised(TypeError("unsupported operand"))) is None
+    assert record_failure(_raised(KeyError("queue"))) is None
+    syntax = IntegrityError("SELEC", {}, SyntaxErrorInSql())
+    syntax.__cause__ = syntax.orig
+    assert record_failure(syntax) is None
+    assert record_failure(OperationalError("SELECT 1", {}, ConnectionRefusedError())) is None
+
+
+def test_dead_letter_guard_counts_unprocessable_records_against_the_cap() -> None:
+    guard = _DeadLetterGuard(max_ratio=0.5, window=10)
+    for _ in range(10):
+        guard.observe(invalid=False)
+    for _ in range(5):
+        guard.reclassify()
+    with pytest.raises(DeadLetterRateExceeded, match="6 of the last 10 records were invalid"):
+        guard.reclassify()
+
+
+def test_dead_letter_limit_below_the_message_limit_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EXAMPLE_KAFKA__MAX_DEAD_LETTER_BYTES", "2048")
+    monkeypatch.setenv("EXAMPLE_KAFKA__MAX_MESSAGE_BYTES", "4096")
+    with pytest.raises(ConfigurationError, match="max_dead_letter_bytes"):
+        load_settings(ExampleSettings)

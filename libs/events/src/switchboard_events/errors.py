@@ -8,7 +8,9 @@
         ├── NotUtf8             the bytes are not UTF-8            error_class "not_utf8"
         ├── NotJson             UTF-8, but not JSON                error_class "not_json"
         ├── UnknownEventType    a type this topic does not carry   error_class "unknown_event_type"
-        └── SchemaViolation     JSON that breaks the model         error_class "schema_violation"
+        ├── SchemaViolation     JSON that breaks the model         error_class "schema_violation"
+        └── Unprocessable       a valid event whose data the       error_class "unprocessable"
+                                service's transaction refuses
 
 `error_class` is short and stable (use it for the `dlq.error.class` header and
 metric labels); `reason` says what was wrong and what was expected. Reasons
@@ -66,3 +68,13 @@ class SchemaViolation(InvalidEvent):
         super().__init__(reason)
         self.fields = fields
         """Dotted paths of the offending fields, e.g. ("data.sender.phone",)."""
+
+
+class Unprocessable(InvalidEvent):
+    """A valid event that fails on its own, every time, inside the service's transaction.
+
+    Raised by the runtime's batch runner (the database refused the data, or domain code
+    raised ValueError), not by this library's decoders.
+    """
+
+    error_class = "unprocessable"

@@ -26,7 +26,8 @@ CONTENT_TYPE = f"{CLOUDEVENTS_MEDIA_TYPE}; charset=UTF-8"
 """Kafka protocol binding of CloudEvents, structured mode: the value is the whole event."""
 
 # Headers of a dead-lettered record (values are UTF-8 strings). The value of the
-# record is the original value, byte for byte; the key is the original key.
+# record is the original value, byte for byte (cut only past the runtime's dead-letter
+# size limit, and then marked so); the key is the original key.
 DLQ_ORIGINAL_TOPIC = "dlq.original.topic"
 DLQ_ORIGINAL_PARTITION = "dlq.original.partition"
 DLQ_ORIGINAL_OFFSET = "dlq.original.offset"
@@ -34,16 +35,22 @@ DLQ_ERROR_CLASS = "dlq.error.class"
 DLQ_REASON = "dlq.reason"
 DLQ_FAILED_AT = "dlq.failed.at"
 DLQ_CONSUMER_GROUP = "dlq.consumer.group"
+DLQ_ORIGINAL_SIZE = "dlq.original.size"
+DLQ_ORIGINAL_SHA256 = "dlq.original.sha256"
+DLQ_TRUNCATED = "dlq.truncated"
 
 DLQ_HEADERS: dict[str, str] = {
     DLQ_ORIGINAL_TOPIC: "Topic the record was consumed from.",
     DLQ_ORIGINAL_PARTITION: "Its partition (decimal).",
     DLQ_ORIGINAL_OFFSET: "Its offset (decimal).",
     DLQ_ERROR_CLASS: "Stable error class: not_utf8, not_json, schema_violation, "
-    "unknown_event_type, too_large.",
+    "unknown_event_type, too_large, unprocessable.",
     DLQ_REASON: "What was wrong and what was expected; never contains PII.",
     DLQ_FAILED_AT: "When it was dead-lettered (RFC 3339, UTC).",
     DLQ_CONSUMER_GROUP: "The consumer group that rejected it.",
+    DLQ_ORIGINAL_SIZE: "Size of the original value in bytes (decimal).",
+    DLQ_ORIGINAL_SHA256: "SHA-256 of the whole original value (hex).",
+    DLQ_TRUNCATED: "true if this value is only the first bytes of the original, else false.",
 }
 
 

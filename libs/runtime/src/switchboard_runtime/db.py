@@ -31,9 +31,14 @@ EventT = TypeVar("EventT", bound=Event)
 
 
 def make_engine(url: str, pool_size: int = 5) -> AsyncEngine:
-    """An engine whose connections are checked before use, so a restarted database heals."""
+    """An engine whose connections are checked before use, so a restarted database heals.
+
+    Bound parameters are left out of every error's text (and so of every log line and
+    traceback): they carry phone numbers and email addresses.
+    """
     return create_async_engine(
         url,
+        hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,

@@ -3,6 +3,7 @@
 - `ConfigurationError`: settings or files are wrong; the service refuses to start.
 - `DeadLetterRateExceeded`: too many invalid records in a row of traffic; the consumer stops
   loudly rather than drain a topic into its dead-letter twin (a bad deploy, not bad data).
+- `Stopped`: a stop was asked while waiting for the broker or the database; not a failure.
 - `EmbeddedError` (in `embedded`): an embedded server could not start.
 """
 
@@ -17,3 +18,7 @@ class ConfigurationError(RuntimeFailure):
 
 class DeadLetterRateExceeded(RuntimeFailure):
     """The share of dead-lettered records passed the configured cap."""
+
+
+class Stopped(RuntimeFailure):
+    """A stop (SIGTERM) came while `retry.until_done` was still waiting."""

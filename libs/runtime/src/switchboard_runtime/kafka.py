@@ -35,7 +35,10 @@ def _security(settings: KafkaSettings) -> dict[str, Any]:
 
 
 def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
-    """A producer that waits for every in-sync replica (acks=all)."""
+    """A producer that waits for every in-sync replica (acks=all).
+
+    Its request size fits a dead letter, which keeps an oversize record whole.
+    """
     return AIOKafkaProducer(
         bootstrap_servers=settings.bootstrap,
         client_id=client_id,
@@ -44,7 +47,8 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
         linger_ms=settings.linger_ms,
         compression_type=settings.compression,
         max_batch_size=256 * 1024,
-        max_request_size=settings.max_message_bytes + 64 * 1024,
+        max_request_size=max(settings.max_message_bytes, settings.max_dead_letter_bytes)
+        + 64 * 1024,
         **_security(settings),
     )
 

@@ -5,7 +5,10 @@ One loop owns the transaction and the offsets:
 1. fetch a batch (`getmany`), decode and validate each record;
 2. dead-letter what can never be processed, with headers naming where it came from
    and why (never the payload), under a cap on the invalid share;
-3. run the handler on the valid records inside one database transaction;
+3. run the handler on the valid records inside one database transaction; if it fails
+   because of some record's data (`record_failure`), bisect the batch in fresh
+   transactions until the offending records are found, dead-letter them as
+   `unprocessable` and apply the rest;
 4. produce the handler's outputs and the dead letters, awaiting acks=all;
 5. commit the offsets of exactly that batch.
 
@@ -22,13 +25,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import random
 import time
+import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -36,15 +42,18 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from switchboard_events.errors import InvalidEvent, NotJson, TooLarge
+from switchboard_events.errors import InvalidEvent, NotJson, TooLarge, Unprocessable
 from switchboard_events.topics import (
     DLQ_CONSUMER_GROUP,
     DLQ_ERROR_CLASS,
     DLQ_FAILED_AT,
     DLQ_ORIGINAL_OFFSET,
     DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_SHA256,
+    DLQ_ORIGINAL_SIZE,
     DLQ_ORIGINAL_TOPIC,
     DLQ_REASON,
+    DLQ_TRUNCATED,
     dlq,
 )
 from switchboard_runtime import metrics
@@ -67,6 +76,8 @@ class Record(Generic[E]):
     key: bytes | None
     timestamp_ms: int
     event: E
+    value: bytes = field(default=b"", repr=False, compare=False)
+    """The record's bytes as consumed, for its dead-letter copy should it be unprocessable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +167,52 @@ def is_transient(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and is_transient(cause)
 
 
+# Data exception (22: bad encoding, out of range, invalid text) and integrity constraint
+# violation (23): the same rows fail the same way on every retry.
+RECORD_LEVEL_SQLSTATE_CLASSES = ("22", "23")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def record_failure(exc: BaseException) -> str | None:
+    """Why `exc` is caused by the data of the records handled, or None when it is not.
+
+    Record-level, so the record is dead-lettered as `unprocessable`: the database refused
+    the data (SQLSTATE class 22 or 23, or the driver could not encode an argument), or
+    domain code raised `ValueError`. Anything else stays what it was: transient failures
+    are retried, and code bugs (TypeError, KeyError, a SQL syntax error...) crash loudly.
+    The reason names the error's class, code and where it arose, never its message: a
+    database message or a domain message may quote the value (a phone, an email).
+    """
+    chain = _causes(exc)
+    for error in reversed(chain):
+        sqlstate = str(getattr(error, "sqlstate", None) or "")
+        if sqlstate.startswith(RECORD_LEVEL_SQLSTATE_CLASSES):
+            where = [
+                f"{attr.removesuffix('_name')} {value}"
+                for attr in ("table_name", "column_name", "constraint_name")
+                if (value := getattr(error, attr, None))
+            ]
+            detail = f" ({', '.join(where)})" if where else ""
+            name = type(error).__name__
+            return (
+                f"the database or its driver refused the data: {name} (SQLSTATE {sqlstate}){detail}"
+            )
+    for error in reversed(chain):
+        if isinstance(error, ValueError):
+            frame = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+            origin = f" in {Path(frame[0].filename).name}:{frame[0].name}" if frame else ""
+            return f"the data was refused: {type(error).__name__} raised{origin}"
+    return None
+
+
 class _DeadLetterGuard:
     """Stops the consumer when invalid records pass a share of the recent ones."""
 
@@ -169,6 +226,18 @@ class _DeadLetterGuard:
             self._invalid -= 1
         self._recent.append(invalid)
         self._invalid += invalid
+        self._check()
+
+    def reclassify(self) -> None:
+        """A record observed as valid turned out unprocessable: count it as invalid."""
+        for i in range(len(self._recent) - 1, -1, -1):
+            if not self._recent[i]:
+                self._recent[i] = True
+                self._invalid += 1
+                break
+        self._check()
+
+    def _check(self) -> None:
         full = len(self._recent) == self._recent.maxlen
         if full and self._invalid / len(self._recent) > self._max_ratio:
             raise DeadLetterRateExceeded(
@@ -191,6 +260,7 @@ class BatchRunner(Generic[E]):
         handler: Handler[E],
         max_records: int = 1000,
         max_message_bytes: int = 1_048_576,
+        max_dead_letter_bytes: int = 16 * 1_048_576,
         dlq_max_ratio: float = 0.5,
         dlq_window: int = 1000,
         poll_timeout_ms: int = 200,
@@ -207,6 +277,7 @@ class BatchRunner(Generic[E]):
         self._handler = handler
         self._max_records = max_records
         self._max_bytes = max_message_bytes
+        self._max_dead_letter_bytes = max_dead_letter_bytes
         self._guard = _DeadLetterGuard(dlq_max_ratio, dlq_window)
         self._poll_timeout_ms = poll_timeout_ms
         self._max_backoff = max_backoff_s
@@ -239,6 +310,7 @@ class BatchRunner(Generic[E]):
             handler=handler,
             max_records=settings.kafka.max_batch_records,
             max_message_bytes=settings.kafka.max_message_bytes,
+            max_dead_letter_bytes=settings.kafka.max_dead_letter_bytes,
             dlq_max_ratio=settings.dlq_max_ratio,
             dlq_window=settings.dlq_window,
             on_progress=on_progress,
@@ -286,7 +358,10 @@ class BatchRunner(Generic[E]):
                 if letter is not None:
                     dead.append(letter)
 
-        outputs = await self._retry("database", lambda: self._transact(valid)) if valid else []
+        outputs: list[Output] = []
+        if valid:
+            outputs, refused = await self._apply(valid)
+            dead.extend(self._unprocessable(record, reason) for record, reason in refused)
         await self._retry("produce", lambda: self._produce([*outputs, *dead]))
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         await self._retry("commit", lambda: self._commit(offsets))
@@ -328,23 +403,79 @@ class BatchRunner(Generic[E]):
                     "reason": exc.reason,
                 },
             )
-            return None, self._dead_letter(tp, msg, exc)
-        record = Record(tp.topic, tp.partition, msg.offset, msg.key, msg.timestamp, event)
+            return None, self._dead_letter(tp, msg.offset, msg.key, raw, exc)
+        record = Record(tp.topic, tp.partition, msg.offset, msg.key, msg.timestamp, event, raw)
         return record, None
 
-    def _dead_letter(self, tp: TopicPartition, msg: Any, exc: InvalidEvent) -> Output:
+    def _dead_letter(
+        self,
+        tp: TopicPartition,
+        offset: int,
+        key: bytes | None,
+        raw: bytes | None,
+        exc: InvalidEvent,
+    ) -> Output:
         headers = [
             (DLQ_ORIGINAL_TOPIC, tp.topic.encode()),
             (DLQ_ORIGINAL_PARTITION, str(tp.partition).encode()),
-            (DLQ_ORIGINAL_OFFSET, str(msg.offset).encode()),
+            (DLQ_ORIGINAL_OFFSET, str(offset).encode()),
             (DLQ_ERROR_CLASS, exc.error_class.encode()),
             (DLQ_REASON, exc.reason[:MAX_REASON_CHARS].encode()),
             (DLQ_FAILED_AT, datetime.now(UTC).isoformat().encode()),
             (DLQ_CONSUMER_GROUP, self._group.encode()),
         ]
-        # The original bytes are kept whole for replay; an oversize one is cut to the limit.
-        value = (msg.value or b"")[: self._max_bytes]
-        return Output(dlq(tp.topic), msg.key, value, headers)
+        # The original bytes are kept whole for replay, up to a limit far above any event's;
+        # past it the copy is cut, and its size, hash and the cut say so.
+        original = raw or b""
+        value = original[: self._max_dead_letter_bytes]
+        headers += [
+            (DLQ_ORIGINAL_SIZE, str(len(original)).encode()),
+            (DLQ_ORIGINAL_SHA256, hashlib.sha256(original).hexdigest().encode()),
+            (DLQ_TRUNCATED, b"true" if len(value) < len(original) else b"false"),
+        ]
+        return Output(dlq(tp.topic), key, value, headers)
+
+    async def _apply(
+        self, records: Sequence[Record[E]]
+    ) -> tuple[list[Output], list[tuple[Record[E], str]]]:
+        """Apply `records`; returns the outputs and the records refused with their reasons.
+
+        A record-level failure rolls the whole transaction back; each half is then applied
+        in a fresh transaction, down to the single records that fail on their own. Records
+        before and after them commit once, and only committed transactions give outputs.
+        """
+        try:
+            return list(await self._retry("database", lambda: self._transact(records))), []
+        except Exception as exc:
+            reason = record_failure(exc)
+            if reason is None:
+                raise
+            if len(records) == 1:
+                return [], [(records[0], reason)]
+            log.info(
+                "a record's data failed the transaction: re-applying the batch in halves",
+                extra={"records": len(records), "reason": reason},
+            )
+        middle = len(records) // 2
+        first, first_refused = await self._apply(records[:middle])
+        second, second_refused = await self._apply(records[middle:])
+        return first + second, first_refused + second_refused
+
+    def _unprocessable(self, record: Record[E], reason: str) -> Output:
+        self._guard.reclassify()
+        metrics.DEAD_LETTERS.labels(self.name, record.topic, Unprocessable.error_class).inc()
+        log.warning(
+            "dead-lettered an unprocessable record",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_class": Unprocessable.error_class,
+                "reason": reason,
+            },
+        )
+        tp = TopicPartition(record.topic, record.partition)
+        return self._dead_letter(tp, record.offset, record.key, record.value, Unprocessable(reason))
 
     async def _transact(self, valid: Sequence[Record[E]]) -> Sequence[Output]:
         async with self._sessions() as session, session.begin():
@@ -377,7 +508,8 @@ class BatchRunner(Generic[E]):
             try:
                 result = await attempt()
             except Exception as exc:
-                if not is_transient(exc):
+                # A failure caused by the data fails again on retry, whatever the driver calls it.
+                if not is_transient(exc) or record_failure(exc) is not None:
                     raise
                 metrics.TRANSIENT_ERRORS.labels(self.name, stage).inc()
                 self.state.retrying = f"{stage}: {type(exc).__name__}"

@@ -39,12 +39,26 @@ class KafkaSettings(BaseSettings):
     fetch_max_wait_ms: int = Field(30, ge=1, le=10_000)
     max_batch_records: int = Field(1000, ge=1, le=100_000)
     max_message_bytes: int = Field(1_048_576, ge=1024)
+    # Tansu takes records of tens of MiB; on Kafka each .dlq topic's max.message.bytes
+    # must be at least its source topic's for an oversize record to be kept whole.
+    max_dead_letter_bytes: int = Field(
+        16 * 1_048_576, ge=1024, description="dead letters are cut past this size, and marked"
+    )
     linger_ms: int = Field(5, ge=0, le=1000)
     compression: str | None = Field(None, pattern="^(gzip|snappy|lz4|zstd)$")
     partitions: int = Field(6, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1, le=7)
     session_timeout_ms: int = Field(10_000, ge=1000)
     heartbeat_interval_ms: int = Field(1_000, ge=100)
+
+    @model_validator(mode="after")
+    def _dead_letters_fit_what_is_accepted(self) -> Self:
+        if self.max_dead_letter_bytes < self.max_message_bytes:
+            raise ValueError(
+                f"max_dead_letter_bytes ({self.max_dead_letter_bytes}) must be at least"
+                f" max_message_bytes ({self.max_message_bytes}), or every dead letter is cut"
+            )
+        return self
 
 
 class ServiceSettings(BaseSettings):

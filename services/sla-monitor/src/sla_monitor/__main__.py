@@ -2,7 +2,8 @@
 
 `serve` (the default) runs three things in one process until SIGTERM/SIGINT:
 the runtime host (`serve`: batch runner, HTTP server), the alert scheduler and the
-live service-level refresher. The host owns the signals: when it returns, the
+live service-level refresher. The HTTP server answers first; the scheduler starts once
+its producer reaches the broker, retried with backoff. The host owns the signals: when it returns, the
 scheduler finishes its round and stops. If the scheduler or the refresher fails, the
 process signals itself so the host stops the runner cleanly, then exits non-zero.
 """
@@ -31,11 +32,12 @@ from sla_monitor.scheduler import Scheduler
 from sla_monitor.service import decision_of
 from switchboard_events import InvalidEvent
 from switchboard_runtime import db, kafka
-from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.errors import ConfigurationError, Stopped
 from switchboard_runtime.host import serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.reach import reported_unreachable
+from switchboard_runtime.retry import until_done
 from switchboard_runtime.settings import load_settings
 
 log = logging.getLogger("sla_monitor")
@@ -73,9 +75,14 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
         ),
         name="host",
     )
+    # A host that ends (SIGTERM) also ends the wait for the broker below.
+    host.add_done_callback(lambda _: stop.set())
     background: list[asyncio.Task[None]] = []
     try:
-        await producer.start()
+        # The host serves /readyz meanwhile; the broker may come up long after the process.
+        await until_done(
+            f"broker at {settings.kafka.bootstrap} (alert producer)", producer.start, stop=stop
+        )
         if settings.scheduler_enabled:
             background.append(asyncio.create_task(scheduler.run(), name="scheduler"))
         refresher = live.refresh_forever(
@@ -88,6 +95,8 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
             log.error("background task ended: stopping", extra={"task": failed.get_name()})
             os.kill(os.getpid(), signal.SIGTERM)  # the host's own signal handler stops the runner
             await asyncio.wait([host])
+    except Stopped:
+        pass  # the host ended before the broker answered: its outcome is raised below
     finally:
         scheduler.stop()  # it finishes its round: claimed alerts are published and marked
         stop.set()
