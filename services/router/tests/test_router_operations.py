@@ -84,14 +84,9 @@ def closed_port() -> int:
     return port  # closed once the block ends: nothing listens there
 
 
-@pytest.mark.parametrize(
-    ("command", "expected"),
-    [
-        (["migrate"], "router: cannot reach PostgreSQL at 127.0.0.1:{port}/routing: "),
-        (["serve"], "router: cannot reach the Kafka broker at 127.0.0.1:{port}"),
-    ],
-)
-def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expected: str) -> None:
+def test_an_unreachable_database_is_one_line() -> None:
+    # `serve` does not exit on an unreachable broker or database: it reports not-ready
+    # and retries (test_host_startup); a one-off command says so in one line instead.
     port = closed_port()
     env = os.environ | {
         "ROUTER_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/routing",
@@ -99,7 +94,7 @@ def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expec
         "ROUTER_HTTP_PORT": "0",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "router", *command],
+        [sys.executable, "-m", "router", "migrate"],
         capture_output=True,
         text=True,
         env=env,
@@ -107,7 +102,8 @@ def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expec
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1].startswith(expected.format(port=port))
+    expected = f"router: cannot reach PostgreSQL at 127.0.0.1:{port}/routing: "
+    assert done.stderr.splitlines()[-1].startswith(expected)
 
 
 def test_explain_shows_each_step(capsys: pytest.CaptureFixture[str]) -> None:

@@ -288,14 +288,9 @@ def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("command", "expected"),
-    [
-        (["migrate"], "sla_monitor: cannot reach PostgreSQL at 127.0.0.1:{port}/sla: "),
-        (["serve"], "sla_monitor: cannot reach the Kafka broker at 127.0.0.1:{port}"),
-    ],
-)
-def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expected: str) -> None:
+def test_an_unreachable_database_is_one_line() -> None:
+    # `serve` does not exit on an unreachable broker or database: it reports not-ready
+    # and retries (test_host_startup); a one-off command says so in one line instead.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
@@ -305,7 +300,7 @@ def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expec
         "SLA_HTTP_PORT": "0",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "sla_monitor", *command],
+        [sys.executable, "-m", "sla_monitor", "migrate"],
         capture_output=True,
         text=True,
         env=env,
@@ -313,4 +308,5 @@ def test_an_unreachable_database_or_broker_is_one_line(command: list[str], expec
     )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
-    assert done.stderr.splitlines()[-1].startswith(expected.format(port=port))
+    expected = f"sla_monitor: cannot reach PostgreSQL at 127.0.0.1:{port}/sla: "
+    assert done.stderr.splitlines()[-1].startswith(expected)
