@@ -9,10 +9,10 @@ MEMBERS := libs/events libs/runtime libs/calendars libs/demo libs/devtools \
            services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run tail publish test lint format bench lock schemas clean up down
+.PHONY: help venv run tail publish test test-kafka lint format bench lock schemas clean up down
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Switchboard needs Python 3.11+, found " + sys.version.split()[0])'
@@ -35,6 +35,9 @@ publish: $(STAMP) ## publish events by hand: make publish TOPIC=contacts.inbound
 test: $(STAMP) ## run every test against the embedded broker and database
 	bash deploy/scripts/ensure-prometheus.sh
 	$(PY) -m pytest
+
+test-kafka: $(STAMP) ## the integration and end-to-end tests on Apache Kafka (Java 17+, and Maven or KAFKA_HOME)
+	$(PY) -m pytest --broker=kafka
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict (what CI runs)
 	$(VENV)/bin/ruff check .

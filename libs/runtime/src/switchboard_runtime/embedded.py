@@ -62,7 +62,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout:
     raise EmbeddedError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 10.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 10.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -80,6 +80,9 @@ class Broker:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
+
+    # Tansu has no idempotent producer (nor transactions): clients must not ask for it.
+    idempotent_producer = False
 
     @property
     def bootstrap(self) -> str:
@@ -100,7 +103,7 @@ class Broker:
         _wait_for_port(self.port, self._proc, "the Tansu broker", timeout=20)
 
     def stop(self) -> None:
-        _stop(self._proc, signal.SIGTERM)
+        stop_process(self._proc, signal.SIGTERM)
         self._proc = None
 
     @property
@@ -285,7 +288,7 @@ class Postgres:
 
     def stop(self) -> None:
         """Fast shutdown: open transactions are rolled back, clients disconnected."""
-        _stop(self._proc, signal.SIGINT, timeout=30)
+        stop_process(self._proc, signal.SIGINT, timeout=30)
         self._proc = None
 
     def restart(self) -> None:
