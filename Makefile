@@ -37,6 +37,7 @@ test: $(STAMP) ## run every test against the embedded broker and database
 	$(PY) -m pytest
 
 test-kafka: $(STAMP) ## the integration and end-to-end tests on Apache Kafka (Java 17+, and Maven or KAFKA_HOME)
+	bash deploy/scripts/ensure-prometheus.sh
 	$(PY) -m pytest --broker=kafka
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict (what CI runs)

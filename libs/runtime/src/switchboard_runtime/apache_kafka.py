@@ -36,6 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from switchboard_runtime.embedded import EmbeddedError, die_with_parent, free_port, stop_process
+from switchboard_runtime.settings import KafkaSettings
 
 JAVA_MIN = 17
 DATA_PREFIX = "switchboard-kafka-"
@@ -221,9 +222,6 @@ class KafkaCluster:
     distribution: Distribution | None = None
     _root: Path | None = None
 
-    # Settings the clients should use here: Kafka supports the idempotent producer.
-    idempotent_producer = True
-
     def __post_init__(self) -> None:
         self.nodes = [Node(i + 1) for i in range(self.size)]
 
@@ -239,6 +237,15 @@ class KafkaCluster:
     def root(self) -> Path:
         assert self._root is not None, "start() first"
         return self._root
+
+    def client_settings(self, **values: Any) -> KafkaSettings:
+        """Client settings for Kafka: idempotent producer, long-polling fetch, replicated topics."""
+        defaults: dict[str, Any] = {
+            "enable_idempotence": True,
+            "fetch_max_wait_ms": 500,
+            "replication_factor": min(self.size, 3),
+        }
+        return KafkaSettings(bootstrap=self.bootstrap, **(defaults | values))
 
     def config(self, node: Node) -> dict[str, str]:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
@@ -266,6 +273,8 @@ class KafkaCluster:
             "transaction.state.log.min.isr": min_isr,
             "transaction.state.log.num.partitions": "6",
             "group.initial.rebalance.delay.ms": "0",
+            # Tests that kill a consumer take over its partitions after a short session.
+            "group.min.session.timeout.ms": "1000",
             "num.network.threads": "2",
             "num.io.threads": "2",
             "background.threads": "2",
@@ -341,6 +350,21 @@ class KafkaCluster:
                     f"Kafka ({self.bootstrap}) not ready after {timeout:.0f} s: see {self.log_path}"
                 )
             time.sleep(0.2)
+
+    def run_tool(self, main: str, *args: str, timeout: float = 120) -> str:
+        """Run one of Kafka's own command-line tools (a main class) and return its output."""
+        assert self.distribution is not None, "start() first"
+        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}"
+        result = subprocess.run(
+            self.distribution.command(main, *args, options=(log4j, "-Dlog4j2.level=WARN")),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise EmbeddedError(f"{main} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+        return result.stdout
 
     def stop(self) -> None:
         """Stop every node at once (the data is thrown away) and remove the data."""

@@ -24,6 +24,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from switchboard_runtime.settings import KafkaSettings
 
 PG_SYSTEM_USER = "switchboard"
 _PR_SET_PDEATHSIG = 1
@@ -81,9 +84,6 @@ class Broker:
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
 
-    # Tansu has no idempotent producer (nor transactions): clients must not ask for it.
-    idempotent_producer = False
-
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
@@ -109,6 +109,11 @@ class Broker:
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    def client_settings(self, **values: Any) -> KafkaSettings:
+        """Client settings for Tansu: no idempotent producer (it has none), short fetch wait."""
+        defaults: dict[str, Any] = {"enable_idempotence": False, "fetch_max_wait_ms": 30}
+        return KafkaSettings(bootstrap=self.bootstrap, **(defaults | values))
 
 
 def _package_dir(name: str) -> Path:

@@ -23,6 +23,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -80,10 +81,12 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On Kafka, keep the tests that use the stack; the others ran with `make test`."""
-    if _KAFKA not in config.stash:
-        return
-    keep = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    """On Kafka, keep the tests that use the stack (the others ran with `make test`);
+    on Tansu, leave out those marked `kafka` (they ran with `make test-kafka`)."""
+    if _KAFKA in config.stash:
+        keep = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+    else:
+        keep = [item for item in items if item.get_closest_marker("kafka") is None]
     if len(keep) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
@@ -99,6 +102,10 @@ class Stack:
     @property
     def bootstrap(self) -> str:
         return self.broker.bootstrap
+
+    def kafka_settings(self, **values: Any) -> KafkaSettings:
+        """Client settings right for this broker (see `client_settings`), with `values`."""
+        return self.broker.client_settings(**values)
 
     def url(self, database: str) -> str:
         return self.postgres.dsn_for(database)
@@ -149,11 +156,7 @@ async def execute_admin(url: str, *statements: str) -> None:
 
 @pytest.fixture
 def kafka_settings(stack: Stack) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap=stack.bootstrap,
-        partitions=3,
-        enable_idempotence=stack.broker.idempotent_producer,
-    )
+    return stack.kafka_settings(partitions=3)
 
 
 @pytest.fixture
