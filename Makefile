@@ -23,8 +23,8 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
 
 venv: $(STAMP) ## create .venv with the locked packages
 
-run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all)
-	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE))
+run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all; BROKER=kafka for Apache Kafka)
+	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE)) $(if $(BROKER),--broker $(BROKER))
 
 tail: $(STAMP) ## print a topic as it flows: make tail TOPIC=routing.decisions
 	$(PY) -m switchboard_devtools tail $(or $(TOPIC),$(error set TOPIC=name))

@@ -218,12 +218,20 @@ class KafkaCluster:
     size: int = 1
     log_dir: Path | None = None
     extra_config: dict[str, str] = field(default_factory=dict)
-    nodes: list[Node] = field(init=False)
     distribution: Distribution | None = None
+    ports: tuple[int, ...] = ()  # the brokers' client ports; free ones if not given
+    nodes: list[Node] = field(init=False)
     _root: Path | None = None
 
     def __post_init__(self) -> None:
         self.nodes = [Node(i + 1) for i in range(self.size)]
+        for node, port in zip(self.nodes, self.ports, strict=False):
+            node.port = port
+
+    @property
+    def description(self) -> str:
+        version = self.distribution.version if self.distribution else pom_version(self.pom)
+        return f"Apache Kafka {version}, KRaft, {self.size} node(s)"
 
     @property
     def bootstrap(self) -> str:

@@ -84,6 +84,8 @@ class Broker:
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
 
+    description = "Tansu, memory only"
+
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
