@@ -182,16 +182,17 @@ def remove_stale_data(root: Path | None = None) -> None:
     """Remove data directories whose harness died without cleaning up (SIGKILL)."""
     for path in (root or Path(tempfile.gettempdir())).glob(f"{DATA_PREFIX}*"):
         owner = path.name.removeprefix(DATA_PREFIX).partition("-")[0]
-        if owner.isdigit() and not _alive(int(owner)):
+        if owner.isdigit() and not process_alive(int(owner)):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie has exited: only its parent has not reaped it)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return False
-    return stat.rpartition(")")[2].split()[0] != "Z"  # a zombie has exited already
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @dataclass

@@ -81,10 +81,14 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On Kafka, keep the tests that use the stack (the others ran with `make test`);
-    on Tansu, leave out those marked `kafka` (they ran with `make test-kafka`)."""
+    """On Kafka, keep the tests that use the stack or are marked `kafka` (the others ran
+    with `make test`); on Tansu, leave out those marked `kafka` (`make test-kafka` runs them)."""
     if _KAFKA in config.stash:
-        keep = [item for item in items if "stack" in getattr(item, "fixturenames", ())]
+        keep = [
+            item
+            for item in items
+            if "stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("kafka")
+        ]
     else:
         keep = [item for item in items if item.get_closest_marker("kafka") is None]
     if len(keep) < len(items):
@@ -152,6 +156,17 @@ async def execute_admin(url: str, *statements: str) -> None:
             await conn.execute(statement)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_distribution(pytestconfig: pytest.Config) -> Distribution:
+    """Java and the Kafka jars, for tests (marked `kafka`) that start clusters of their own."""
+    return pytestconfig.stash[_KAFKA]
+
+
+@pytest.fixture(scope="session")
+def kafka_pom(pytestconfig: pytest.Config) -> Path:
+    return _kafka_pom(pytestconfig)
 
 
 @pytest.fixture
