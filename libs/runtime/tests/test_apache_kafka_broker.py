@@ -36,18 +36,16 @@ time.sleep(600)
 
 
 def test_a_killed_harness_leaves_no_broker_and_no_data(kafka_pom: Path) -> None:
-    harness = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-c", HARNESS, str(kafka_pom)], stdout=subprocess.PIPE, text=True
-    )
-    assert harness.stdout is not None
-    started = harness.stdout.readline().split()
-    assert started, f"the harness exited with {harness.wait()} before the broker started"
-    root, pids = Path(started[0]), [int(pid) for pid in started[1:]]
-    assert root.is_dir()
-    assert all(process_alive(pid) for pid in pids)
-
-    harness.kill()
-    harness.wait()
+    ) as harness:
+        assert harness.stdout is not None
+        started = harness.stdout.readline().split()
+        assert started, f"the harness exited with {harness.poll()} before the broker started"
+        root, pids = Path(started[0]), [int(pid) for pid in started[1:]]
+        assert root.is_dir()
+        assert all(process_alive(pid) for pid in pids)
+        harness.kill()
     deadline = time.monotonic() + 30
     while any(process_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
