@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
 from switchboard_runtime.embedded import EmbeddedError, die_with_parent, free_port, stop_process
+from switchboard_runtime.kafka import make_admin
 from switchboard_runtime.settings import KafkaSettings
 
 JAVA_MIN = 17
+SCRAM = "SCRAM-SHA-512"
 DATA_PREFIX = "switchboard-kafka-"
 # Small and quick to start: C1 only, serial GC; enough heap for a test broker.
 JVM_OPTIONS = (
@@ -53,15 +54,20 @@ LOG4J2 = """\
 status = warn
 appender.out.type = Console
 appender.out.name = out
+appender.out.target = {target}
 appender.out.layout.type = PatternLayout
 appender.out.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
+rootLogger.level = {level}
 rootLogger.appenderRef.out.ref = out
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
+# The brokers log INFO to their log file; the command-line tools only warnings, on stderr,
+# so that their stdout is their answer alone.
+BROKER_LOG4J2 = LOG4J2.format(target="SYSTEM_OUT", level="INFO")
+TOOLS_LOG4J2 = LOG4J2.format(target="SYSTEM_ERR", level="WARN")
 
 
 @dataclass(frozen=True)
@@ -218,9 +224,10 @@ class KafkaCluster:
     pom: Path
     size: int = 1
     log_dir: Path | None = None
-    extra_config: dict[str, str] = field(default_factory=dict)
     distribution: Distribution | None = None
     ports: tuple[int, ...] = ()  # the brokers' client ports; free ones if not given
+    # (user, password): clients and brokers authenticate with SASL/SCRAM-SHA-512.
+    scram: tuple[str, str] | None = None
     nodes: list[Node] = field(init=False)
     _root: Path | None = None
 
@@ -239,10 +246,6 @@ class KafkaCluster:
         return ",".join(node.address for node in self.nodes)
 
     @property
-    def pid(self) -> int | None:
-        return self.nodes[0].pid
-
-    @property
     def root(self) -> Path:
         assert self._root is not None, "start() first"
         return self._root
@@ -254,7 +257,37 @@ class KafkaCluster:
             "fetch_max_wait_ms": 500,
             "replication_factor": min(self.size, 3),
         }
+        if self.scram is not None:
+            defaults |= {
+                "security_protocol": "SASL_PLAINTEXT",
+                "sasl_mechanism": SCRAM,
+                "sasl_username": self.scram[0],
+                "sasl_password": self.scram[1],
+            }
         return KafkaSettings(bootstrap=self.bootstrap, **(defaults | values))
+
+    def _listener_config(self, node: Node) -> dict[str, str]:
+        controller = f"CONTROLLER://127.0.0.1:{node.controller_port}"
+        if self.scram is None:
+            return {
+                "listeners": f"PLAINTEXT://{node.address},{controller}",
+                "advertised.listeners": f"PLAINTEXT://{node.address}",
+                "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+                "inter.broker.listener.name": "PLAINTEXT",
+            }
+        user, password = self.scram
+        login = "org.apache.kafka.common.security.scram.ScramLoginModule"
+        return {
+            "listeners": f"SASL_PLAINTEXT://{node.address},{controller}",
+            "advertised.listeners": f"SASL_PLAINTEXT://{node.address}",
+            "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "SASL_PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM,
+            "sasl.mechanism.inter.broker.protocol": SCRAM,
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
+                f'{login} required username="{user}" password="{password}";'
+            ),
+        }
 
     def config(self, node: Node) -> dict[str, str]:
         voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
@@ -264,11 +297,8 @@ class KafkaCluster:
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
             "controller.quorum.voters": voters,
-            "listeners": f"PLAINTEXT://{node.address},CONTROLLER://127.0.0.1:{node.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{node.address}",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            "inter.broker.listener.name": "PLAINTEXT",
+            **self._listener_config(node),
             "log.dirs": str(self.root / f"node-{node.node_id}"),
             # Topics are created by the services and the tests, never by a first use.
             "auto.create.topics.enable": "false",
@@ -288,7 +318,6 @@ class KafkaCluster:
             "num.io.threads": "2",
             "background.threads": "2",
             "log.cleaner.threads": "1",
-            **self.extra_config,
         }
 
     def start(self) -> None:
@@ -296,13 +325,17 @@ class KafkaCluster:
         remove_stale_data()
         self.distribution = self.distribution or find_distribution(self.pom)
         self._root = Path(tempfile.mkdtemp(prefix=f"{DATA_PREFIX}{os.getpid()}-"))
-        (self.root / "log4j2.properties").write_text(LOG4J2)
+        (self.root / "log4j2.properties").write_text(BROKER_LOG4J2)
+        (self.root / "log4j2-tools.properties").write_text(TOOLS_LOG4J2)
         cluster_id = _cluster_id()
         formats = []
         for node in self.nodes:
             path = self.root / f"node-{node.node_id}.properties"
             path.write_text("".join(f"{k}={v}\n" for k, v in self.config(node).items()))
             args = ["format", "--ignore-formatted", "-t", cluster_id, "-c", str(path)]
+            if self.scram is not None:
+                user, password = self.scram
+                args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
             formats.append(self._java("kafka.tools.StorageTool", *args))
         for proc in formats:
             if proc.wait() != 0:
@@ -352,7 +385,7 @@ class KafkaCluster:
                         f" see {self.log_path}"
                     )
             listening = all(_listens(n.port) for n in self.nodes if n.proc is not None)
-            if listening and _in_thread(_brokers(self.bootstrap)) >= running:
+            if listening and _in_thread(_brokers(self.client_settings())) >= running:
                 return
             if time.monotonic() > deadline:
                 raise EmbeddedError(
@@ -363,9 +396,9 @@ class KafkaCluster:
     def run_tool(self, main: str, *args: str, timeout: float = 120) -> str:
         """Run one of Kafka's own command-line tools (a main class) and return its output."""
         assert self.distribution is not None, "start() first"
-        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}"
+        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2-tools.properties'}"
         result = subprocess.run(
-            self.distribution.command(main, *args, options=(log4j, "-Dlog4j2.level=WARN")),
+            self.distribution.command(main, *args, options=(log4j,)),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -391,9 +424,9 @@ def _listens(port: int) -> bool:
     return False
 
 
-async def _brokers(bootstrap: str) -> set[int]:
+async def _brokers(settings: KafkaSettings) -> set[int]:
     """The ids of the brokers the cluster metadata lists (registered and unfenced)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    admin = make_admin(settings, request_timeout_ms=2000)
     try:
         await admin.start()
         cluster = await admin.describe_cluster()
