@@ -9,8 +9,10 @@ stops before the first test with a message naming what is missing.
 Fixtures:
 - `stack`: the broker and PostgreSQL (session scope). If either cannot start, every test
   that needs it errors with the reason: nothing is skipped.
-- `kafka_settings`: `KafkaSettings` pointing at the broker, with the idempotent producer
-  on where the broker supports it (Kafka, not Tansu).
+- `kafka_settings`: `KafkaSettings` pointing at the broker, with what suits that broker
+  (`client_settings`: the idempotent producer and a long-polling fetch on Kafka only).
+- `kafka_pom`, `kafka_distribution`: for tests marked `kafka` that start Kafka clusters
+  of their own (three brokers, SASL); those run only with `--broker=kafka`.
 - `database_url`: a fresh database per test, cloned from a template that has every
   service's migrations applied once (ini option `switchboard_migrations`).
 - `topic_suffix`: a fresh suffix per test, to give each test its own topics and group.
