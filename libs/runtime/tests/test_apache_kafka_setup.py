@@ -12,6 +12,7 @@ import pytest
 
 from switchboard_runtime.apache_kafka import (
     DATA_PREFIX,
+    cluster_id,
     find_distribution,
     find_java,
     pom_version,
@@ -130,3 +131,10 @@ def test_the_kafka_suite_stops_at_once_without_java(bare_path: Path) -> None:
     )
     assert result.returncode == pytest.ExitCode.USAGE_ERROR, result.stdout + result.stderr
     assert "--broker=kafka: Apache Kafka needs Java 17+" in result.stderr
+
+
+def test_cluster_ids_never_look_like_an_option() -> None:
+    # One id in 64 would start with "-", and kafka-storage format then refused it.
+    ids = [cluster_id() for _ in range(2000)]
+    assert all(len(i) == 22 for i in ids)
+    assert not [i for i in ids if i.startswith("-")]

@@ -179,9 +179,16 @@ def _fetch_jars(pom: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _cluster_id() -> str:
-    # Kafka's Uuid text form: URL-safe base64 of 16 random bytes, unpadded.
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+def cluster_id() -> str:
+    """Kafka's Uuid text form: URL-safe base64 of 16 random bytes, unpadded.
+
+    Like Kafka's own `Uuid.randomUuid`, never one starting with "-": the command-line
+    tools would take it for an option.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
 
 
 def remove_stale_data(root: Path | None = None) -> None:
@@ -327,12 +334,12 @@ class KafkaCluster:
         self._root = Path(tempfile.mkdtemp(prefix=f"{DATA_PREFIX}{os.getpid()}-"))
         (self.root / "log4j2.properties").write_text(BROKER_LOG4J2)
         (self.root / "log4j2-tools.properties").write_text(TOOLS_LOG4J2)
-        cluster_id = _cluster_id()
+        cluster = cluster_id()
         formats = []
         for node in self.nodes:
             path = self.root / f"node-{node.node_id}.properties"
             path.write_text("".join(f"{k}={v}\n" for k, v in self.config(node).items()))
-            args = ["format", "--ignore-formatted", "-t", cluster_id, "-c", str(path)]
+            args = ["format", "--ignore-formatted", "-t", cluster, "-c", str(path)]
             if self.scram is not None:
                 user, password = self.scram
                 args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
