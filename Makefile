@@ -9,10 +9,10 @@ MEMBERS := libs/events libs/runtime libs/calendars libs/demo libs/devtools \
            services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run tail publish import test lint format bench lock schemas clean up down
+.PHONY: help venv run tail publish import test test-kafka lint format bench lock schemas clean up down
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Switchboard needs Python 3.11+, found " + sys.version.split()[0])'
@@ -23,8 +23,8 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(MEMBERS))
 
 venv: $(STAMP) ## create .venv with the locked packages
 
-run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all)
-	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE))
+run: $(STAMP) ## start broker, database, services and demo traffic (Ctrl-C stops all; BROKER=kafka for Apache Kafka)
+	$(PY) -m switchboard_devtools run $(if $(RATE),--rate $(RATE)) $(if $(BROKER),--broker $(BROKER))
 
 tail: $(STAMP) ## print a topic as it flows: make tail TOPIC=routing.decisions [FROM_START=1]
 	$(PY) -m switchboard_devtools tail $(or $(TOPIC),$(error set TOPIC=name)) $(if $(FROM_START),--from-start)
@@ -38,6 +38,10 @@ import: $(STAMP) ## import customers into the running `make run`: make import FI
 test: $(STAMP) ## run every test against the embedded broker and database
 	bash deploy/scripts/ensure-prometheus.sh
 	$(PY) -m pytest
+
+test-kafka: $(STAMP) ## the integration and end-to-end tests on Apache Kafka (Java 17+, and Maven or KAFKA_HOME)
+	bash deploy/scripts/ensure-prometheus.sh
+	$(PY) -m pytest --broker=kafka
 
 lint: $(STAMP) ## ruff check, ruff format --check, mypy --strict (what CI runs)
 	$(VENV)/bin/ruff check .

@@ -46,11 +46,14 @@ class Pipeline:
     def env(self, name: str) -> dict[str, str]:
         spec = self.spec(name)
         port = self.port(name)
-        return dict(os.environ) | {
-            f"{spec.env_prefix}DATABASE_URL": self.database_url,
-            f"{spec.env_prefix}KAFKA__BOOTSTRAP": self.kafka.bootstrap,
-            f"{spec.env_prefix}HTTP_PORT": str(port),
-        }
+        return (
+            dict(os.environ)
+            | self.kafka.as_env(spec.env_prefix)
+            | {
+                f"{spec.env_prefix}DATABASE_URL": self.database_url,
+                f"{spec.env_prefix}HTTP_PORT": str(port),
+            }
+        )
 
     def run_command(self, name: str, *args: str) -> str:
         result = subprocess.run(

@@ -45,17 +45,18 @@ class EchoSetup:
 
     def env(self) -> dict[str, str]:
         s = self.settings
-        return os.environ | {
-            "ECHO_DATABASE_URL": s.database_url.get_secret_value(),
-            "ECHO_KAFKA__BOOTSTRAP": self.kafka.bootstrap,
-            "ECHO_KAFKA__MAX_BATCH_RECORDS": str(s.kafka.max_batch_records),
-            "ECHO_KAFKA__MAX_MESSAGE_BYTES": str(s.kafka.max_message_bytes),
-            "ECHO_INPUT_TOPIC": s.input_topic,
-            "ECHO_OUTPUT_TOPIC": s.output_topic,
-            "ECHO_CONSUMER_GROUP": self.group,
-            "ECHO_HANDLER_DELAY_S": str(s.handler_delay_s),
-            "ECHO_HTTP_PORT": "0",
-        }
+        return (
+            os.environ
+            | s.kafka.as_env("ECHO_")
+            | {
+                "ECHO_DATABASE_URL": s.database_url.get_secret_value(),
+                "ECHO_INPUT_TOPIC": s.input_topic,
+                "ECHO_OUTPUT_TOPIC": s.output_topic,
+                "ECHO_CONSUMER_GROUP": self.group,
+                "ECHO_HANDLER_DELAY_S": str(s.handler_delay_s),
+                "ECHO_HTTP_PORT": "0",
+            }
+        )
 
     async def effects(self) -> dict[str, int]:
         engine = db.make_engine(self.settings.database_url.get_secret_value())

@@ -6,11 +6,12 @@ import time
 
 import pytest
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
+from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from switchboard_runtime.errors import ConfigurationError, DeadLetterRateExceeded
 from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, is_transient, record_failure
-from switchboard_runtime.settings import ServiceSettings, load_settings
+from switchboard_runtime.settings import KafkaSettings, ServiceSettings, load_settings
 
 
 class ExampleSettings(ServiceSettings):
@@ -160,3 +161,43 @@ def test_dead_letter_limit_below_the_message_limit_is_refused(
     monkeypatch.setenv("EXAMPLE_KAFKA__MAX_MESSAGE_BYTES", "4096")
     with pytest.raises(ConfigurationError, match="max_dead_letter_bytes"):
         load_settings(ExampleSettings)
+
+
+def _production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXAMPLE_ENVIRONMENT", "production")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_USERNAME", "router")
+    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_PASSWORD", "a-real-long-secret")
+    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql+asyncpg://app:s3cr3t-Value@db/app")
+
+
+def test_production_turns_the_idempotent_producer_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not load_settings(ExampleSettings).kafka.enable_idempotence
+    _production(monkeypatch)
+    assert load_settings(ExampleSettings).kafka.enable_idempotence
+
+
+def test_production_keeps_an_idempotence_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    _production(monkeypatch)
+    monkeypatch.setenv("EXAMPLE_KAFKA__ENABLE_IDEMPOTENCE", "false")
+    assert not load_settings(ExampleSettings).kafka.enable_idempotence
+
+
+def test_kafka_settings_set_explicitly_pass_to_a_service_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen = KafkaSettings(
+        bootstrap="127.0.0.1:9",
+        enable_idempotence=True,
+        sasl_password=SecretStr("a-real-long-secret"),
+    )
+    env = chosen.as_env("EXAMPLE_")
+    assert env == {
+        "EXAMPLE_KAFKA__BOOTSTRAP": "127.0.0.1:9",
+        "EXAMPLE_KAFKA__ENABLE_IDEMPOTENCE": "true",
+        "EXAMPLE_KAFKA__SASL_PASSWORD": "a-real-long-secret",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(ExampleSettings).kafka == chosen

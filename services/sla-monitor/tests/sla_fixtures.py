@@ -180,9 +180,9 @@ class Rig:
         s = self.settings
         return (
             dict(os.environ)
+            | s.kafka.as_env("SLA_")
             | {
                 "SLA_DATABASE_URL": s.database_url.get_secret_value(),
-                "SLA_KAFKA__BOOTSTRAP": s.kafka.bootstrap,
                 "SLA_TOPIC_SUFFIX": s.topic_suffix,
                 "SLA_CONSUMER_GROUP": s.consumer_group or "sla",
                 "SLA_HTTP_PORT": "0",

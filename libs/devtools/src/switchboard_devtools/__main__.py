@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rate", type=float, default=2.0, help="demo contacts per second")
     run.add_argument("--seed", type=int, default=7, help="demo traffic seed")
     run.add_argument("--duration", type=float, help="stop the demo traffic after S seconds")
+    run.add_argument("--broker", choices=("tansu", "kafka"), default="tansu", help="the broker")
     show = commands.add_parser("tail", help="print a topic's records as they arrive")
     show.add_argument("topic")
     show.add_argument("--bootstrap", help="host:port (default: the running `make run`)")
@@ -63,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         try:
-            return stack.run(stack.RunOptions(args.rate, args.seed, args.duration))
+            return stack.run(
+                stack.RunOptions(args.rate, args.seed, args.duration, broker=args.broker)
+            )
         except KeyboardInterrupt:
             return 0
     if args.command == "service":

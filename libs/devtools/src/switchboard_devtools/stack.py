@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from switchboard_devtools.services import REPO, SERVICES, ServiceSpec
 from switchboard_events.topics import ALL_TOPICS, dlq
 from switchboard_runtime import kafka
+from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, EmbeddedError, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.settings import KafkaSettings
@@ -36,6 +37,7 @@ STATE_FILE = RUN_DIR / "stack.json"
 BROKER_PORT = 19092
 POSTGRES_PORT = 15432
 DATABASE = "switchboard"
+KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
 
 
 @dataclass
@@ -44,6 +46,7 @@ class RunOptions:
     seed: int = 7
     duration: float | None = None
     partitions: int = 6
+    broker: str = "tansu"  # or "kafka": Apache Kafka from deploy/kafka/pom.xml or KAFKA_HOME
 
 
 @dataclass
@@ -81,7 +84,9 @@ class Children:
 
 def run(options: RunOptions) -> int:
     RUN_DIR.mkdir(exist_ok=True)
-    broker = Broker(port=BROKER_PORT, log_path=RUN_DIR / "broker.log")
+    broker: Broker | KafkaCluster = Broker(port=BROKER_PORT, log_path=RUN_DIR / "broker.log")
+    if options.broker == "kafka":
+        broker = KafkaCluster(KAFKA_POM, log_dir=RUN_DIR, ports=(BROKER_PORT,))
     postgres = Postgres(port=POSTGRES_PORT, durable=True)
     children = Children()
     stop = _install_stop_handlers()
@@ -91,7 +96,7 @@ def run(options: RunOptions) -> int:
         cleanup.callback(children.stop_all)
         cleanup.callback(lambda: STATE_FILE.unlink(missing_ok=True))
         try:
-            _say("starting the embedded broker (Tansu) and PostgreSQL")
+            _say(f"starting the broker ({broker.description}) and PostgreSQL")
             broker.start()
             postgres.start()
         except EmbeddedError as exc:
@@ -103,7 +108,7 @@ def run(options: RunOptions) -> int:
         services = [s for s in SERVICES if s.exists()]
         for spec in services:
             upgrade(database_url, spec.migrations, spec.schema)
-        settings = KafkaSettings(bootstrap=broker.bootstrap, partitions=options.partitions)
+        settings = broker.client_settings(partitions=options.partitions)
         asyncio.run(kafka.create_topics(settings, _topic_names()))
         STATE_FILE.write_text(json.dumps({"bootstrap": broker.bootstrap, "database": database_url}))
 
@@ -111,8 +116,10 @@ def run(options: RunOptions) -> int:
         demo = [sys.executable, "-m", "switchboard_demo"]
         subprocess.run([*demo, "customers", "--out", str(customers)], check=True, cwd=REPO)
         for spec in services:
-            children.start(spec.name, _service_args(spec), _service_env(spec, database_url, broker))
-        _seed_customers(services, customers, database_url, broker)
+            children.start(
+                spec.name, _service_args(spec), _service_env(spec, database_url, settings)
+            )
+        _seed_customers(services, customers, database_url, settings)
         _wait_ready(services, children)
         traffic = [*demo, "traffic", "--bootstrap", broker.bootstrap, "--rate", str(options.rate)]
         traffic += ["--seed", str(options.seed)]
@@ -160,8 +167,8 @@ def _base_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _service_env(spec: ServiceSpec, database_url: str, broker: Broker) -> dict[str, str]:
-    return _base_env() | spec.env(database_url, broker.bootstrap)
+def _service_env(spec: ServiceSpec, database_url: str, kafka: KafkaSettings) -> dict[str, str]:
+    return _base_env() | kafka.as_env(spec.env_prefix) | spec.env(database_url, kafka.bootstrap)
 
 
 def _service_args(spec: ServiceSpec) -> list[str]:
@@ -169,12 +176,12 @@ def _service_args(spec: ServiceSpec) -> list[str]:
 
 
 def _seed_customers(
-    services: list[ServiceSpec], customers: Path, database_url: str, broker: Broker
+    services: list[ServiceSpec], customers: Path, database_url: str, kafka: KafkaSettings
 ) -> None:
     for spec in services:
         if spec.module == "profile_lookup":
             args = [*_service_args(spec), "import", str(customers)]
-            subprocess.run(args, check=True, cwd=REPO, env=_service_env(spec, database_url, broker))
+            subprocess.run(args, check=True, cwd=REPO, env=_service_env(spec, database_url, kafka))
 
 
 def _wait_ready(services: list[ServiceSpec], children: Children, timeout: float = 60) -> None:
@@ -196,12 +203,15 @@ def _wait_ready(services: list[ServiceSpec], children: Children, timeout: float 
 
 
 def _banner(
-    services: list[ServiceSpec], broker: Broker, database_url: str, options: RunOptions
+    services: list[ServiceSpec],
+    broker: Broker | KafkaCluster,
+    database_url: str,
+    options: RunOptions,
 ) -> None:
     lines = [
         "",
         "Switchboard is running (Ctrl-C stops everything).",
-        f"  broker (Tansu, memory only)  {broker.bootstrap}",
+        f"  broker                       {broker.bootstrap}  ({broker.description})",
         f"  PostgreSQL                   {database_url}",
     ]
     lines += [

@@ -24,6 +24,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from switchboard_runtime.settings import KafkaSettings
 
 PG_SYSTEM_USER = "switchboard"
 _PR_SET_PDEATHSIG = 1
@@ -62,7 +65,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, timeout:
     raise EmbeddedError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def _stop(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 10.0) -> None:
+def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float = 10.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(sig)
@@ -80,6 +83,8 @@ class Broker:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     _proc: subprocess.Popen[bytes] | None = None
+
+    description = "Tansu, memory only"
 
     @property
     def bootstrap(self) -> str:
@@ -100,12 +105,17 @@ class Broker:
         _wait_for_port(self.port, self._proc, "the Tansu broker", timeout=20)
 
     def stop(self) -> None:
-        _stop(self._proc, signal.SIGTERM)
+        stop_process(self._proc, signal.SIGTERM)
         self._proc = None
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
+
+    def client_settings(self, **values: Any) -> KafkaSettings:
+        """Client settings for Tansu: no idempotent producer (it has none), short fetch wait."""
+        defaults: dict[str, Any] = {"enable_idempotence": False, "fetch_max_wait_ms": 30}
+        return KafkaSettings(bootstrap=self.bootstrap, **(defaults | values))
 
 
 def _package_dir(name: str) -> Path:
@@ -285,7 +295,7 @@ class Postgres:
 
     def stop(self) -> None:
         """Fast shutdown: open transactions are rolled back, clients disconnected."""
-        _stop(self._proc, signal.SIGINT, timeout=30)
+        stop_process(self._proc, signal.SIGINT, timeout=30)
         self._proc = None
 
     def restart(self) -> None:

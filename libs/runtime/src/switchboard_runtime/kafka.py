@@ -76,9 +76,17 @@ def make_consumer(
     )
 
 
+def make_admin(settings: KafkaSettings, request_timeout_ms: int = 40_000) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap,
+        request_timeout_ms=request_timeout_ms,
+        **_security(settings),
+    )
+
+
 async def create_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
     """Create each topic with the configured partition count; existing ones are kept."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap, **_security(settings))
+    admin = make_admin(settings)
     await admin.start()
     try:
         wanted = sorted(set(names))

@@ -33,9 +33,11 @@ class KafkaSettings(BaseSettings):
     sasl_mechanism: str | None = Field(None, pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    # Tansu, the embedded broker, supports neither; turn them on for real Kafka only.
+    # Off by default because Tansu, the embedded broker, has no idempotent producer; on
+    # with ENVIRONMENT=production unless set, and on in the Apache Kafka test harness.
     enable_idempotence: bool = False
-    # The embedded broker answers a fetch only when it polls: keep this small but non-zero.
+    # How long the broker may hold an empty fetch. Kafka answers as soon as data arrives
+    # (500 suits it); Tansu answers only when it polls, so it needs a short wait.
     fetch_max_wait_ms: int = Field(30, ge=1, le=10_000)
     max_batch_records: int = Field(1000, ge=1, le=100_000)
     max_message_bytes: int = Field(1_048_576, ge=1024)
@@ -59,6 +61,19 @@ class KafkaSettings(BaseSettings):
                 f" max_message_bytes ({self.max_message_bytes}), or every dead letter is cut"
             )
         return self
+
+    def as_env(self, prefix: str) -> dict[str, str]:
+        """The values set explicitly, as a service's environment: `{prefix}KAFKA__NAME`."""
+        env = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if value is not None:
+                env[f"{prefix}KAFKA__{name.upper()}"] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        return env
 
 
 class ServiceSettings(BaseSettings):
@@ -88,6 +103,9 @@ class ServiceSettings(BaseSettings):
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
+        if "enable_idempotence" not in self.kafka.model_fields_set:
+            # Production runs on Apache Kafka: no duplicates from producer retries.
+            self.kafka.enable_idempotence = True
         if self.kafka.security_protocol in ("PLAINTEXT", "SSL") and not self.kafka.sasl_mechanism:
             raise ValueError(
                 "environment=production refuses unauthenticated Kafka: set KAFKA__SECURITY_PROTOCOL"

@@ -1,5 +1,7 @@
 """Broker helpers for tests: publish records, read a topic back, read a group's commits,
-count a topic's records."""
+count a topic's records.
+
+Every client comes from the runtime's factory, so the helpers work on a secured cluster."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
-from switchboard_runtime.kafka import make_producer
+from switchboard_runtime.kafka import make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
 
 
@@ -52,14 +54,8 @@ async def read_topic(
 
     Returns what arrived, so a test can assert on the count with a clear message.
     """
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"reader-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
+    group = f"reader-{uuid.uuid4().hex[:8]}"
+    consumer = make_consumer(settings, group, "test-reader", topic)
     await consumer.start()
     found: list[Message] = []
     deadline = time.monotonic() + timeout
@@ -89,9 +85,7 @@ async def committed(settings: KafkaSettings, group: str, topic: str) -> dict[int
     Read with `consumer.committed()`: the embedded broker does not answer the admin
     client's list-offsets call for groups.
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = make_consumer(settings, group, "test-committed")
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)

@@ -1,9 +1,18 @@
 """pytest plugin: the real broker and database, started once per test session.
 
+The broker is Tansu (embedded, the default) or Apache Kafka in KRaft mode:
+`pytest --broker=kafka` (or `SWITCHBOARD_TEST_BROKER=kafka`, what `make test-kafka` does).
+On Kafka only the tests that use the broker or the database run: unit tests need not run
+twice. If Kafka cannot be had (no Java 17+, no Maven and no KAFKA_HOME), the session
+stops before the first test with a message naming what is missing.
+
 Fixtures:
-- `stack`: the embedded Tansu broker and PostgreSQL (session scope). If either cannot
-  start, every test that needs it errors with the reason: nothing is skipped.
-- `kafka_settings`: `KafkaSettings` pointing at the broker.
+- `stack`: the broker and PostgreSQL (session scope). If either cannot start, every test
+  that needs it errors with the reason: nothing is skipped.
+- `kafka_settings`: `KafkaSettings` pointing at the broker, with what suits that broker
+  (`client_settings`: the idempotent producer and a long-polling fetch on Kafka only).
+- `kafka_pom`, `kafka_distribution`: for tests marked `kafka` that start Kafka clusters
+  of their own (three brokers, SASL); those run only with `--broker=kafka`.
 - `database_url`: a fresh database per test, cloned from a template that has every
   service's migrations applied once (ini option `switchboard_migrations`).
 - `topic_suffix`: a fresh suffix per test, to give each test its own topics and group.
@@ -12,17 +21,23 @@ Fixtures:
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 
-from switchboard_runtime.embedded import Broker, Postgres
+from switchboard_runtime.apache_kafka import Distribution, KafkaCluster, find_distribution
+from switchboard_runtime.embedded import Broker, EmbeddedError, Postgres
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.settings import KafkaSettings
 
 TEMPLATE_DB = "switchboard_template"
+BROKERS = ("tansu", "kafka")
+_KAFKA = pytest.StashKey[Distribution]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,18 +47,71 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="linelist",
         default=[],
     )
+    parser.addini(
+        "switchboard_kafka_pom",
+        "the pinned Maven definition of the Apache Kafka broker, relative to the root",
+        default="deploy/kafka/pom.xml",
+    )
+    parser.addoption(
+        "--broker",
+        choices=BROKERS,
+        default=os.environ.get("SWITCHBOARD_TEST_BROKER", "tansu"),
+        help="the broker the integration tests run on (env SWITCHBOARD_TEST_BROKER)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    broker = config.getoption("--broker")
+    if broker not in BROKERS:
+        raise pytest.UsageError(f"SWITCHBOARD_TEST_BROKER={broker!r}: expected one of {BROKERS}")
+    if broker == "kafka":
+        try:
+            config.stash[_KAFKA] = find_distribution(_kafka_pom(config))
+        except EmbeddedError as exc:
+            raise pytest.UsageError(f"--broker=kafka: {exc}") from None
+
+
+def _kafka_pom(config: pytest.Config) -> Path:
+    return config.rootpath / str(config.getini("switchboard_kafka_pom"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _KAFKA in config.stash:
+        kafka = config.stash[_KAFKA]
+        return f"broker: Apache Kafka {kafka.version} (KRaft, {kafka.libs})"
+    return "broker: Tansu (embedded)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On Kafka, keep the tests that use the stack or are marked `kafka` (the others ran
+    with `make test`); on Tansu, leave out those marked `kafka` (`make test-kafka` runs them)."""
+    if _KAFKA in config.stash:
+        keep = [
+            item
+            for item in items
+            if "stack" in getattr(item, "fixturenames", ()) or item.get_closest_marker("kafka")
+        ]
+    else:
+        keep = [item for item in items if item.get_closest_marker("kafka") is None]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
 
 
 class Stack:
     """The running embedded servers, shared by the whole session."""
 
-    def __init__(self, broker: Broker, postgres: Postgres) -> None:
+    def __init__(self, broker: Broker | KafkaCluster, postgres: Postgres) -> None:
         self.broker = broker
         self.postgres = postgres
 
     @property
     def bootstrap(self) -> str:
         return self.broker.bootstrap
+
+    def kafka_settings(self, **values: Any) -> KafkaSettings:
+        """Client settings right for this broker (see `client_settings`), with `values`."""
+        return self.broker.client_settings(**values)
 
     def url(self, database: str) -> str:
         return self.postgres.dsn_for(database)
@@ -56,7 +124,12 @@ class Stack:
 @pytest.fixture(scope="session")
 def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     logs = tmp_path_factory.mktemp("stack")
-    broker = Broker(log_path=logs / "broker.log")
+    broker: Broker | KafkaCluster
+    if _KAFKA in pytestconfig.stash:
+        kafka = pytestconfig.stash[_KAFKA]
+        broker = KafkaCluster(_kafka_pom(pytestconfig), log_dir=logs, distribution=kafka)
+    else:
+        broker = Broker(log_path=logs / "broker.log")
     postgres = Postgres()
     try:
         broker.start()
@@ -87,9 +160,20 @@ async def execute_admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
+@pytest.fixture(scope="session")
+def kafka_distribution(pytestconfig: pytest.Config) -> Distribution:
+    """Java and the Kafka jars, for tests (marked `kafka`) that start clusters of their own."""
+    return pytestconfig.stash[_KAFKA]
+
+
+@pytest.fixture(scope="session")
+def kafka_pom(pytestconfig: pytest.Config) -> Path:
+    return _kafka_pom(pytestconfig)
+
+
 @pytest.fixture
 def kafka_settings(stack: Stack) -> KafkaSettings:
-    return KafkaSettings(bootstrap=stack.bootstrap, partitions=3)
+    return stack.kafka_settings(partitions=3)
 
 
 @pytest.fixture

@@ -1,0 +1,173 @@
+"""Broker failover on a three-node Apache Kafka cluster (replication 3, min.insync.replicas
+2), with the three services as processes and demo traffic flowing:
+
+- the broker leading most partitions is killed with SIGKILL mid-stream, restarted later;
+- a rolling restart: each broker in turn stopped with SIGTERM and started again, the
+  next one only once every partition is back in sync on all three.
+
+Each time every contact still gets exactly one decision id, nothing valid is
+dead-lettered, no service needs a restart. Runs with `make test-kafka`; `-s` prints
+the figures (redeliveries are decisions read twice with the same id)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from pipeline import Pipeline, topic_names
+
+from switchboard_demo.customers import demo_customers
+from switchboard_demo.traffic import Outgoing, TrafficConfig, generate_traffic
+from switchboard_events import CONTACTS_INBOUND, ROUTING_DECISIONS
+from switchboard_events.topics import dlq
+from switchboard_runtime.apache_kafka import Distribution, KafkaCluster
+from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing.kafka import read_topic
+from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka]
+
+TRAFFIC_SECONDS = 30
+KILL_AT_S = 8.0
+RESTART_AT_S = 20.0
+WATCHED = [CONTACTS_INBOUND, ROUTING_DECISIONS]
+
+
+@pytest.fixture
+async def cluster(
+    kafka_pom: Path, kafka_distribution: Distribution, tmp_path: Path
+) -> AsyncIterator[KafkaCluster]:
+    """A fresh cluster per test: each starts with healthy brokers and empty topics."""
+    three = KafkaCluster(kafka_pom, size=3, log_dir=tmp_path, distribution=kafka_distribution)
+    await asyncio.to_thread(three.start)
+    try:
+        yield three
+    finally:
+        three.stop()
+
+
+async def describe(settings: KafkaSettings, topics: list[str]) -> list[dict[str, Any]]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    await admin.start()
+    try:
+        return [p for topic in await admin.describe_topics(topics) for p in topic["partitions"]]
+    finally:
+        await admin.close()
+
+
+async def leader_of_most_partitions(settings: KafkaSettings) -> int:
+    leaders = Counter(p["leader"] for p in await describe(settings, WATCHED))
+    return int(leaders.most_common(1)[0][0])
+
+
+async def wait_in_sync(settings: KafkaSettings, replicas: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(len(p["isr"]) == replicas for p in await describe(settings, WATCHED)):
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"partitions not back in sync on {replicas} brokers in {timeout:.0f} s")
+
+
+async def publish_on_time(settings: KafkaSettings, items: list[Outgoing], began: float) -> set[str]:
+    contacts = set()
+    producer = make_producer(settings, "failover-traffic")
+    await producer.start()
+    try:
+        pending = []
+        for item in sorted(items, key=lambda i: i.at):
+            if (wait := began + item.at - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
+            pending.append(await producer.send(item.topic, item.value, key=item.key.encode()))
+            if item.topic == CONTACTS_INBOUND:
+                contacts.add(item.key)
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return contacts
+
+
+async def crash_busiest_broker(cluster: KafkaCluster, settings: KafkaSettings, began: float) -> str:
+    await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+    leader = await leader_of_most_partitions(settings)
+    node = next(n for n in cluster.nodes if n.node_id == leader)
+    await asyncio.to_thread(cluster.stop_node, node, signal.SIGKILL)
+    await asyncio.sleep(max(0.0, began + RESTART_AT_S - time.monotonic()))
+    await asyncio.to_thread(cluster.start_node, node)
+    return f"SIGKILL broker {leader} at {KILL_AT_S:.0f} s, restarted at {RESTART_AT_S:.0f} s"
+
+
+async def rolling_restart(cluster: KafkaCluster, settings: KafkaSettings, began: float) -> str:
+    await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+    for node in cluster.nodes:
+        await asyncio.to_thread(cluster.stop_node, node, signal.SIGTERM)
+        await asyncio.to_thread(cluster.start_node, node)
+        await wait_in_sync(settings, len(cluster.nodes))
+    return f"rolling SIGTERM restart from {KILL_AT_S:.0f} s to {time.monotonic() - began:.0f} s"
+
+
+Disruption = Callable[[KafkaCluster, KafkaSettings, float], Awaitable[str]]
+
+
+@pytest.mark.parametrize("disrupt", [crash_busiest_broker, rolling_restart])
+async def test_broker_failover_loses_and_doubles_no_decision(
+    stack: Stack, cluster: KafkaCluster, tmp_path: Path, disrupt: Disruption
+) -> None:
+    name = f"failover_{uuid.uuid4().hex[:8]}"
+    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    kafka = cluster.client_settings()
+    assert (kafka.replication_factor, kafka.enable_idempotence) == (3, True)
+    pipeline = Pipeline(kafka, stack.url(name), tmp_path)
+    try:
+        await create_topics(kafka, topic_names())
+        customers = demo_customers()
+        customers_file = tmp_path / "customers.jsonl"
+        customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
+        pipeline.run_command("profile-lookup", "import", str(customers_file))
+        for service in ("profile-lookup", "router", "sla-monitor"):
+            await asyncio.to_thread(pipeline.start, service)
+
+        run = uuid.uuid4().hex[:8]
+        config = TrafficConfig(seed=5, rate=3, duration=TRAFFIC_SECONDS, run_id=run)
+        items = list(generate_traffic(customers, config, datetime.now(UTC)))
+        began = time.monotonic()
+        contacts, what = await asyncio.gather(
+            publish_on_time(kafka, items, began), disrupt(cluster, kafka, began)
+        )
+        decisions = await read_topic(kafka, ROUTING_DECISIONS, len(contacts), timeout=120)
+        dead_letters = await read_topic(kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3)
+        exited = {n: p.returncode for n, p in pipeline.procs.items() if p.poll() is not None}
+    finally:
+        pipeline.stop_all()
+        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    ids: dict[str, set[str]] = defaultdict(set)
+    for message in decisions:
+        data = json.loads(message.value)["data"]
+        ids[str(data["contact_id"])].add(str(data["decision_id"]))
+    figures = {
+        "contacts": len(contacts),
+        "decisions": len(decisions),
+        "distinct_decision_ids": sum(len(v) for v in ids.values()),
+        "redeliveries": len(decisions) - sum(len(v) for v in ids.values()),
+        "disruption": what,
+        "traffic_s": TRAFFIC_SECONDS,
+    }
+    print(f"failover: {json.dumps(figures)}")
+    missing = contacts - set(ids)
+    assert not missing, f"{len(missing)} contacts got no decision, e.g. {sorted(missing)[:3]}"
+    assert set(ids) == contacts, "decisions for contacts never sent"
+    assert not {c: v for c, v in ids.items() if len(v) > 1}, "a contact got two decision ids"
+    assert dead_letters == [], "valid records were dead-lettered"
+    assert not exited, f"services exited during the failover: {exited}"
