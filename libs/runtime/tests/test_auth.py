@@ -168,6 +168,10 @@ def test_openapi_documents_the_scheme_and_each_routes_scope() -> None:
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert document["paths"]["/erase"]["post"]["security"] == [{"bearer": ["customers:erase"]}]
     assert "security" not in document["paths"]["/healthz"]["get"]
+    answers = document["paths"]["/erase"]["post"]["responses"]
+    assert answers["403"]["description"] == "the token lacks `customers:erase`"
+    assert "401" in answers
+    assert "401" not in document["paths"]["/healthz"]["get"]["responses"]
 
 
 def test_tokens_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:

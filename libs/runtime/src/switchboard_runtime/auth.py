@@ -21,6 +21,7 @@ import json
 import secrets
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,8 +29,10 @@ from typing import Any, Self
 
 import jwt
 from fastapi import HTTPException, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from starlette.routing import BaseRoute
 
 
 class Scope(StrEnum):
@@ -295,13 +298,14 @@ def _challenge(error: str, description: str, scope: str | None = None) -> dict[s
     return {"WWW-Authenticate": value}
 
 
-def require(scope: Scope) -> Any:
-    """A dependency that lets the request through only with a token holding `scope`.
+class ScopeRequirement:
+    """The dependency behind `require`: authenticates the request and checks one scope."""
 
-    It is a `Security` dependency, so OpenAPI lists the scheme and the scope on the route.
-    """
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
 
-    async def check(
+    async def __call__(
+        self,
         request: Request,
         credentials: HTTPAuthorizationCredentials | None = Security(_bearer),  # noqa: B008
     ) -> Principal:
@@ -318,12 +322,37 @@ def require(scope: Scope) -> Any:
             raise HTTPException(401, str(exc), headers=_challenge(error, str(exc))) from None
         except KeysUnavailable as exc:
             raise HTTPException(503, str(exc)) from None
+        scope = self.scope.value
         if scope not in principal.scopes:
-            detail = f"token {principal.name!r} lacks the scope {scope.value!r} this route needs"
+            detail = f"token {principal.name!r} lacks the scope {scope!r} this route needs"
             raise HTTPException(
-                403, detail, headers=_challenge("insufficient_scope", detail, scope.value)
+                403, detail, headers=_challenge("insufficient_scope", detail, scope)
             )
         request.state.principal = principal
         return principal
 
-    return Security(check, scopes=[scope.value])
+
+def require(scope: Scope) -> Any:
+    """A dependency that lets the request through only with a token holding `scope`.
+
+    It is a `Security` dependency, so OpenAPI lists the scheme and the scope on the route.
+    """
+    return Security(ScopeRequirement(scope), scopes=[scope.value])
+
+
+def document_refusals(routes: Sequence[BaseRoute]) -> None:
+    """Add the 401 and 403 answers to the OpenAPI entry of every route that needs a scope."""
+    detail = {"type": "object", "properties": {"detail": {"type": "string"}}}
+    content = {"application/json": {"schema": detail}}
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        for dependency in route.dependencies:
+            if isinstance(dependency.dependency, ScopeRequirement):
+                scope = dependency.dependency.scope.value
+                route.responses.setdefault(
+                    401, {"description": "no token, or an invalid one", "content": content}
+                )
+                route.responses.setdefault(
+                    403, {"description": f"the token lacks `{scope}`", "content": content}
+                )

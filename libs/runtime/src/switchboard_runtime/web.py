@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from switchboard_runtime.auth import Authenticator, Scope, require
+from switchboard_runtime.auth import Authenticator, Scope, document_refusals, require
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]
 """Returns None when ready, else what is wrong."""
@@ -53,7 +53,9 @@ def create_app(
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    document_refusals(app.routes)
     for router in routers:
+        document_refusals(router.routes)
         app.include_router(router)
     return app
 
