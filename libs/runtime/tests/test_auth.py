@@ -284,6 +284,17 @@ async def test_alg_none_and_hmac_with_the_public_key_are_refused(
     assert response.json()["detail"].startswith("token algorithm 'HS256' is not accepted")
 
 
+async def test_what_a_forged_header_says_stays_out_of_the_response_headers(
+    oidc_app: Any,
+) -> None:
+    # The unknown key id is quoted in the message; a header cannot carry it as it is.
+    forged = _forged({"alg": "RS256", "kid": "k\u20ac"}, None)
+    response = await call(oidc_app, "GET", "/state", forged)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "no signing key 'k\u20ac' in the issuer's key set"}
+    assert response.headers["www-authenticate"].isascii()
+
+
 async def test_a_rotated_jwks_file_is_read_again(
     oidc_app: Any, jwks_file: Path, key: rsa.RSAPrivateKey
 ) -> None:

@@ -291,7 +291,8 @@ _bearer = HTTPBearer(
 
 
 def _challenge(error: str, description: str, scope: str | None = None) -> dict[str, str]:
-    safe = description.replace('"', "'")
+    # Parts of the message come from the token's unverified header: printable ASCII only.
+    safe = "".join(c if " " <= c <= "~" and c != '"' else "'" for c in description)[:300]
     value = f'Bearer realm="{REALM}", error="{error}", error_description="{safe}"'
     if scope:
         value += f', scope="{scope}"'
