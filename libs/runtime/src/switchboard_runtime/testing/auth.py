@@ -83,8 +83,9 @@ def route_scopes(app: FastAPI) -> dict[tuple[str, str], list[str]]:
 async def assert_every_route_guarded(
     app: FastAPI, public: frozenset[str] = frozenset(DEFAULT_PUBLIC_PATHS)
 ) -> int:
-    """With `walking_tokens()` in the app's settings: every route but `public` answers 401 without a token, 403 with a token lacking its
-    scope, and neither with one holding it. Returns how many routes were walked."""
+    """With `walking_tokens()` in the app's settings, every route but `public` answers 401
+    without a token or with an unknown one, 403 with a token lacking its one scope, and
+    neither with a token holding it. Returns how many routes were walked."""
     table = route_scopes(app)
     walked = 0
     transport = httpx.ASGITransport(app=app)
