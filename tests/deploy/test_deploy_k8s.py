@@ -155,7 +155,7 @@ def test_container_environment_matches_the_settings_model() -> None:
     assert seen == set(SETTINGS_BY_MODULE)
 
 
-def test_services_run_in_production_mode_with_authenticated_kafka() -> None:
+def test_services_run_in_production_mode_with_authenticated_kafka_and_admin_tokens() -> None:
     for deployment in _of_kind("Deployment"):
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         module = module_of(container["args"])
@@ -163,7 +163,7 @@ def test_services_run_in_production_mode_with_authenticated_kafka() -> None:
         prefix = str(SETTINGS_BY_MODULE[module].model_config.get("env_prefix"))
         env = {var["name"]: var for var in container["env"]}
         assert env[f"{prefix}ENVIRONMENT"]["value"] == "production"
-        for secret in ("DATABASE_URL", "KAFKA__SASL_PASSWORD"):
+        for secret in ("DATABASE_URL", "KAFKA__SASL_PASSWORD", "AUTH__TOKENS"):
             assert "secretKeyRef" in env[prefix + secret]["valueFrom"], f"{prefix}{secret}"
 
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from switchboard_devtools.services import SERVICES, ServiceSpec
 from switchboard_events.topics import ALL_TOPICS, dlq
+from switchboard_runtime.auth import new_token
 from switchboard_runtime.embedded import die_with_parent, free_port
 from switchboard_runtime.settings import KafkaSettings
 
@@ -36,6 +38,8 @@ class Pipeline:
     log_dir: Path
     ports: dict[str, int] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # As `make run` does: one admin token of every scope; the services get its hash.
+    admin_token: tuple[str, str] = field(default_factory=new_token)
 
     def spec(self, name: str) -> ServiceSpec:
         return next(s for s in SERVICES if s.name == name)
@@ -46,14 +50,24 @@ class Pipeline:
     def env(self, name: str) -> dict[str, str]:
         spec = self.spec(name)
         port = self.port(name)
+        env = spec.env(self.database_url, self.kafka.bootstrap, self.admin_token[1])
         return (
             dict(os.environ)
             | self.kafka.as_env(spec.env_prefix)
-            | {
-                f"{spec.env_prefix}DATABASE_URL": self.database_url,
-                f"{spec.env_prefix}HTTP_PORT": str(port),
-            }
+            | env
+            | {f"{spec.env_prefix}HTTP_PORT": str(port)}
         )
+
+    def admin_get(self, name: str, path: str, token: str | None) -> tuple[int, str]:
+        """GET an admin route of a running service: (status, body)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        url = f"http://127.0.0.1:{self.ports[name]}{path}"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
 
     def run_command(self, name: str, *args: str) -> str:
         result = subprocess.run(

@@ -282,6 +282,28 @@ async def test_every_dashboard_panel_returns_data(
     assert not empty, "panels without data:\n" + "\n".join(empty)
 
 
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("router", "/admin/queues"),
+        ("sla-monitor", "/sla/policy"),
+        ("profile-lookup", "/customers/cust-000042"),
+    ],
+)
+async def test_admin_routes_of_the_running_services_need_the_token(
+    e2e: tuple[Pipeline, Sent, Observed], service: str, path: str
+) -> None:
+    pipeline, _, _ = e2e
+    status, body = await asyncio.to_thread(pipeline.admin_get, service, path, None)
+    assert status == 401, body
+    assert "Bearer" in json.loads(body)["detail"]
+    status, body = await asyncio.to_thread(pipeline.admin_get, service, path, "not-the-token")
+    assert status == 401, body
+    token = pipeline.admin_token[0]
+    status, body = await asyncio.to_thread(pipeline.admin_get, service, path, token)
+    assert status == 200, body
+
+
 async def test_services_stop_cleanly_after_the_run(
     e2e: tuple[Pipeline, Sent, Observed],
 ) -> None:

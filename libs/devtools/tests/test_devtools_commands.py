@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from switchboard_devtools import __main__ as devtools
 from switchboard_devtools import stack
 from switchboard_devtools.publish import publish, read_records, subject_of
+from switchboard_devtools.services import SERVICES
 from switchboard_runtime import kafka
-from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.auth import Authenticator, Scope, new_token
+from switchboard_runtime.settings import KafkaSettings, ServiceSettings
 from switchboard_runtime.testing.kafka import read_topic
 
 SAMPLES = Path(__file__).resolve().parents[2] / "events" / "samples"
@@ -142,3 +144,19 @@ def test_make_passes_the_options_on(goal: list[str], expected: str) -> None:
         check=True,
     ).stdout
     assert f"-m switchboard_devtools {expected}" in shown
+
+
+async def test_make_run_gives_every_service_the_token_it_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token, digest = new_token()
+    for spec in SERVICES:
+        for name, value in spec.env("postgresql+asyncpg://x@db/x", "broker:9092", digest).items():
+            monkeypatch.setenv(name, value)
+
+    class Settings(ServiceSettings):
+        model_config = {"env_prefix": "ROUTER_", "env_nested_delimiter": "__"}
+
+    principal = await Authenticator(Settings().auth).authenticate(token)
+    assert principal.name == "make-run"
+    assert principal.scopes == frozenset(Scope)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -83,6 +84,52 @@ def test_production_refuses_unauthenticated_kafka(monkeypatch: pytest.MonkeyPatc
         load_settings(ExampleSettings)
 
 
+PRODUCTION_KAFKA = {
+    "EXAMPLE_ENVIRONMENT": "production",
+    "EXAMPLE_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+    "EXAMPLE_KAFKA__SASL_USERNAME": "router",
+    "EXAMPLE_KAFKA__SASL_PASSWORD": "a-real-long-secret",
+    "EXAMPLE_DATABASE_URL": "postgresql+asyncpg://app:s3cr3t-Value@db/app",
+    "EXAMPLE_AUTH__TOKENS": json.dumps([{"name": "ops", "sha256": "ab" * 32, "scopes": []}]),
+}
+
+
+def test_production_refuses_kafka_passwords_in_clear(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in PRODUCTION_KAFKA.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    with pytest.raises(ConfigurationError, match="refuses SASL_PLAINTEXT") as err:
+        load_settings(ExampleSettings)
+    assert "a-real-long-secret" not in str(err.value)
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    assert load_settings(ExampleSettings).kafka.security_protocol == "SASL_SSL"
+
+
+def test_plaintext_in_a_trusted_network_is_an_explicit_choice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in PRODUCTION_KAFKA.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("EXAMPLE_KAFKA__ALLOW_PLAINTEXT_IN_TRUSTED_NETWORK", "true")
+    assert load_settings(ExampleSettings).kafka.security_protocol == "SASL_PLAINTEXT"
+
+
+def test_production_refuses_admin_routes_without_authentication(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in PRODUCTION_KAFKA.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("EXAMPLE_AUTH__ENABLED", "false")
+    with pytest.raises(ConfigurationError, match="refuses AUTH__ENABLED=false"):
+        load_settings(ExampleSettings)
+    monkeypatch.delenv("EXAMPLE_AUTH__ENABLED")
+    monkeypatch.delenv("EXAMPLE_AUTH__TOKENS")
+    with pytest.raises(ConfigurationError, match="needs a way to authenticate"):
+        load_settings(ExampleSettings)
+
+
 def test_production_refuses_placeholder_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXAMPLE_ENVIRONMENT", "production")
     monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
@@ -90,6 +137,7 @@ def test_production_refuses_placeholder_database_password(monkeypatch: pytest.Mo
     monkeypatch.setenv("EXAMPLE_KAFKA__SASL_USERNAME", "router")
     monkeypatch.setenv("EXAMPLE_KAFKA__SASL_PASSWORD", "a-real-long-secret")
     monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql+asyncpg://app:postgres@db/app")
+    monkeypatch.setenv("EXAMPLE_AUTH__TOKENS", PRODUCTION_KAFKA["EXAMPLE_AUTH__TOKENS"])
     with pytest.raises(ConfigurationError, match="database URL without a real password") as err:
         load_settings(ExampleSettings)
     assert "a-real-long-secret" not in str(err.value)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from switchboard_runtime.auth import Authenticator, AuthSettings
 from switchboard_runtime.web import create_app
+
+OPEN = Authenticator(AuthSettings())
 
 
 async def ok() -> str | None:
@@ -26,13 +29,13 @@ async def get(app: object, path: str) -> httpx.Response:
 
 
 async def test_ready_when_every_check_passes() -> None:
-    response = await get(create_app("demo", {"database": ok}), "/readyz")
+    response = await get(create_app("demo", {"database": ok}, auth=OPEN), "/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "problems": {}}
 
 
 async def test_not_ready_names_each_failing_check() -> None:
-    app = create_app("demo", {"database": broken, "broker": failing, "consumer": ok})
+    app = create_app("demo", {"database": broken, "broker": failing, "consumer": ok}, auth=OPEN)
     response = await get(app, "/readyz")
     assert response.status_code == 503
     problems = response.json()["problems"]
@@ -42,7 +45,7 @@ async def test_not_ready_names_each_failing_check() -> None:
 
 
 async def test_health_and_metrics() -> None:
-    app = create_app("demo", {})
+    app = create_app("demo", {}, auth=OPEN)
     assert (await get(app, "/healthz")).json()["status"] == "ok"
     metrics = await get(app, "/metrics")
     assert metrics.status_code == 200

@@ -17,6 +17,7 @@ from profile_lookup.config import ProfilesSettings
 from profile_lookup.service import Enricher
 from switchboard_runtime import db
 from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
 
@@ -51,7 +52,9 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     admin = Admin(settings)
     admin.bind(sessions)
-    app = create_app("profile-lookup", {}, [make_router(admin)])
+    app = create_app("profile-lookup", {}, [make_router(admin)], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://profiles.test") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://profiles.test", headers=auth.HEADERS
+    ) as http:
         yield http

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from router import DEFAULT_POLICY
@@ -16,6 +18,7 @@ SAFE_PRODUCTION = {
     "ROUTER_KAFKA__SASL_USERNAME": "router",
     "ROUTER_KAFKA__SASL_PASSWORD": "a-real-kafka-password",
     "ROUTER_DATABASE_URL": "postgresql+asyncpg://router:a-real-db-password@db/switchboard",
+    "ROUTER_AUTH__TOKENS": json.dumps([{"name": "ops", "sha256": "ab" * 32, "scopes": []}]),
 }
 
 

@@ -21,6 +21,7 @@ from router.policy_store import PolicyHolder
 from router.testing import enriched, policy_dict, policy_yaml
 from router.testing_stack import RouterSetup
 from switchboard_events import encode
+from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
 SAMPLES = (
@@ -144,9 +145,11 @@ async def client(setup: RouterSetup, policies: PolicyHolder) -> AsyncIterator[ht
         recent_limit=10,
         sessions=setup.sessions,
     )
-    app = create_app("router", {}, [make_router(state)])
+    app = create_app("router", {}, [make_router(state)], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://router", headers=auth.HEADERS
+    ) as http:
         yield http
 
 

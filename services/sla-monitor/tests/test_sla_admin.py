@@ -12,6 +12,7 @@ from sla_fixtures import Rig
 from sla_monitor import live
 from sla_monitor.api import build_router
 from sla_monitor.samples import decision, step
+from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
 pytestmark = pytest.mark.integration
@@ -23,8 +24,9 @@ def at(text: str) -> datetime:
 
 def client_for(rig: Rig) -> httpx.AsyncClient:
     router = build_router(rig.policy, rig.sessions, [900, 3600], str(rig.policy_file))
-    app = create_app("sla-monitor", {}, [router])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla.test")
+    app = create_app("sla-monitor", {}, [router], auth=auth.authenticator())
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://sla.test", headers=auth.HEADERS)
 
 
 async def test_contact_status_service_level_and_gauges(rig: Rig) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from switchboard_runtime.auth import Scope
 
 REPO = Path(__file__).resolve().parents[4]
 
@@ -25,13 +28,20 @@ class ServiceSpec:
         """True once the service has an entry point (`python -m <module>`)."""
         return importlib.util.find_spec(f"{self.module}.__main__") is not None
 
-    def env(self, database_url: str, bootstrap: str) -> dict[str, str]:
+    def env(
+        self, database_url: str, bootstrap: str, admin_token_hash: str | None = None
+    ) -> dict[str, str]:
+        """The service's environment; with `admin_token_hash`, one admin token of every scope."""
         p = self.env_prefix
-        return {
+        env = {
             f"{p}DATABASE_URL": database_url,
             f"{p}KAFKA__BOOTSTRAP": bootstrap,
             f"{p}HTTP_PORT": str(self.http_port),
         }
+        if admin_token_hash is not None:
+            token = {"name": "make-run", "sha256": admin_token_hash, "scopes": list(Scope)}
+            env[f"{p}AUTH__TOKENS"] = json.dumps([token])
+        return env
 
 
 SERVICES = (

@@ -28,6 +28,7 @@ from switchboard_devtools.services import REPO, SERVICES, ServiceSpec
 from switchboard_events.topics import ALL_TOPICS, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.apache_kafka import KafkaCluster
+from switchboard_runtime.auth import new_token
 from switchboard_runtime.embedded import Broker, EmbeddedError, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.settings import KafkaSettings
@@ -112,13 +113,14 @@ def run(options: RunOptions) -> int:
         asyncio.run(kafka.create_topics(settings, _topic_names()))
         STATE_FILE.write_text(json.dumps({"bootstrap": broker.bootstrap, "database": database_url}))
 
+        # One admin token per run, of every scope: the services keep only its hash.
+        token, token_hash = new_token()
         customers = RUN_DIR / "customers.jsonl"
         demo = [sys.executable, "-m", "switchboard_demo"]
         subprocess.run([*demo, "customers", "--out", str(customers)], check=True, cwd=REPO)
         for spec in services:
-            children.start(
-                spec.name, _service_args(spec), _service_env(spec, database_url, settings)
-            )
+            env = _service_env(spec, database_url, settings, token_hash)
+            children.start(spec.name, _service_args(spec), env)
         _seed_customers(services, customers, database_url, settings)
         _wait_ready(services, children)
         traffic = [*demo, "traffic", "--bootstrap", broker.bootstrap, "--rate", str(options.rate)]
@@ -126,7 +128,7 @@ def run(options: RunOptions) -> int:
         if options.duration:
             traffic += ["--duration", str(options.duration)]
         children.start("traffic", traffic, _base_env())
-        _banner(services, broker, database_url, options)
+        _banner(services, broker, database_url, options, token)
         try:
             asyncio.run(_watch(settings, stop, children))
         finally:
@@ -167,8 +169,11 @@ def _base_env() -> dict[str, str]:
     return dict(os.environ)
 
 
-def _service_env(spec: ServiceSpec, database_url: str, kafka: KafkaSettings) -> dict[str, str]:
-    return _base_env() | kafka.as_env(spec.env_prefix) | spec.env(database_url, kafka.bootstrap)
+def _service_env(
+    spec: ServiceSpec, database_url: str, kafka: KafkaSettings, token_hash: str | None = None
+) -> dict[str, str]:
+    env = spec.env(database_url, kafka.bootstrap, token_hash)
+    return _base_env() | kafka.as_env(spec.env_prefix) | env
 
 
 def _service_args(spec: ServiceSpec) -> list[str]:
@@ -207,7 +212,9 @@ def _banner(
     broker: Broker | KafkaCluster,
     database_url: str,
     options: RunOptions,
+    token: str,
 ) -> None:
+    router = next(s.http_port for s in SERVICES if s.name == "router")
     lines = [
         "",
         "Switchboard is running (Ctrl-C stops everything).",
@@ -223,6 +230,8 @@ def _banner(
     lines += [
         f"  demo traffic                 {options.rate:g} contacts/s, seed {options.seed}",
         "  logs                         .run/*.log",
+        f"  admin token (this run only)  {token}",
+        f'    curl -H "Authorization: Bearer {token}" http://127.0.0.1:{router}/admin/queues',
         "Watch a topic in another terminal:",
         "  make tail TOPIC=routing.decisions      (or contacts.enriched, sla.alerts, ...)",
         "",

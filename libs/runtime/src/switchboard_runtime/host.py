@@ -21,10 +21,11 @@ from typing import Any
 
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from switchboard_runtime import db, kafka
+from switchboard_runtime.auth import Authenticator
 from switchboard_runtime.errors import Stopped
 from switchboard_runtime.retry import until_done
 from switchboard_runtime.runner import BatchRunner, Decoder, Handler, ProgressHook
@@ -125,7 +126,7 @@ async def serve(service: Service) -> None:
         "broker": broker_ready,
         "consumer": loop_ready,
     }
-    app = create_app(service.name, checks | service.extra_checks, service.routers)
+    app = service_app(service, checks)
     config = uvicorn.Config(
         app, host=settings.http_host, port=settings.http_port, log_config=None, lifespan="off"
     )
@@ -158,6 +159,16 @@ async def serve(service: Service) -> None:
         await producer.stop()
         await web
         await engine.dispose()
+
+
+def service_app(service: Service, checks: Mapping[str, ReadinessCheck] | None = None) -> FastAPI:
+    """The service's HTTP app: operations routes, its admin routes, its authentication."""
+    return create_app(
+        service.name,
+        {**(checks or {}), **service.extra_checks},
+        service.routers,
+        auth=Authenticator(service.settings.auth),
+    )
 
 
 async def _connect(

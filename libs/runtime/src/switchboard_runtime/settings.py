@@ -12,6 +12,7 @@ from typing import Self, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from switchboard_runtime.auth import AuthSettings
 from switchboard_runtime.errors import ConfigurationError
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "postgres"})
@@ -33,6 +34,11 @@ class KafkaSettings(BaseSettings):
     sasl_mechanism: str | None = Field(None, pattern="^(PLAIN|SCRAM-SHA-256|SCRAM-SHA-512)$")
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # Production needs TLS so SASL passwords never travel in clear; this lets a deployment
+    # whose broker is reachable only inside a trusted network use SASL_PLAINTEXT anyway.
+    allow_plaintext_in_trusted_network: bool = Field(
+        False, description="production: accept SASL_PLAINTEXT (passwords unencrypted)"
+    )
     # Off by default because Tansu, the embedded broker, has no idempotent producer; on
     # with ENVIRONMENT=production unless set, and on in the Apache Kafka test harness.
     enable_idempotence: bool = False
@@ -88,6 +94,7 @@ class ServiceSettings(BaseSettings):
     )
     database_pool_size: int = Field(5, ge=1, le=100)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings, description="admin API tokens")
     http_host: str = "127.0.0.1"
     http_port: int = Field(8000, ge=0, le=65535)
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
@@ -110,6 +117,24 @@ class ServiceSettings(BaseSettings):
             raise ValueError(
                 "environment=production refuses unauthenticated Kafka: set KAFKA__SECURITY_PROTOCOL"
                 " to SASL_SSL and KAFKA__SASL_MECHANISM/USERNAME/PASSWORD"
+            )
+        if self.kafka.security_protocol == "SASL_PLAINTEXT" and (
+            not self.kafka.allow_plaintext_in_trusted_network
+        ):
+            raise ValueError(
+                "environment=production refuses SASL_PLAINTEXT, which sends the Kafka password"
+                " unencrypted: set KAFKA__SECURITY_PROTOCOL=SASL_SSL, or, only for a broker"
+                " inside a trusted network, KAFKA__ALLOW_PLAINTEXT_IN_TRUSTED_NETWORK=true"
+            )
+        if not self.auth.enabled:
+            raise ValueError(
+                "environment=production refuses AUTH__ENABLED=false: every admin route"
+                " needs a token"
+            )
+        if not self.auth.has_sources:
+            raise ValueError(
+                "environment=production needs a way to authenticate: set AUTH__TOKENS"
+                " (hashed API tokens) or AUTH__OIDC__* (a JWKS, issuer and audience)"
             )
         password = self.kafka.sasl_password.get_secret_value() if self.kafka.sasl_password else ""
         if password.lower() in PLACEHOLDER_SECRETS:

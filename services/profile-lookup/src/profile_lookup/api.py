@@ -38,6 +38,7 @@ from profile_lookup.domain.normalise import (
     normalise_phone,
 )
 from profile_lookup.importer import Importer, ImportFormat
+from switchboard_runtime.auth import Scope, require
 
 CustomerId = Annotated[
     str, Path(min_length=1, max_length=128, pattern=r"^[!-~]+$", description="Customer id.")
@@ -148,7 +149,7 @@ async def _view(session: AsyncSession, customer_id: str) -> dict[str, Any]:
 def make_router(admin: Admin) -> APIRouter:
     router = APIRouter(tags=["customers"], route_class=_MessageRoute)
 
-    @router.get("/lookup")
+    @router.get("/lookup", dependencies=[require(Scope.CUSTOMERS_READ)])
     async def lookup(
         phone: Annotated[str | None, Query(max_length=64)] = None,
         email: Annotated[str | None, Query(max_length=512)] = None,
@@ -171,7 +172,11 @@ def make_router(admin: Admin) -> APIRouter:
             "customers": [found[i] for i in ids if i in found],
         }
 
-    @router.post("/customers", status_code=status.HTTP_201_CREATED)
+    @router.post(
+        "/customers",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[require(Scope.CUSTOMERS_WRITE)],
+    )
     async def create_customer(body: CustomerIn) -> dict[str, Any]:
         """Create a customer; `customer_id` is generated when not given."""
         record = admin.record(body, need_key=False)
@@ -194,12 +199,12 @@ def make_router(admin: Admin) -> APIRouter:
             await _write(session, row, record.identities)
             return await _view(session, customer_id)
 
-    @router.get("/customers/{customer_id}")
+    @router.get("/customers/{customer_id}", dependencies=[require(Scope.CUSTOMERS_READ)])
     async def get_customer(customer_id: CustomerId) -> dict[str, Any]:
         async with admin.sessions() as session:
             return await _view(session, customer_id)
 
-    @router.patch("/customers/{customer_id}")
+    @router.patch("/customers/{customer_id}", dependencies=[require(Scope.CUSTOMERS_WRITE)])
     async def update_customer(customer_id: CustomerId, body: CustomerIn) -> dict[str, Any]:
         """Change the given fields; identities given replace the customer's set."""
         if body.customer_id not in (None, customer_id):
@@ -219,14 +224,14 @@ def make_router(admin: Admin) -> APIRouter:
             await _write(session, row, record.identities)
             return await _view(session, customer_id)
 
-    @router.delete("/customers/{customer_id}")
+    @router.delete("/customers/{customer_id}", dependencies=[require(Scope.CUSTOMERS_WRITE)])
     async def delete_customer(customer_id: CustomerId) -> dict[str, Any]:
         """Delete a customer and its identities; its past contacts stay, unlinked."""
         async with admin.sessions() as session, session.begin():
             await _existing(session, customer_id)
             return await repo.remove_customer(session, customer_id, erase=False)
 
-    @router.post("/customers/{customer_id}/erase")
+    @router.post("/customers/{customer_id}/erase", dependencies=[require(Scope.CUSTOMERS_ERASE)])
     async def erase_customer(customer_id: CustomerId) -> dict[str, Any]:
         """Erase a customer's personal data: profile, identities and the stored copies of
         their contacts. Anonymised contact records stay, so history counts survive."""
@@ -234,7 +239,11 @@ def make_router(admin: Admin) -> APIRouter:
             await _existing(session, customer_id)
             return await repo.remove_customer(session, customer_id, erase=True)
 
-    @router.post("/customers/{customer_id}/identities", status_code=status.HTTP_201_CREATED)
+    @router.post(
+        "/customers/{customer_id}/identities",
+        status_code=status.HTTP_201_CREATED,
+        dependencies=[require(Scope.CUSTOMERS_WRITE)],
+    )
     async def add_identity(customer_id: CustomerId, body: IdentityBody) -> dict[str, str]:
         value = admin.normalise(body.kind, body.value, body.country)
         async with admin.sessions() as session, session.begin():
@@ -244,7 +253,11 @@ def make_router(admin: Admin) -> APIRouter:
                 _fail(409, f"customer {customer_id} already has this {body.kind}")
         return {"customer_id": customer_id, "kind": body.kind, "value": value}
 
-    @router.delete("/customers/{customer_id}/identities", status_code=status.HTTP_204_NO_CONTENT)
+    @router.delete(
+        "/customers/{customer_id}/identities",
+        status_code=status.HTTP_204_NO_CONTENT,
+        dependencies=[require(Scope.CUSTOMERS_WRITE)],
+    )
     async def remove_identity(
         customer_id: CustomerId,
         kind: Annotated[Literal["phone", "email"], Query()],
@@ -258,7 +271,7 @@ def make_router(admin: Admin) -> APIRouter:
                 _fail(404, f"customer {customer_id} has no such {kind}")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.post("/customers/{customer_id}/merge")
+    @router.post("/customers/{customer_id}/merge", dependencies=[require(Scope.CUSTOMERS_MERGE)])
     async def merge_customers(customer_id: CustomerId, body: MergeBody) -> dict[str, Any]:
         """Merge `source_customer_id` into this customer: identities and history move,
         the source's CRM id resolves here from now on, and the merge is recorded."""
@@ -274,7 +287,7 @@ def make_router(admin: Admin) -> APIRouter:
                     _fail(409, f"customer {cid} was already merged into {rows[cid]['merged_into']}")
             return await repo.merge(session, source, customer_id)
 
-    @router.get("/customers/{customer_id}/contacts")
+    @router.get("/customers/{customer_id}/contacts", dependencies=[require(Scope.CUSTOMERS_READ)])
     async def recent_contacts(
         customer_id: CustomerId, limit: Annotated[int, Query(ge=1, le=500)] = 20
     ) -> dict[str, Any]:
@@ -284,7 +297,7 @@ def make_router(admin: Admin) -> APIRouter:
             contacts = await repo.recent_contacts(session, customer_id, limit)
         return {"customer_id": customer_id, "contacts": contacts}
 
-    @router.post("/import")
+    @router.post("/import", dependencies=[require(Scope.CUSTOMERS_IMPORT)])
     async def import_customers(
         request: Request,
         format: Annotated[Literal["csv", "jsonl"] | None, Query()] = None,

@@ -16,6 +16,7 @@ from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy, policy_version
 from router.policy_store import PolicyHolder
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
+from switchboard_runtime.auth import Scope, require
 
 
 @dataclass
@@ -48,7 +49,7 @@ class AdminState:
 def make_router(state: AdminState) -> APIRouter:
     router = APIRouter(prefix="/admin", tags=["admin"])
 
-    @router.get("/policy")
+    @router.get("/policy", dependencies=[require(Scope.STATE_READ)])
     async def current_policy() -> dict[str, Any]:
         """The policy in force: version, file, when it was loaded, the last refused change."""
         holder = state.policies
@@ -67,7 +68,7 @@ def make_router(state: AdminState) -> APIRouter:
             "policy": holder.current.spec.model_dump(mode="json", exclude_none=True),
         }
 
-    @router.post("/policy/check")
+    @router.post("/policy/check", dependencies=[require(Scope.POLICY_CHECK)])
     async def check_policy(
         content: Annotated[str, Body(media_type="application/yaml")],
     ) -> JSONResponse:
@@ -78,7 +79,7 @@ def make_router(state: AdminState) -> APIRouter:
             return JSONResponse({"valid": False, "problems": exc.problems}, status_code=422)
         return JSONResponse({"valid": True, "version": policy_version(content.encode())})
 
-    @router.post("/explain")
+    @router.post("/explain", dependencies=[require(Scope.POLICY_CHECK)])
     async def explain(
         event: Annotated[dict[str, Any], Body(description="a contact.enriched event")],
         at: Annotated[datetime | None, Query(description="decide as of this time")] = None,
@@ -91,7 +92,7 @@ def make_router(state: AdminState) -> APIRouter:
         snap = await state.snapshot(at)
         return reports.explain(state.policies.current, enriched, snap, state.pseudonym_key)
 
-    @router.get("/queues")
+    @router.get("/queues", dependencies=[require(Scope.STATE_READ)])
     async def queues() -> dict[str, Any]:
         """Every queue with its live load (all instances), occupancy and estimated wait."""
         snap = await state.snapshot()
@@ -101,7 +102,7 @@ def make_router(state: AdminState) -> APIRouter:
             "queues": reports.queues(snap.policy, snap),
         }
 
-    @router.get("/contacts/{contact_id}/decisions")
+    @router.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])
     async def contact_decisions(
         contact_id: str, limit: Annotated[int | None, Query(ge=1, le=1000)] = None
     ) -> dict[str, Any]:

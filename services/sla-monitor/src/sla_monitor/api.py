@@ -26,6 +26,7 @@ from switchboard_events import (
     InvalidEvent,
     RoutingDecided,
 )
+from switchboard_runtime.auth import Scope, require
 
 
 def parse_decision(raw: Any) -> RoutingDecided:
@@ -55,7 +56,11 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/sla", tags=["sla"])
 
-    @router.get("/contacts/{contact_id}", response_model=ContactSla)
+    @router.get(
+        "/contacts/{contact_id}",
+        response_model=ContactSla,
+        dependencies=[require(Scope.STATE_READ)],
+    )
     async def contact_status(contact_id: str) -> ContactSla:
         """Per target (every cycle): due time, elapsed, remaining and paused time, and each
         alert level with when it is (or was) reached and whether and when it fired."""
@@ -70,7 +75,7 @@ def build_router(
             raise HTTPException(404, detail)
         return status(fold(decision, steps, policy), time.time(), fired)
 
-    @router.get("/policy")
+    @router.get("/policy", dependencies=[require(Scope.STATE_READ)])
     async def active_policy() -> dict[str, Any]:
         """The active policy: name, version (a hash of the file), where it came from, its content."""
         return {
@@ -81,7 +86,7 @@ def build_router(
             "policy": policy.spec.model_dump(mode="json", exclude_none=True),
         }
 
-    @router.post("/policy/check")
+    @router.post("/policy/check", dependencies=[require(Scope.POLICY_CHECK)])
     async def check(content: Annotated[str, Body(media_type="application/yaml")]) -> JSONResponse:
         """Validate a policy file (the request body, YAML); 422 lists each problem with its path."""
         try:
@@ -92,7 +97,7 @@ def build_router(
             {"valid": True, "version": checked.version, "summary": checked.summary()}
         )
 
-    @router.post("/explain")
+    @router.post("/explain", dependencies=[require(Scope.POLICY_CHECK)])
     async def explain_decision(
         decision: Annotated[dict[str, Any], Body(description="a routing.decided event")],
         lifecycle: Annotated[list[dict[str, Any]], Body(description="lifecycle events")] = [],  # noqa: B006
@@ -109,7 +114,7 @@ def build_router(
         now = at.timestamp() if at is not None else time.time()
         return explain(policy, decision_of(event).decision, steps, now)
 
-    @router.get("/service-level")
+    @router.get("/service-level", dependencies=[require(Scope.STATE_READ)])
     async def service_level(
         window: Annotated[list[int] | None, Query(description="window(s) in seconds")] = None,
     ) -> dict[str, Any]:
