@@ -212,12 +212,9 @@ def test_dead_letter_limit_below_the_message_limit_is_refused(
 
 
 def _production(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EXAMPLE_ENVIRONMENT", "production")
+    for name, value in PRODUCTION_KAFKA.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("EXAMPLE_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
-    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_MECHANISM", "SCRAM-SHA-512")
-    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_USERNAME", "router")
-    monkeypatch.setenv("EXAMPLE_KAFKA__SASL_PASSWORD", "a-real-long-secret")
-    monkeypatch.setenv("EXAMPLE_DATABASE_URL", "postgresql+asyncpg://app:s3cr3t-Value@db/app")
 
 
 def test_production_turns_the_idempotent_producer_on(monkeypatch: pytest.MonkeyPatch) -> None:
