@@ -22,7 +22,14 @@ from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.policy import SlaPolicy, load_policy
 from sla_monitor.domain.status import FiredRecord, LevelState, status
 from switchboard_calendars import instant
-from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
+from switchboard_events import (
+    AlertKind,
+    Channel,
+    LifecycleKind,
+    QueueKind,
+    SlaTarget,
+    derive_id,
+)
 
 POLICY = """
 calendars:
@@ -104,7 +111,7 @@ def test_first_response_met_schedules_nothing_more_for_it(policy: SlaPolicy) -> 
     assert late.first_response_outcome()[0] is FirstResponse.MISSED
 
 
-def test_next_response_cycles_number_their_levels_on(policy: SlaPolicy) -> None:
+def test_each_next_response_cycle_numbers_its_levels_from_one(policy: SlaPolicy) -> None:
     steps = [
         step("first_response", 5),
         step("customer_replied", 10),
@@ -114,9 +121,13 @@ def test_next_response_cycles_number_their_levels_on(policy: SlaPolicy) -> None:
     state = fold(decision(), steps, policy)
     cycles = state.clocks[SlaTarget.NEXT_RESPONSE]
     assert [c.status for c in cycles] == [ClockStatus.MET, ClockStatus.RUNNING]
-    nr = [a for a in alerts(state.pending_alerts()) if a[0] == "next_response"]
-    # Second cycle: warning 2 (20 s after the reply), breach 2 (30 s after it).
-    assert nr == [("next_response", "breach", 2, 70.0), ("next_response", "warning", 2, 60.0)]
+    assert [c.cycle for c in cycles] == [1, 2]
+    nr = [p for p in state.pending_alerts() if p.target is SlaTarget.NEXT_RESPONSE]
+    # Second cycle: its warning 1 (20 s after the reply) and breach 1 (30 s after it).
+    assert sorted((p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in nr) == [
+        (2, "breach", 1, 70.0),
+        (2, "warning", 1, 60.0),
+    ]
 
 
 def test_a_second_customer_reply_does_not_restart_a_running_next_response(
@@ -165,8 +176,10 @@ def test_resolved_stops_everything_and_reopen_starts_a_new_resolution(policy: Sl
         decision(), [step("first_response", 5), step("resolved", 50), step("reopened", 200)], policy
     )
     assert reopened.status is ContactStatus.OPEN
-    res = [a for a in alerts(reopened.pending_alerts()) if a[0] == "resolution"]
-    assert res == [("resolution", "breach", 2, 300.0)], "a fresh 100 s target, level 2"
+    res = [p for p in reopened.pending_alerts() if p.target is SlaTarget.RESOLUTION]
+    assert [(p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in res] == [
+        (2, "breach", 1, 300.0)
+    ], "a fresh 100 s target: the second cycle's own breach 1"
     assert [c.status for c in reopened.clocks[SlaTarget.RESOLUTION]] == [
         ClockStatus.MET,
         ClockStatus.RUNNING,
@@ -270,6 +283,7 @@ def test_status_lists_each_level_once_fired_or_not_and_names_its_times(policy: S
             "first_response",
             "warning",
             1,
+            1,
             alert_id("c1", "first_response", "warning", 1),
             instant(T0 + 10),
             instant(T0 + 10.2),
@@ -299,3 +313,57 @@ def test_status_lists_each_level_once_fired_or_not_and_names_its_times(policy: S
         LevelState.NOT_REACHED,
         LevelState.NOT_REACHED,
     ]
+
+
+def test_every_reopen_is_a_cycle_with_its_own_levels_and_ids(policy: SlaPolicy) -> None:
+    steps = [  # a call: resolution 100 s of calendar time, a breach and no warnings
+        step("first_response", 5),
+        step("resolved", 150),
+        step("reopened", 200),
+        step("resolved", 250),
+        step("reopened", 300),
+    ]
+    state = fold(decision(), steps, policy)
+    clocks = state.clocks[SlaTarget.RESOLUTION]
+    assert [(c.cycle, c.status) for c in clocks] == [
+        (1, ClockStatus.MET),
+        (2, ClockStatus.MET),
+        (3, ClockStatus.RUNNING),
+    ]
+    res = [p for p in state.pending_alerts() if p.target is SlaTarget.RESOLUTION]
+    assert [(p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in res] == [
+        (3, "breach", 1, 400.0)
+    ]
+    ids = {alert_id("c1", "resolution", "breach", 1, cycle) for cycle in (1, 2, 3)}
+    assert alert_id(*res[0].key) in ids
+    assert len(ids) == 3, "each cycle's breach has its own id"
+
+
+def test_first_cycle_alert_ids_are_the_ids_alerts_had_before_cycles_were_numbered() -> None:
+    before = derive_id("sla.alert", "c1", "resolution", "breach", "1")
+    assert alert_id("c1", "resolution", "breach", 1) == before
+    assert alert_id("c1", "resolution", "breach", 1, cycle=1) == before
+    assert alert_id("c1", "resolution", "breach", 1, cycle=2) != before
+
+
+def test_status_matches_fired_alerts_to_their_own_cycle(policy: SlaPolicy) -> None:
+    steps = [step("first_response", 5), step("resolved", 150), step("reopened", 200)]
+    state = fold(decision(), steps, policy)  # a call: resolution 100 s, no warnings
+    breach_1 = FiredRecord(
+        "resolution",
+        "breach",
+        1,
+        1,
+        alert_id("c1", "resolution", "breach", 1),
+        instant(T0 + 100),
+        instant(T0 + 100.1),
+        True,
+    )
+    shown = status(state, T0 + 250, [breach_1])
+    res = [t for t in shown.targets if t.target == "resolution"]
+    assert [(t.cycle, [(a.cycle, a.level, a.state) for a in t.alerts]) for t in res] == [
+        (1, [(1, 1, LevelState.FIRED)]),
+        (2, [(2, 1, LevelState.SCHEDULED)]),
+    ]
+    assert res[1].alerts[0].alert_id == alert_id("c1", "resolution", "breach", 1, cycle=2)
+    assert shown.other_alerts == []

@@ -44,7 +44,17 @@ class SlaAlertData(EventData):
     channel: Channel
     target: SlaTarget
     kind: AlertKind
-    level: int = Field(ge=1, le=100, description="1 for the first alert of its kind, then 2, 3 ...")
+    level: int = Field(
+        ge=1, le=100, description="1 for the first alert of its kind in the cycle, then 2, 3 ..."
+    )
+    cycle: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="Which cycle of the target: 1, then 2 after a reopen (resolution) or the"
+        " next customer reply (next response). Each cycle numbers its levels from 1 again."
+        " Absent in alerts from before cycles were numbered (levels then counted on).",
+    )
     due_at: Timestamp = Field(description="When the target is (or was) due.")
     fired_at: Timestamp
     target_seconds: int = Field(

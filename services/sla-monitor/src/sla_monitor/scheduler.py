@@ -2,7 +2,7 @@
 
 Each round, in one transaction: take up to `batch` due timers (`DELETE ... WHERE due_at
 <= now ... FOR UPDATE SKIP LOCKED`), build their alerts, and claim each alert's unique
-key (contact, target, kind, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
+key (contact, target, kind, cycle, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
 Then publish the alerts claimed and wait for the broker's acks, and mark them published.
 
 A timer is due only once the consumer has read its contact's partition, on every

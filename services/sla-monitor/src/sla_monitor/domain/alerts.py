@@ -12,16 +12,22 @@ SOURCE = "switchboard/sla-monitor"
 ALERT_NAMESPACE = "sla.alert"
 
 
-def alert_id(contact_id: str, target: str, kind: str, level: int) -> str:
-    """One id per contact, target, kind and level: the same alert always has the same id."""
-    return derive_id(ALERT_NAMESPACE, contact_id, target, kind, str(level))
+def alert_id(contact_id: str, target: str, kind: str, level: int, cycle: int = 1) -> str:
+    """One id per contact, target, kind, level and cycle: the same alert always has the same id.
+
+    The first cycle's ids leave the cycle out, as they did before cycles were numbered,
+    so alerts already recorded keep their ids.
+    """
+    extra = () if cycle == 1 else (f"cycle {cycle}",)
+    return derive_id(ALERT_NAMESPACE, contact_id, target, kind, str(level), *extra)
 
 
 def build_alert(pending: PendingAlert, fired_at: datetime) -> SlaAlert:
     """The event for `pending`, fired at `fired_at`.
 
     `time` is when the level was reached; `data.due_at` when the target is (or was) due;
-    `data.elapsed_business_seconds` the business time counted when the level was reached.
+    `data.elapsed_business_seconds` the business time counted when the level was reached;
+    `data.cycle` which cycle of the target (1, then 2 after a reopen or the next reply).
     """
     ident = alert_id(*pending.key)
     return SlaAlert(
@@ -41,6 +47,7 @@ def build_alert(pending: PendingAlert, fired_at: datetime) -> SlaAlert:
             channel=pending.channel,
             target=pending.target,
             kind=pending.kind,
+            cycle=pending.cycle,
             level=pending.level,
             due_at=instant(pending.due_at),
             fired_at=fired_at,

@@ -18,8 +18,8 @@ Steps are applied in event-time order (arrival order breaks ties); a step dated
 before the contact arrived counts as happening when it arrived.
 
 A clock runs in cycles (a new next response per customer reply, a new resolution per
-reopen). Alert levels continue numbering across cycles, so each alert of a contact
-has its own (target, kind, level) and therefore its own id.
+reopen). Each cycle has its own warnings, breach and escalations, numbered from 1 again:
+an alert is one (target, cycle, kind, level) of a contact, and so has its own id.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from sla_monitor.domain.policy import Facts, Level, ResolvedTarget, SlaPolicy
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
-MAX_LEVEL = 100
-"""The alert contract's highest level; cycles past it raise no more alerts."""
+MAX_CYCLE = 10_000
+"""The alert contract's highest cycle; cycles past it raise no more alerts."""
 TWENTY_FOUR_SEVEN = Calendar.twenty_four_seven()
 
 
@@ -111,6 +111,7 @@ class PendingAlert:
     contact_id: str
     target: SlaTarget
     kind: AlertKind
+    cycle: int
     level: int
     fire_at: float
     due_at: float
@@ -123,13 +124,13 @@ class PendingAlert:
     rule: str
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.contact_id, self.target.value, self.kind.value, self.level)
+    def key(self) -> tuple[str, str, str, int, int]:
+        return (self.contact_id, self.target.value, self.kind.value, self.level, self.cycle)
 
 
 @dataclass
 class Clock:
-    """One cycle of one target."""
+    """One cycle of one target; `cycle` counts from 1."""
 
     target: ResolvedTarget
     cycle: int
@@ -202,9 +203,6 @@ class Clock:
         )
         return seg.calendar.add(seg.start, max(0.0, self.target.seconds - seg.acc_start))
 
-    def level_number(self, level: Level) -> int:
-        return self.cycle * self.target.per_kind[level.kind] + level.number
-
 
 @dataclass
 class ContactClocks:
@@ -233,7 +231,7 @@ class ContactClocks:
         found: list[PendingAlert] = []
         for target in SlaTarget:
             clock = self.current(target)
-            if clock is None or not clock.active:
+            if clock is None or not clock.active or clock.cycle > MAX_CYCLE:
                 continue
             levels = clock.target.levels
             crossings = clock.crossings([lv.threshold for lv in levels])
@@ -246,22 +244,20 @@ class ContactClocks:
                 None,
             )
             for level, at in zip(levels, crossings, strict=True):
-                number = clock.level_number(level)
-                if at is None or number > MAX_LEVEL:
+                if at is None:
                     continue
                 due = breach if breach is not None else clock.projected_due(level.threshold)
-                found.append(self._alert(clock, level, number, at, due))
+                found.append(self._alert(clock, level, at, due))
         return found
 
-    def _alert(
-        self, clock: Clock, level: Level, number: int, at: float, due: float
-    ) -> PendingAlert:
+    def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,
             kind=level.kind,
-            level=number,
+            cycle=clock.cycle,
+            level=level.number,
             fire_at=at,
             due_at=due,
             queue=self.queue,
@@ -305,7 +301,7 @@ def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> Contac
         if resolved is None:
             return
         cycles = state.clocks.setdefault(target, [])
-        cycles.append(Clock.start(resolved, len(cycles), at, calendar_of(resolved)))
+        cycles.append(Clock.start(resolved, len(cycles) + 1, at, calendar_of(resolved)))
 
     def each_active() -> list[Clock]:
         return [c for c in (state.current(t) for t in SlaTarget) if c is not None and c.active]
