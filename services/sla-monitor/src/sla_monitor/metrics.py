@@ -54,6 +54,16 @@ POLICY = Gauge(
     ["name", "version"],
 )
 
+POLICY_RELOADS = Counter(
+    "switchboard_sla_policy_reloads_total",
+    "Policy file changes seen, by result: applied or refused (invalid; the old one stays).",
+    ["result"],
+)
+REPLANNED = Counter(
+    "switchboard_sla_contacts_replanned_total",
+    "Open contacts whose clocks were folded again after a policy change.",
+)
+
 _LIVE = ["queue", "channel", "window"]
 SERVICE_LEVEL = Gauge(
     "switchboard_sla_service_level_ratio",

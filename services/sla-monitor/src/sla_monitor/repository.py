@@ -179,27 +179,63 @@ async def load_history(
             {"c": contact_id},
         )
     ).first()
-    steps = await session.execute(
+    steps = await load_steps(session, [contact_id])
+    return None if decision is None else _decision(decision), steps.get(contact_id, [])
+
+
+async def lock_stale_open(session: AsyncSession, version: str, limit: int) -> list[Decision]:
+    """Up to `limit` open contacts last planned with another policy version, locked, by id.
+
+    Not SKIP LOCKED: a consumer batch holding one is waited for, and the row checked
+    again once it commits (it may have been planned with `version` meanwhile).
+    """
+    result = await session.execute(
         text(
-            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle WHERE contact_id = :c"
+            "SELECT contact_id, decision_id, queue_id, queue_kind, vendor, priority,"
+            " priority_label, channel, tier, arrived_at FROM sla.contacts"
+            " WHERE status = 'open' AND decision_id IS NOT NULL"
+            " AND policy_version IS DISTINCT FROM :version"
+            " ORDER BY contact_id LIMIT :limit FOR UPDATE"
         ),
-        {"c": contact_id},
+        {"version": version, "limit": limit},
     )
-    return (
-        None if decision is None else _decision(decision),
-        _steps_by_contact(steps).get(contact_id, []),
+    return [_decision(row) for row in result]
+
+
+async def load_steps(session: AsyncSession, contact_ids: Sequence[str]) -> dict[str, list[Step]]:
+    """Every lifecycle step of the contacts given."""
+    result = await session.execute(
+        text(
+            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle"
+            " WHERE contact_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"ids": list(contact_ids)},
     )
+    return _steps_by_contact(result)
+
+
+async def timer_partitions(session: AsyncSession, contact_ids: Sequence[str]) -> dict[str, int]:
+    """The partition each contact's timers are gated by, for contacts that have timers."""
+    result = await session.execute(
+        text(
+            "SELECT DISTINCT ON (contact_id) contact_id, partition FROM sla.due_alerts"
+            " WHERE contact_id = ANY(CAST(:ids AS text[])) AND partition IS NOT NULL"
+        ),
+        {"ids": list(contact_ids)},
+    )
+    return {row.contact_id: row.partition for row in result}
 
 
 async def replace_due_alerts(
     session: AsyncSession,
     contact_ids: Sequence[str],
     pending: Sequence[PendingAlert],
-    partitions: Mapping[str, int],
+    partitions: Mapping[str, int | None],
 ) -> int:
     """Cancel the contacts' timers and schedule `pending` instead, except alerts already fired.
 
-    Each timer keeps its contact's partition (`partitions`), whose watermark gates it.
+    Each timer keeps its contact's partition (`partitions`), whose watermark gates it; a
+    contact not in it (re-planned, no timer before) gets NULL: gated by every partition.
     The DELETE waits for a scheduler that holds one of these rows mid-claim, so a
     timer is either fired before this transaction or cancelled by it, never both.
     """
@@ -232,7 +268,7 @@ async def replace_due_alerts(
             "levels": [p.level for p in pending],
             "due": [instant(p.fire_at) for p in pending],
             "alerts": [json.dumps(_pending_json(p)) for p in pending],
-            "partitions": [partitions[p.contact_id] for p in pending],
+            "partitions": [partitions.get(p.contact_id) for p in pending],
         },
     )
     return int(getattr(result, "rowcount", 0) or 0)
