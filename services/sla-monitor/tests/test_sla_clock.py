@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sla_monitor.domain.alerts import alert_id
+from sla_monitor.domain.alerts import alert_id, build_alert, main_wait
 from sla_monitor.domain.clock import (
     ClockStatus,
     ContactStatus,
@@ -21,7 +23,7 @@ from sla_monitor.domain.clock import (
 from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.policy import SlaPolicy, load_policy
 from sla_monitor.domain.status import FiredRecord, LevelState, status
-from switchboard_calendars import instant
+from switchboard_calendars import Calendar, instant
 from switchboard_events import (
     AlertKind,
     Channel,
@@ -30,6 +32,7 @@ from switchboard_events import (
     SlaTarget,
     derive_id,
 )
+from switchboard_events.sla import WaitCause
 
 POLICY = """
 calendars:
@@ -367,3 +370,149 @@ def test_status_matches_fired_alerts_to_their_own_cycle(policy: SlaPolicy) -> No
     ]
     assert res[1].alerts[0].alert_id == alert_id("c1", "resolution", "breach", 1, cycle=2)
     assert shown.other_alerts == []
+
+
+def email_breach(steps: list[Step]) -> PendingAlert:
+    state = fold(decision(Channel.EMAIL), steps, policy_once())
+    return next(
+        p
+        for p in state.pending_alerts()
+        if p.target is SlaTarget.FIRST_RESPONSE and p.kind is AlertKind.BREACH
+    )
+
+
+def policy_once() -> SlaPolicy:
+    return load_policy(POLICY)
+
+
+def test_a_breach_says_where_the_time_went_per_queue_paused_and_wall() -> None:
+    # An email (4 business hours) from Monday 10:00 in `general` (office hours 9-17):
+    # paused for 30 min, then transferred to the 24x7 vendor after 1.5 business hours.
+    steps = [
+        step("waiting_on_customer", 1800),
+        step("customer_replied", 3600),
+        step("transferred", 7200, to_queue_id="vendor"),
+    ]
+    breach = email_breach(steps)
+    general = QueueRef("general", QueueKind.IN_HOUSE, None)
+    vendor = QueueRef("vendor", QueueKind.OUTSOURCED, "acme")
+    assert breach.fire_at - T0 == 7200 + 9000
+    assert breach.waited == ((general, 5400.0), (vendor, 9000.0))
+    assert (breach.paused_seconds, breach.wall_seconds) == (1800.0, 16200.0)
+    data = build_alert(breach, instant(breach.fire_at)).data
+    assert data.cause is WaitCause.VENDOR
+    assert [(w.queue_id, w.vendor, w.business_seconds) for w in data.waited] == [
+        ("general", None, 5400.0),
+        ("vendor", "acme", 9000.0),
+    ]
+    assert (data.paused_seconds, data.wall_seconds) == (1800.0, 16200.0)
+
+
+def test_the_cause_is_the_queue_alone_or_transfers_between_in_house_queues() -> None:
+    alone = email_breach([])
+    assert main_wait(alone.waited) == (
+        QueueRef("general", QueueKind.IN_HOUSE, None),
+        WaitCause.QUEUE,
+    )
+    assert alone.wall_seconds == 4 * 3600.0, "Monday 10:00 to 14:00, all of it open"
+    back = email_breach(
+        [
+            step("transferred", 600, to_queue_id="vendor"),
+            step("transferred", 1200, to_queue_id="general"),
+        ]
+    )
+    main = main_wait(back.waited)
+    assert main is not None
+    assert main == (QueueRef("general", QueueKind.IN_HOUSE, None), WaitCause.TRANSFERS)
+    assert [seconds for _, seconds in back.waited] == [4 * 3600.0 - 600, 600.0]
+
+
+# Steps at whole minutes, so the minute-stepping reference is exact.
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["waiting_on_customer", "customer_replied", "to_vendor", "to_general"]),
+        st.integers(min_value=0, max_value=3 * 24 * 60),
+    ),
+    max_size=6,
+    unique_by=lambda s: s[1],
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_STEPS)
+def test_waits_match_a_minute_by_minute_reference(raw: list[tuple[str, int]]) -> None:
+    policy = policy_once()
+    steps = []
+    for kind, minute in sorted(raw, key=lambda s: s[1]):
+        if kind.startswith("to_"):
+            steps.append(step("transferred", minute * 60, to_queue_id=kind[3:]))
+        else:
+            steps.append(step(kind, minute * 60))
+    state = fold(decision(Channel.EMAIL), steps, policy)
+    found = {
+        p.kind.value + str(p.level): p
+        for p in state.pending_alerts()
+        if p.target is SlaTarget.FIRST_RESPONSE
+    }
+    reference = reference_levels(policy, raw)
+    assert set(found) == set(reference), "the same levels reached"
+    for name, expected in reference.items():
+        p = found[name]
+        fire_at, waited, paused = expected
+        assert p.fire_at == fire_at
+        assert [(q.id, s) for q, s in p.waited] == waited
+        assert p.paused_seconds == paused
+        assert p.wall_seconds == fire_at - T0
+
+
+def reference_levels(
+    policy: SlaPolicy, raw: list[tuple[str, int]]
+) -> dict[str, tuple[float, list[tuple[str, float]], float]]:
+    """Per level of the email first response (warning at 3 h, breach at 4 h, escalation
+    at 5 h of business time): when it is reached, the business time per queue, and the
+    paused time, by stepping minute by minute from the arrival."""
+    thresholds = {"warning1": 3 * 3600, "breach1": 4 * 3600, "escalation1": 5 * 3600}
+    by_minute = {m: k for k, m in raw}
+    queue, paused, counted, paused_s = "general", False, 0, 0
+    waited: dict[str, int] = {}
+    found: dict[str, tuple[float, list[tuple[str, float]], float]] = {}
+    last = max([m for _, m in raw], default=0)
+    for minute in range(last + 6 * 24 * 60):
+        kind = by_minute.get(minute)
+        if kind == "waiting_on_customer":
+            paused = True
+        elif kind == "customer_replied":
+            paused = False
+        elif kind is not None:
+            queue = kind[3:]
+        at = int(T0) + minute * 60
+        if paused:
+            paused_s += 60
+            if minute >= last:
+                break  # paused for good: nothing more is reached
+            continue
+        kind_of = QueueKind.OUTSOURCED if queue == "vendor" else QueueKind.IN_HOUSE
+        calendar, _ = policy.calendar_for(queue, kind_of)
+        if brute_open(calendar, at):
+            counted += 60
+            waited[queue] = waited.get(queue, 0) + 60
+            for name, threshold in thresholds.items():
+                if counted == threshold:
+                    found[name] = (at + 60.0, [(q, float(s)) for q, s in waited.items()], paused_s)
+        if len(found) == len(thresholds):
+            break
+    return found
+
+
+def brute_open(cal: Calendar, at: int) -> bool:
+    """Is the minute from `at` open? From the definition (as libs/calendars' reference)."""
+    local = datetime.fromtimestamp(at, UTC).astimezone(cal.zone)
+    day = local.date()
+    second = local.hour * 3600 + local.minute * 60 + local.second
+    if day in cal.overrides:
+        ranges = cal.overrides[day]
+    elif day in cal.holidays:
+        ranges = ()
+    else:
+        ranges = cal.weekly[day.weekday()]
+    return cal.always_open or any(s <= second < e for s, e in ranges)

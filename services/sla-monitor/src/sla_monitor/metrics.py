@@ -26,6 +26,12 @@ ALERTS = Counter(
     "SLA alerts fired and acknowledged by the broker, by target and kind.",
     ["target", "kind"],
 )
+BREACH_CAUSES = Counter(
+    "switchboard_sla_breaches_by_cause_total",
+    "Breaches fired, by target, the queue where most of the counted time went, and the cause"
+    " (queue, transfers, vendor; unknown for timers from before causes were recorded).",
+    ["target", "queue", "cause"],
+)
 ALERT_LAG = Histogram(
     "switchboard_sla_alert_lag_seconds",
     "Fire time minus due time of each alert.",

@@ -287,6 +287,9 @@ def _pending_json(p: PendingAlert) -> dict[str, Any]:
         "target_seconds": p.target_seconds,
         "elapsed": p.elapsed,
         "rule": p.rule,
+        "waited": [[q.id, q.kind.value, q.vendor, seconds] for q, seconds in p.waited],
+        "wall_seconds": p.wall_seconds,
+        "paused_seconds": p.paused_seconds,
     }
 
 
@@ -307,6 +310,13 @@ def _pending_from(row: Any) -> PendingAlert:
         target_seconds=a["target_seconds"],
         elapsed=a["elapsed"],
         rule=a["rule"],
+        # Timers written before waits were recorded have none: their alerts say nothing.
+        waited=tuple(
+            (QueueRef(qid, QueueKind(kind), vendor), seconds)
+            for qid, kind, vendor, seconds in a.get("waited", [])
+        ),
+        wall_seconds=a.get("wall_seconds"),
+        paused_seconds=a.get("paused_seconds"),
     )
 
 

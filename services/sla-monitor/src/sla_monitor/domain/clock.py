@@ -95,11 +95,13 @@ class Step:
 
 @dataclass(slots=True)
 class Segment:
-    """A stretch of running time: from `start` (elapsed `acc_start`) to `end`, by `calendar`."""
+    """A stretch of running time in `queue`: from `start` (elapsed `acc_start`) to `end`,
+    by `calendar`."""
 
     start: float
     acc_start: float
     calendar: Calendar
+    queue: QueueRef
     end: float | None = None
     acc_end: float | None = None
 
@@ -122,6 +124,9 @@ class PendingAlert:
     target_seconds: int
     elapsed: float
     rule: str
+    waited: tuple[tuple[QueueRef, float], ...] = ()
+    wall_seconds: float | None = None
+    paused_seconds: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:
@@ -140,8 +145,10 @@ class Clock:
     ended_at: float | None = None
 
     @classmethod
-    def start(cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar) -> Clock:
-        return cls(target, cycle, at, [Segment(at, 0.0, calendar)])
+    def start(
+        cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar, queue: QueueRef
+    ) -> Clock:
+        return cls(target, cycle, at, [Segment(at, 0.0, calendar, queue)])
 
     @property
     def active(self) -> bool:
@@ -160,16 +167,16 @@ class Clock:
             self._close(at)
             self.status = ClockStatus.PAUSED
 
-    def resume(self, at: float, calendar: Calendar) -> None:
+    def resume(self, at: float, calendar: Calendar, queue: QueueRef) -> None:
         if self.status is ClockStatus.PAUSED:
-            self.segments.append(Segment(at, self.elapsed(at), calendar))
+            self.segments.append(Segment(at, self.elapsed(at), calendar, queue))
             self.status = ClockStatus.RUNNING
 
-    def switch(self, at: float, calendar: Calendar) -> None:
-        """Count by `calendar` from `at` on (a paused clock is resumed by the new one anyway)."""
+    def switch(self, at: float, calendar: Calendar, queue: QueueRef) -> None:
+        """Count in `queue` by `calendar` from `at` on (a paused clock resumes in it anyway)."""
         if self.status is ClockStatus.RUNNING:
             self._close(at)
-            self.segments.append(Segment(at, self.elapsed(at), calendar))
+            self.segments.append(Segment(at, self.elapsed(at), calendar, queue))
 
     def finish(self, at: float, status: ClockStatus) -> None:
         if self.active:
@@ -194,6 +201,23 @@ class Clock:
                 found += seg.calendar.add_many(seg.start, offsets)
                 i += len(upto)
         return found + [None] * (len(thresholds) - len(found))
+
+    def waited(self, elapsed: float) -> list[tuple[QueueRef, float]]:
+        """Business seconds counted in each queue until `elapsed`, in the order reached."""
+        found: dict[QueueRef, float] = {}
+        for seg in self.segments:
+            upto = elapsed if seg.acc_end is None else min(seg.acc_end, elapsed)
+            if upto > seg.acc_start:
+                found[seg.queue] = found.get(seg.queue, 0.0) + upto - seg.acc_start
+        return list(found.items())
+
+    def paused_before(self, at: float) -> float:
+        """Wall seconds paused between the clock's start and `at`."""
+        return sum(
+            min(nxt.start, at) - prev.end
+            for prev, nxt in zip(self.segments, self.segments[1:], strict=False)
+            if prev.end is not None and prev.end < at
+        )
 
     def projected_due(self, elapsed: float) -> float:
         """The breach instant as it looked when `elapsed` was reached, had the clock run on."""
@@ -267,6 +291,9 @@ class ContactClocks:
             target_seconds=clock.target.seconds,
             elapsed=level.threshold,
             rule=clock.target.rule,
+            waited=tuple(clock.waited(level.threshold)),
+            wall_seconds=at - clock.started_at,
+            paused_seconds=clock.paused_before(at),
         )
 
     def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:
@@ -301,7 +328,8 @@ def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> Contac
         if resolved is None:
             return
         cycles = state.clocks.setdefault(target, [])
-        cycles.append(Clock.start(resolved, len(cycles) + 1, at, calendar_of(resolved)))
+        clock = Clock.start(resolved, len(cycles) + 1, at, calendar_of(resolved), state.queue)
+        cycles.append(clock)
 
     def each_active() -> list[Clock]:
         return [c for c in (state.current(t) for t in SlaTarget) if c is not None and c.active]
@@ -354,8 +382,7 @@ def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> Contac
             state.queue = QueueRef(known.id, known.kind, known.vendor)
             queue_calendar, _ = policy.calendar_for(known.id, known.kind)
             for clock in each_active():
-                if clock.target.basis == "business":
-                    clock.switch(at, queue_calendar)
+                clock.switch(at, calendar_of(clock.target), state.queue)
     return state
 
 
@@ -366,5 +393,5 @@ def _resume(
     calendar_of: Callable[[ResolvedTarget], Calendar],
 ) -> None:
     for clock in clocks:
-        clock.resume(at, calendar_of(clock.target))
+        clock.resume(at, calendar_of(clock.target), state.queue)
     state.paused = False
