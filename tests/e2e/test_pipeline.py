@@ -220,12 +220,13 @@ async def test_unanswered_contacts_breach_and_answered_ones_do_not(
 ) -> None:
     _, sent, observed = e2e
     first_response: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    ids_per_alert: dict[tuple[str, str, str, int], set[str]] = defaultdict(set)
+    ids_per_alert: dict[tuple[str, str, str, int, int], set[str]] = defaultdict(set)
     for message in observed.alerts:
         data = data_of(message)
         contact, target = str(data["contact_id"]), str(data["target"])
         kind, level = str(data["kind"]), int(str(data["level"]))
-        ids_per_alert[(contact, target, kind, level)].add(str(data["alert_id"]))
+        cycle = int(str(data.get("cycle", 1)))  # each cycle of a target has its own levels
+        ids_per_alert[(contact, target, kind, cycle, level)].add(str(data["alert_id"]))
         if target == "first_response":
             first_response[contact].add((kind, level))
     doubled = {k: v for k, v in ids_per_alert.items() if len(v) > 1}

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sla_monitor.config import SlaSettings
 from sla_monitor.consumer import decoders, watermark_topics
 from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.scheduler import Scheduler, wall_clock
 from sla_monitor.service import SlaHandler, Watermarks
 from switchboard_events import SLA_ALERTS_DECODER, Event, SlaAlert, dlq, encode
@@ -77,11 +78,18 @@ class Rig:
     """sla-monitor on its own topics and database; runs in this process or as processes."""
 
     settings: SlaSettings
-    policy: SlaPolicy
-    policy_file: Path
+    policies: PolicyHolder
     engine: AsyncEngine
     logs: Path
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def policy(self) -> SlaPolicy:
+        return self.policies.current
+
+    @property
+    def policy_file(self) -> Path:
+        return self.policies.path
 
     @property
     def kafka(self) -> KafkaSettings:
@@ -152,7 +160,7 @@ class Rig:
             producer=producer,
             sessions=self.sessions,
             decoders=read,
-            handler=SlaHandler(self.policy),
+            handler=SlaHandler(self.policies),
             max_records=s.kafka.max_batch_records,
             on_progress=Watermarks(self.sessions),
         )
@@ -245,7 +253,7 @@ async def rig(
     topics = [settings.decisions_topic, settings.lifecycle_topic, settings.alerts_topic]
     await kafka.create_topics(kafka_settings, [*topics, *(dlq(t) for t in topics[:2])])
     engine = db.make_engine(database_url)
-    rig = Rig(settings, load_policy(policy_text), policy_file, engine, tmp_path)
+    rig = Rig(settings, PolicyHolder(policy_file, load_policy(policy_text)), engine, tmp_path)
     try:
         yield rig
     finally:

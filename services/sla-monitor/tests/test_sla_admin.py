@@ -23,7 +23,7 @@ def at(text: str) -> datetime:
 
 
 def client_for(rig: Rig) -> httpx.AsyncClient:
-    router = build_router(rig.policy, rig.sessions, [900, 3600], str(rig.policy_file))
+    router = build_router(rig.policies, rig.sessions, [900, 3600])
     app = create_app("sla-monitor", {}, [router], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url="http://sla.test", headers=auth.HEADERS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from sla_monitor.domain.alerts import alert_id
+from sla_monitor.domain.alerts import alert_id, build_alert, main_wait
 from sla_monitor.domain.clock import (
     ClockStatus,
     ContactStatus,
@@ -21,8 +23,16 @@ from sla_monitor.domain.clock import (
 from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.policy import SlaPolicy, load_policy
 from sla_monitor.domain.status import FiredRecord, LevelState, status
-from switchboard_calendars import instant
-from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
+from switchboard_calendars import Calendar, instant
+from switchboard_events import (
+    AlertKind,
+    Channel,
+    LifecycleKind,
+    QueueKind,
+    SlaTarget,
+    derive_id,
+)
+from switchboard_events.sla import WaitCause
 
 POLICY = """
 calendars:
@@ -104,7 +114,7 @@ def test_first_response_met_schedules_nothing_more_for_it(policy: SlaPolicy) -> 
     assert late.first_response_outcome()[0] is FirstResponse.MISSED
 
 
-def test_next_response_cycles_number_their_levels_on(policy: SlaPolicy) -> None:
+def test_each_next_response_cycle_numbers_its_levels_from_one(policy: SlaPolicy) -> None:
     steps = [
         step("first_response", 5),
         step("customer_replied", 10),
@@ -114,9 +124,13 @@ def test_next_response_cycles_number_their_levels_on(policy: SlaPolicy) -> None:
     state = fold(decision(), steps, policy)
     cycles = state.clocks[SlaTarget.NEXT_RESPONSE]
     assert [c.status for c in cycles] == [ClockStatus.MET, ClockStatus.RUNNING]
-    nr = [a for a in alerts(state.pending_alerts()) if a[0] == "next_response"]
-    # Second cycle: warning 2 (20 s after the reply), breach 2 (30 s after it).
-    assert nr == [("next_response", "breach", 2, 70.0), ("next_response", "warning", 2, 60.0)]
+    assert [c.cycle for c in cycles] == [1, 2]
+    nr = [p for p in state.pending_alerts() if p.target is SlaTarget.NEXT_RESPONSE]
+    # Second cycle: its warning 1 (20 s after the reply) and breach 1 (30 s after it).
+    assert sorted((p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in nr) == [
+        (2, "breach", 1, 70.0),
+        (2, "warning", 1, 60.0),
+    ]
 
 
 def test_a_second_customer_reply_does_not_restart_a_running_next_response(
@@ -165,8 +179,10 @@ def test_resolved_stops_everything_and_reopen_starts_a_new_resolution(policy: Sl
         decision(), [step("first_response", 5), step("resolved", 50), step("reopened", 200)], policy
     )
     assert reopened.status is ContactStatus.OPEN
-    res = [a for a in alerts(reopened.pending_alerts()) if a[0] == "resolution"]
-    assert res == [("resolution", "breach", 2, 300.0)], "a fresh 100 s target, level 2"
+    res = [p for p in reopened.pending_alerts() if p.target is SlaTarget.RESOLUTION]
+    assert [(p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in res] == [
+        (2, "breach", 1, 300.0)
+    ], "a fresh 100 s target: the second cycle's own breach 1"
     assert [c.status for c in reopened.clocks[SlaTarget.RESOLUTION]] == [
         ClockStatus.MET,
         ClockStatus.RUNNING,
@@ -270,6 +286,7 @@ def test_status_lists_each_level_once_fired_or_not_and_names_its_times(policy: S
             "first_response",
             "warning",
             1,
+            1,
             alert_id("c1", "first_response", "warning", 1),
             instant(T0 + 10),
             instant(T0 + 10.2),
@@ -299,3 +316,203 @@ def test_status_lists_each_level_once_fired_or_not_and_names_its_times(policy: S
         LevelState.NOT_REACHED,
         LevelState.NOT_REACHED,
     ]
+
+
+def test_every_reopen_is_a_cycle_with_its_own_levels_and_ids(policy: SlaPolicy) -> None:
+    steps = [  # a call: resolution 100 s of calendar time, a breach and no warnings
+        step("first_response", 5),
+        step("resolved", 150),
+        step("reopened", 200),
+        step("resolved", 250),
+        step("reopened", 300),
+    ]
+    state = fold(decision(), steps, policy)
+    clocks = state.clocks[SlaTarget.RESOLUTION]
+    assert [(c.cycle, c.status) for c in clocks] == [
+        (1, ClockStatus.MET),
+        (2, ClockStatus.MET),
+        (3, ClockStatus.RUNNING),
+    ]
+    res = [p for p in state.pending_alerts() if p.target is SlaTarget.RESOLUTION]
+    assert [(p.cycle, p.kind.value, p.level, p.fire_at - T0) for p in res] == [
+        (3, "breach", 1, 400.0)
+    ]
+    ids = {alert_id("c1", "resolution", "breach", 1, cycle) for cycle in (1, 2, 3)}
+    assert alert_id(*res[0].key) in ids
+    assert len(ids) == 3, "each cycle's breach has its own id"
+
+
+def test_first_cycle_alert_ids_are_the_ids_alerts_had_before_cycles_were_numbered() -> None:
+    before = derive_id("sla.alert", "c1", "resolution", "breach", "1")
+    assert alert_id("c1", "resolution", "breach", 1) == before
+    assert alert_id("c1", "resolution", "breach", 1, cycle=1) == before
+    assert alert_id("c1", "resolution", "breach", 1, cycle=2) != before
+
+
+def test_status_matches_fired_alerts_to_their_own_cycle(policy: SlaPolicy) -> None:
+    steps = [step("first_response", 5), step("resolved", 150), step("reopened", 200)]
+    state = fold(decision(), steps, policy)  # a call: resolution 100 s, no warnings
+    breach_1 = FiredRecord(
+        "resolution",
+        "breach",
+        1,
+        1,
+        alert_id("c1", "resolution", "breach", 1),
+        instant(T0 + 100),
+        instant(T0 + 100.1),
+        True,
+    )
+    shown = status(state, T0 + 250, [breach_1])
+    res = [t for t in shown.targets if t.target == "resolution"]
+    assert [(t.cycle, [(a.cycle, a.level, a.state) for a in t.alerts]) for t in res] == [
+        (1, [(1, 1, LevelState.FIRED)]),
+        (2, [(2, 1, LevelState.SCHEDULED)]),
+    ]
+    assert res[1].alerts[0].alert_id == alert_id("c1", "resolution", "breach", 1, cycle=2)
+    assert shown.other_alerts == []
+
+
+def email_breach(steps: list[Step]) -> PendingAlert:
+    state = fold(decision(Channel.EMAIL), steps, policy_once())
+    return next(
+        p
+        for p in state.pending_alerts()
+        if p.target is SlaTarget.FIRST_RESPONSE and p.kind is AlertKind.BREACH
+    )
+
+
+def policy_once() -> SlaPolicy:
+    return load_policy(POLICY)
+
+
+def test_a_breach_says_where_the_time_went_per_queue_paused_and_wall() -> None:
+    # An email (4 business hours) from Monday 10:00 in `general` (office hours 9-17):
+    # paused for 30 min, then transferred to the 24x7 vendor after 1.5 business hours.
+    steps = [
+        step("waiting_on_customer", 1800),
+        step("customer_replied", 3600),
+        step("transferred", 7200, to_queue_id="vendor"),
+    ]
+    breach = email_breach(steps)
+    general = QueueRef("general", QueueKind.IN_HOUSE, None)
+    vendor = QueueRef("vendor", QueueKind.OUTSOURCED, "acme")
+    assert breach.fire_at - T0 == 7200 + 9000
+    assert breach.waited == ((general, 5400.0), (vendor, 9000.0))
+    assert (breach.paused_seconds, breach.wall_seconds) == (1800.0, 16200.0)
+    data = build_alert(breach, instant(breach.fire_at)).data
+    assert data.cause is WaitCause.VENDOR
+    assert [(w.queue_id, w.vendor, w.business_seconds) for w in data.waited] == [
+        ("general", None, 5400.0),
+        ("vendor", "acme", 9000.0),
+    ]
+    assert (data.paused_seconds, data.wall_seconds) == (1800.0, 16200.0)
+
+
+def test_the_cause_is_the_queue_alone_or_transfers_between_in_house_queues() -> None:
+    alone = email_breach([])
+    assert main_wait(alone.waited) == (
+        QueueRef("general", QueueKind.IN_HOUSE, None),
+        WaitCause.QUEUE,
+    )
+    assert alone.wall_seconds == 4 * 3600.0, "Monday 10:00 to 14:00, all of it open"
+    back = email_breach(
+        [
+            step("transferred", 600, to_queue_id="vendor"),
+            step("transferred", 1200, to_queue_id="general"),
+        ]
+    )
+    main = main_wait(back.waited)
+    assert main is not None
+    assert main == (QueueRef("general", QueueKind.IN_HOUSE, None), WaitCause.TRANSFERS)
+    assert [seconds for _, seconds in back.waited] == [4 * 3600.0 - 600, 600.0]
+
+
+# Steps at whole minutes, so the minute-stepping reference is exact.
+_STEPS = st.lists(
+    st.tuples(
+        st.sampled_from(["waiting_on_customer", "customer_replied", "to_vendor", "to_general"]),
+        st.integers(min_value=0, max_value=3 * 24 * 60),
+    ),
+    max_size=6,
+    unique_by=lambda s: s[1],
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(_STEPS)
+def test_waits_match_a_minute_by_minute_reference(raw: list[tuple[str, int]]) -> None:
+    policy = policy_once()
+    steps = []
+    for kind, minute in sorted(raw, key=lambda s: s[1]):
+        if kind.startswith("to_"):
+            steps.append(step("transferred", minute * 60, to_queue_id=kind[3:]))
+        else:
+            steps.append(step(kind, minute * 60))
+    state = fold(decision(Channel.EMAIL), steps, policy)
+    found = {
+        p.kind.value + str(p.level): p
+        for p in state.pending_alerts()
+        if p.target is SlaTarget.FIRST_RESPONSE
+    }
+    reference = reference_levels(policy, raw)
+    assert set(found) == set(reference), "the same levels reached"
+    for name, expected in reference.items():
+        p = found[name]
+        fire_at, waited, paused = expected
+        assert p.fire_at == fire_at
+        assert [(q.id, s) for q, s in p.waited] == waited
+        assert p.paused_seconds == paused
+        assert p.wall_seconds == fire_at - T0
+
+
+def reference_levels(
+    policy: SlaPolicy, raw: list[tuple[str, int]]
+) -> dict[str, tuple[float, list[tuple[str, float]], float]]:
+    """Per level of the email first response (warning at 3 h, breach at 4 h, escalation
+    at 5 h of business time): when it is reached, the business time per queue, and the
+    paused time, by stepping minute by minute from the arrival."""
+    thresholds = {"warning1": 3 * 3600, "breach1": 4 * 3600, "escalation1": 5 * 3600}
+    by_minute = {m: k for k, m in raw}
+    queue, paused, counted, paused_s = "general", False, 0, 0
+    waited: dict[str, int] = {}
+    found: dict[str, tuple[float, list[tuple[str, float]], float]] = {}
+    last = max([m for _, m in raw], default=0)
+    for minute in range(last + 6 * 24 * 60):
+        kind = by_minute.get(minute)
+        if kind == "waiting_on_customer":
+            paused = True
+        elif kind == "customer_replied":
+            paused = False
+        elif kind is not None:
+            queue = kind[3:]
+        at = int(T0) + minute * 60
+        if paused:
+            paused_s += 60
+            if minute >= last:
+                break  # paused for good: nothing more is reached
+            continue
+        kind_of = QueueKind.OUTSOURCED if queue == "vendor" else QueueKind.IN_HOUSE
+        calendar, _ = policy.calendar_for(queue, kind_of)
+        if brute_open(calendar, at):
+            counted += 60
+            waited[queue] = waited.get(queue, 0) + 60
+            for name, threshold in thresholds.items():
+                if counted == threshold:
+                    found[name] = (at + 60.0, [(q, float(s)) for q, s in waited.items()], paused_s)
+        if len(found) == len(thresholds):
+            break
+    return found
+
+
+def brute_open(cal: Calendar, at: int) -> bool:
+    """Is the minute from `at` open? From the definition (as libs/calendars' reference)."""
+    local = datetime.fromtimestamp(at, UTC).astimezone(cal.zone)
+    day = local.date()
+    second = local.hour * 3600 + local.minute * 60 + local.second
+    if day in cal.overrides:
+        ranges = cal.overrides[day]
+    elif day in cal.holidays:
+        ranges = ()
+    else:
+        ranges = cal.weekly[day.weekday()]
+    return cal.always_open or any(s <= second < e for s, e in ranges)

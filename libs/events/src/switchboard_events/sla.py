@@ -7,10 +7,12 @@ from pydantic import Field, model_validator
 
 from switchboard_events.contact import Channel
 from switchboard_events.envelope import Event, EventData
-from switchboard_events.primitives import Identifier, Label, Timestamp
+from switchboard_events.primitives import ContractModel, Identifier, Label, Timestamp
 from switchboard_events.routing import Priority, PriorityLabel, QueueKind, check_vendor
 
 _MAX_SECONDS = 366 * 24 * 3600
+MAX_WAITED = 50
+"""At most this many queues in an alert's `waited` (the ones with the most time)."""
 
 
 class SlaTarget(StrEnum):
@@ -29,6 +31,28 @@ class AlertKind(StrEnum):
     ESCALATION = "escalation"
 
 
+class WaitCause(StrEnum):
+    """Where the counted waiting went, as a manager acts on it (bounded: a metric label)."""
+
+    QUEUE = "queue"  # all of it in one in-house queue
+    TRANSFERS = "transfers"  # split between queues, most of it in-house
+    VENDOR = "vendor"  # most of it in an outsourced queue
+
+
+class QueueWait(ContractModel):
+    """Business time counted while the contact was in one queue."""
+
+    queue_id: Identifier
+    queue_kind: QueueKind
+    vendor: Label | None = None
+    business_seconds: float = Field(ge=0, le=_MAX_SECONDS, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _vendor_for_outsourced(self) -> Self:
+        check_vendor(self.queue_kind, self.vendor)
+        return self
+
+
 class SlaAlertData(EventData):
     """The payload of `switchboard.sla.alert.v1`; `vendor` is set exactly for outsourced queues."""
 
@@ -44,7 +68,17 @@ class SlaAlertData(EventData):
     channel: Channel
     target: SlaTarget
     kind: AlertKind
-    level: int = Field(ge=1, le=100, description="1 for the first alert of its kind, then 2, 3 ...")
+    level: int = Field(
+        ge=1, le=100, description="1 for the first alert of its kind in the cycle, then 2, 3 ..."
+    )
+    cycle: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="Which cycle of the target: 1, then 2 after a reopen (resolution) or the"
+        " next customer reply (next response). Each cycle numbers its levels from 1 again."
+        " Absent in alerts from before cycles were numbered (levels then counted on).",
+    )
     due_at: Timestamp = Field(description="When the target is (or was) due.")
     fired_at: Timestamp
     target_seconds: int = Field(
@@ -52,6 +86,28 @@ class SlaAlertData(EventData):
     )
     elapsed_business_seconds: float = Field(ge=0, le=_MAX_SECONDS, allow_inf_nan=False)
     policy_rule: Label = Field(description="Id of the SLA policy rule that set the target.")
+    waited: list[QueueWait] = Field(
+        default_factory=list,
+        max_length=MAX_WAITED,
+        description="Where the business time counted until the level went, per queue in the"
+        " order the contact reached them (empty in alerts from before it was recorded).",
+    )
+    cause: WaitCause | None = Field(
+        default=None, description="Where most of it went: queue, transfers or vendor."
+    )
+    wall_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Wall time from the clock's start to the level; minus the business"
+        " and paused seconds, the time the queues were closed.",
+    )
+    paused_seconds: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Wall time spent waiting on the customer before the level (not counted).",
+    )
 
     @model_validator(mode="after")
     def _vendor_for_outsourced(self) -> Self:

@@ -1,10 +1,10 @@
 """Entry point: `python -m sla_monitor [serve | check FILE... | explain --decision FILE | migrate]`.
 
-`serve` (the default) runs three things in one process until SIGTERM/SIGINT:
-the runtime host (`serve`: batch runner, HTTP server), the alert scheduler and the
-live service-level refresher. The HTTP server answers first; the scheduler starts once
+`serve` (the default) runs four things in one process until SIGTERM/SIGINT:
+the runtime host (`serve`: batch runner, HTTP server), the alert scheduler, the
+live service-level refresher and the policy reload (`policy_store`). The HTTP server answers first; the scheduler starts once
 its producer reaches the broker, retried with backoff. The host owns the signals: when it returns, the
-scheduler finishes its round and stops. If the scheduler or the refresher fails, the
+scheduler finishes its round and stops. If the scheduler, the refresher or the reload fails, the
 process signals itself so the host stops the runner cleanly, then exits non-zero.
 """
 
@@ -21,15 +21,15 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from sla_monitor import live, metrics
+from sla_monitor import live
 from sla_monitor.api import parse_decision, parse_steps
 from sla_monitor.config import MIGRATIONS, SCHEMA, SERVICE, SlaSettings
 from sla_monitor.consumer import build_service, watermark_topics
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
-from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.policy_store import PolicyHolder, read_policy
 from sla_monitor.scheduler import Scheduler
-from sla_monitor.service import decision_of
+from sla_monitor.service import decision_of, replan
 from switchboard_events import InvalidEvent
 from switchboard_runtime import db, kafka
 from switchboard_runtime.errors import ConfigurationError, Stopped
@@ -43,16 +43,8 @@ from switchboard_runtime.settings import load_settings
 log = logging.getLogger("sla_monitor")
 
 
-def read_policy(path: Path) -> SlaPolicy:
-    try:
-        content = path.read_bytes()
-    except OSError as exc:
-        raise PolicyInvalid([f"(file): cannot read {path}: {exc.strerror}"]) from None
-    return load_policy(content)
-
-
-async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
-    """The host, the scheduler and the live refresher, until the host stops."""
+async def run(settings: SlaSettings, policies: PolicyHolder) -> None:
+    """The host, the scheduler, the live refresher and the policy reload, until the host stops."""
     engine = db.make_engine(settings.database_url.get_secret_value(), pool_size=2)
     sessions = db.make_sessionmaker(engine)
     producer = kafka.make_producer(settings.kafka, client_id=f"{SERVICE}-scheduler")
@@ -66,11 +58,10 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
         republish_after_s=settings.republish_after_s,
     )
     stop = asyncio.Event()
-    metrics.POLICY.labels(policy.name, policy.version).set(1)
     host = asyncio.create_task(
         serve(
             build_service(
-                settings, policy, sessions, scheduler if settings.scheduler_enabled else None
+                settings, policies, sessions, scheduler if settings.scheduler_enabled else None
             )
         ),
         name="host",
@@ -89,6 +80,8 @@ async def run(settings: SlaSettings, policy: SlaPolicy) -> None:
             sessions, settings.live_windows_s, settings.live_refresh_s, stop
         )
         background.append(asyncio.create_task(refresher, name="live"))
+        reload = policies.watch(settings.policy_poll_s, lambda policy: replan(sessions, policy))
+        background.append(asyncio.create_task(reload, name="policy-reload"))
         done, _ = await asyncio.wait([host, *background], return_when=asyncio.FIRST_COMPLETED)
         if host not in done:
             failed = next(iter(done))
@@ -121,13 +114,16 @@ def _serve() -> int:
         return 2
     configure_logging(SERVICE, settings.log_level)
     try:
-        policy = read_policy(settings.policy_path)
+        policies = PolicyHolder.from_file(settings.policy_path)
     except PolicyInvalid as exc:
         print(f"{settings.policy_path}: {exc}", file=sys.stderr)
         return 2
-    log.info("policy loaded", extra={"policy": policy.summary(), "path": str(settings.policy_path)})
+    log.info(
+        "policy loaded",
+        extra={"policy": policies.current.summary(), "path": str(settings.policy_path)},
+    )
     with reported_unreachable("sla_monitor", settings):
-        asyncio.run(run(settings, policy))
+        asyncio.run(run(settings, policies))
     return 0
 
 

@@ -16,8 +16,9 @@ from sla_monitor import live, repository
 from sla_monitor.domain.clock import Step, fold
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain
-from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.domain.policy import load_policy
 from sla_monitor.domain.status import ContactSla, status
+from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
     DECISIONS_DECODER,
@@ -49,10 +50,9 @@ def parse_steps(raws: Sequence[Any]) -> list[Step]:
 
 
 def build_router(
-    policy: SlaPolicy,
+    policies: PolicyHolder,
     sessions: async_sessionmaker[AsyncSession],
     windows: Sequence[int],
-    policy_path: str,
 ) -> APIRouter:
     router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -73,15 +73,25 @@ def build_router(
                 f" ({len(steps)} lifecycle step(s) kept until it arrives)"
             )
             raise HTTPException(404, detail)
-        return status(fold(decision, steps, policy), time.time(), fired)
+        return status(fold(decision, steps, policies.current), time.time(), fired)
 
     @router.get("/policy", dependencies=[require(Scope.STATE_READ)])
     async def active_policy() -> dict[str, Any]:
-        """The active policy: name, version (a hash of the file), where it came from, its content."""
+        """The active policy: name, version (a hash of the file), where it came from and when
+        it was loaded, the last change refused (null once a valid one is applied), its content."""
+        policy, refusal = policies.current, policies.last_refusal
         return {
             "name": policy.name,
             "version": policy.version,
-            "path": policy_path,
+            "path": str(policies.path),
+            "loaded_at": policies.loaded_at.isoformat(),
+            "last_refused": None
+            if refusal is None
+            else {
+                "version": refusal.version,
+                "at": refusal.at.isoformat(),
+                "problems": refusal.problems,
+            },
             "summary": policy.summary(),
             "policy": policy.spec.model_dump(mode="json", exclude_none=True),
         }
@@ -112,7 +122,7 @@ def build_router(
         except InvalidEvent as exc:
             raise HTTPException(422, exc.reason) from None
         now = at.timestamp() if at is not None else time.time()
-        return explain(policy, decision_of(event).decision, steps, now)
+        return explain(policies.current, decision_of(event).decision, steps, now)
 
     @router.get("/service-level", dependencies=[require(Scope.STATE_READ)])
     async def service_level(

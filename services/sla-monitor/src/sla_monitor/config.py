@@ -26,6 +26,9 @@ class SlaSettings(ServiceSettings):
 
     http_port: int = Field(8103, ge=0, le=65535)
     policy_path: Path = Field(DEFAULT_POLICY, description="the SLA policy YAML file")
+    policy_poll_s: float = Field(
+        2.0, gt=0, le=3600, description="how often the policy file is checked for changes"
+    )
     scheduler_enabled: bool = Field(True, description="fire due alerts from this instance")
     scheduler_poll_s: float = Field(
         0.25, ge=0.01, le=10, description="how often the scheduler looks for due alerts"

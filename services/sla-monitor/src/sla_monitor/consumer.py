@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor.api import build_router
 from sla_monitor.config import SERVICE, SlaSettings
-from sla_monitor.domain.policy import SlaPolicy
+from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.scheduler import Scheduler
 from sla_monitor.service import SlaHandler, Watermarks
 from switchboard_events import DECISIONS_DECODER, LIFECYCLE_DECODER
@@ -30,14 +30,14 @@ def decoders(settings: SlaSettings) -> dict[str, Decoder[Any]]:
 
 def build_service(
     settings: SlaSettings,
-    policy: SlaPolicy,
+    policies: PolicyHolder,
     sessions: async_sessionmaker[AsyncSession],
     scheduler: Scheduler | None,
 ) -> Service:
     """The host's view of sla-monitor; `sessions` serve the admin API, `scheduler` readiness."""
 
     def make_handler(_: async_sessionmaker[AsyncSession]) -> Handler[Any]:
-        return SlaHandler(policy)
+        return SlaHandler(policies)
 
     async def scheduler_ready() -> str | None:
         limit = max(10.0, 40 * settings.scheduler_poll_s)
@@ -52,9 +52,7 @@ def build_service(
         settings=settings,
         decoders=decoders(settings),
         make_handler=make_handler,
-        routers=[
-            build_router(policy, sessions, settings.live_windows_s, str(settings.policy_path))
-        ],
+        routers=[build_router(policies, sessions, settings.live_windows_s)],
         extra_checks={"scheduler": scheduler_ready},
         make_progress=Watermarks,
     )

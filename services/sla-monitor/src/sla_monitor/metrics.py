@@ -26,6 +26,12 @@ ALERTS = Counter(
     "SLA alerts fired and acknowledged by the broker, by target and kind.",
     ["target", "kind"],
 )
+BREACH_CAUSES = Counter(
+    "switchboard_sla_breaches_by_cause_total",
+    "Breaches fired, by target, the queue where most of the counted time went, and the cause"
+    " (queue, transfers, vendor; unknown for timers from before causes were recorded).",
+    ["target", "queue", "cause"],
+)
 ALERT_LAG = Histogram(
     "switchboard_sla_alert_lag_seconds",
     "Fire time minus due time of each alert.",
@@ -52,6 +58,16 @@ POLICY = Gauge(
     "switchboard_sla_policy_info",
     "The active SLA policy (value 1), by name and version.",
     ["name", "version"],
+)
+
+POLICY_RELOADS = Counter(
+    "switchboard_sla_policy_reloads_total",
+    "Policy file changes seen, by result: applied or refused (invalid; the old one stays).",
+    ["result"],
+)
+REPLANNED = Counter(
+    "switchboard_sla_contacts_replanned_total",
+    "Open contacts whose clocks were folded again after a policy change.",
 )
 
 _LIVE = ["queue", "channel", "window"]

@@ -179,27 +179,63 @@ async def load_history(
             {"c": contact_id},
         )
     ).first()
-    steps = await session.execute(
+    steps = await load_steps(session, [contact_id])
+    return None if decision is None else _decision(decision), steps.get(contact_id, [])
+
+
+async def lock_stale_open(session: AsyncSession, version: str, limit: int) -> list[Decision]:
+    """Up to `limit` open contacts last planned with another policy version, locked, by id.
+
+    Not SKIP LOCKED: a consumer batch holding one is waited for, and the row checked
+    again once it commits (it may have been planned with `version` meanwhile).
+    """
+    result = await session.execute(
         text(
-            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle WHERE contact_id = :c"
+            "SELECT contact_id, decision_id, queue_id, queue_kind, vendor, priority,"
+            " priority_label, channel, tier, arrived_at FROM sla.contacts"
+            " WHERE status = 'open' AND decision_id IS NOT NULL"
+            " AND policy_version IS DISTINCT FROM :version"
+            " ORDER BY contact_id LIMIT :limit FOR UPDATE"
         ),
-        {"c": contact_id},
+        {"version": version, "limit": limit},
     )
-    return (
-        None if decision is None else _decision(decision),
-        _steps_by_contact(steps).get(contact_id, []),
+    return [_decision(row) for row in result]
+
+
+async def load_steps(session: AsyncSession, contact_ids: Sequence[str]) -> dict[str, list[Step]]:
+    """Every lifecycle step of the contacts given."""
+    result = await session.execute(
+        text(
+            "SELECT contact_id, kind, at, seq, to_queue_id FROM sla.lifecycle"
+            " WHERE contact_id = ANY(CAST(:ids AS text[]))"
+        ),
+        {"ids": list(contact_ids)},
     )
+    return _steps_by_contact(result)
+
+
+async def timer_partitions(session: AsyncSession, contact_ids: Sequence[str]) -> dict[str, int]:
+    """The partition each contact's timers are gated by, for contacts that have timers."""
+    result = await session.execute(
+        text(
+            "SELECT DISTINCT ON (contact_id) contact_id, partition FROM sla.due_alerts"
+            " WHERE contact_id = ANY(CAST(:ids AS text[])) AND partition IS NOT NULL"
+        ),
+        {"ids": list(contact_ids)},
+    )
+    return {row.contact_id: row.partition for row in result}
 
 
 async def replace_due_alerts(
     session: AsyncSession,
     contact_ids: Sequence[str],
     pending: Sequence[PendingAlert],
-    partitions: Mapping[str, int],
+    partitions: Mapping[str, int | None],
 ) -> int:
     """Cancel the contacts' timers and schedule `pending` instead, except alerts already fired.
 
-    Each timer keeps its contact's partition (`partitions`), whose watermark gates it.
+    Each timer keeps its contact's partition (`partitions`), whose watermark gates it; a
+    contact not in it (re-planned, no timer before) gets NULL: gated by every partition.
     The DELETE waits for a scheduler that holds one of these rows mid-claim, so a
     timer is either fired before this transaction or cancelled by it, never both.
     """
@@ -212,24 +248,27 @@ async def replace_due_alerts(
     result = await session.execute(
         text(
             """
-            INSERT INTO sla.due_alerts (contact_id, target, kind, level, due_at, alert, partition)
+            INSERT INTO sla.due_alerts (contact_id, target, kind, cycle, level, due_at, alert,
+                partition)
             SELECT n.* FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
-                CAST(:kinds AS text[]), CAST(:levels AS int[]), CAST(:due AS timestamptz[]),
-                CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]))
-                AS n(contact_id, target, kind, level, due_at, alert, partition)
+                CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
+                CAST(:due AS timestamptz[]), CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]))
+                AS n(contact_id, target, kind, cycle, level, due_at, alert, partition)
             WHERE NOT EXISTS (
                 SELECT 1 FROM sla.alerts a WHERE a.contact_id = n.contact_id
-                AND a.target = n.target AND a.kind = n.kind AND a.level = n.level)
+                AND a.target = n.target AND a.kind = n.kind AND a.cycle = n.cycle
+                AND a.level = n.level)
             """
         ),
         {
             "contacts": [p.contact_id for p in pending],
             "targets": [p.target.value for p in pending],
             "kinds": [p.kind.value for p in pending],
+            "cycles": [p.cycle for p in pending],
             "levels": [p.level for p in pending],
             "due": [instant(p.fire_at) for p in pending],
             "alerts": [json.dumps(_pending_json(p)) for p in pending],
-            "partitions": [partitions[p.contact_id] for p in pending],
+            "partitions": [partitions.get(p.contact_id) for p in pending],
         },
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -248,16 +287,20 @@ def _pending_json(p: PendingAlert) -> dict[str, Any]:
         "target_seconds": p.target_seconds,
         "elapsed": p.elapsed,
         "rule": p.rule,
+        "waited": [[q.id, q.kind.value, q.vendor, seconds] for q, seconds in p.waited],
+        "wall_seconds": p.wall_seconds,
+        "paused_seconds": p.paused_seconds,
     }
 
 
-def _pending_from(contact_id: str, target: str, kind: str, level: int, alert: Any) -> PendingAlert:
-    a = json.loads(alert) if isinstance(alert, str) else alert
+def _pending_from(row: Any) -> PendingAlert:
+    a = json.loads(row.alert) if isinstance(row.alert, str) else row.alert
     return PendingAlert(
-        contact_id=contact_id,
-        target=SlaTarget(target),
-        kind=AlertKind(kind),
-        level=level,
+        contact_id=row.contact_id,
+        target=SlaTarget(row.target),
+        kind=AlertKind(row.kind),
+        cycle=row.cycle,
+        level=row.level,
         fire_at=a["fire_at"],
         due_at=a["due_at"],
         queue=QueueRef(a["queue_id"], QueueKind(a["queue_kind"]), a["vendor"]),
@@ -267,6 +310,13 @@ def _pending_from(contact_id: str, target: str, kind: str, level: int, alert: An
         target_seconds=a["target_seconds"],
         elapsed=a["elapsed"],
         rule=a["rule"],
+        # Timers written before waits were recorded have none: their alerts say nothing.
+        waited=tuple(
+            (QueueRef(qid, QueueKind(kind), vendor), seconds)
+            for qid, kind, vendor, seconds in a.get("waited", [])
+        ),
+        wall_seconds=a.get("wall_seconds"),
+        paused_seconds=a.get("paused_seconds"),
     )
 
 
@@ -367,21 +417,21 @@ async def claim_due(
             _GATE
             + """
             DELETE FROM sla.due_alerts d USING (
-                SELECT t.contact_id, t.target, t.kind, t.level FROM sla.due_alerts t
+                SELECT t.contact_id, t.target, t.kind, t.cycle, t.level FROM sla.due_alerts t
                 LEFT JOIN w ON w.partition = t.partition
                 WHERE t.due_at <= :now AND t.due_at <= CASE
                     WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
                 ORDER BY t.due_at LIMIT :limit FOR UPDATE OF t SKIP LOCKED
             ) AS due
             WHERE d.contact_id = due.contact_id AND d.target = due.target
-                AND d.kind = due.kind AND d.level = due.level
-            RETURNING d.contact_id, d.target, d.kind, d.level, d.due_at, d.alert
+                AND d.kind = due.kind AND d.cycle = due.cycle AND d.level = due.level
+            RETURNING d.contact_id, d.target, d.kind, d.cycle, d.level, d.due_at, d.alert
             """
         ),
         {"now": now, "limit": limit, "topics": list(topics)},
     )
     rows = sorted(result, key=lambda r: (r.due_at, r.contact_id))
-    return [_pending_from(r.contact_id, r.target, r.kind, r.level, r.alert) for r in rows]
+    return [_pending_from(r) for r in rows]
 
 
 async def held_back(session: AsyncSession, now: datetime, topics: Sequence[str]) -> int:
@@ -407,10 +457,11 @@ async def record_fired(session: AsyncSession, fired: Sequence[FiredAlert]) -> se
     result = await session.execute(
         text(
             """
-            INSERT INTO sla.alerts (contact_id, target, kind, level, alert_id, queue_id, channel,
-                due_at, fired_at, payload)
+            INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id, queue_id,
+                channel, due_at, fired_at, payload)
             SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
-                CAST(:kinds AS text[]), CAST(:levels AS int[]), CAST(:ids AS text[]),
+                CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
+                CAST(:ids AS text[]),
                 CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:due AS timestamptz[]),
                 CAST(:fired AS timestamptz[]), CAST(:payloads AS bytea[]))
             ON CONFLICT DO NOTHING
@@ -421,6 +472,7 @@ async def record_fired(session: AsyncSession, fired: Sequence[FiredAlert]) -> se
             "contacts": [f.pending.contact_id for f in fired],
             "targets": [f.pending.target.value for f in fired],
             "kinds": [f.pending.kind.value for f in fired],
+            "cycles": [f.pending.cycle for f in fired],
             "levels": [f.pending.level for f in fired],
             "ids": [f.alert_id for f in fired],
             "queues": [f.pending.queue.id for f in fired],
@@ -478,7 +530,7 @@ async def fired_alerts(session: AsyncSession, contact_id: str) -> list[FiredReco
     """The alerts fired for a contact (the `due_at` column is when the level was reached)."""
     result = await session.execute(
         text(
-            "SELECT target, kind, level, alert_id, due_at, fired_at, published_at"
+            "SELECT target, kind, cycle, level, alert_id, due_at, fired_at, published_at"
             " FROM sla.alerts WHERE contact_id = :c ORDER BY due_at, fired_at"
         ),
         {"c": contact_id},
@@ -487,6 +539,7 @@ async def fired_alerts(session: AsyncSession, contact_id: str) -> list[FiredReco
         FiredRecord(
             target=r.target,
             kind=r.kind,
+            cycle=r.cycle,
             level=r.level,
             alert_id=r.alert_id,
             reached_at=r.due_at,

@@ -2,7 +2,7 @@
 
 Each round, in one transaction: take up to `batch` due timers (`DELETE ... WHERE due_at
 <= now ... FOR UPDATE SKIP LOCKED`), build their alerts, and claim each alert's unique
-key (contact, target, kind, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
+key (contact, target, kind, cycle, level) in `sla.alerts` with `ON CONFLICT DO NOTHING`; commit.
 Then publish the alerts claimed and wait for the broker's acks, and mark them published.
 
 A timer is due only once the consumer has read its contact's partition, on every
@@ -38,9 +38,9 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics, repository
-from sla_monitor.domain.alerts import build_alert
+from sla_monitor.domain.alerts import build_alert, main_wait
 from sla_monitor.repository import FiredAlert
-from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, encode
+from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, AlertKind, encode
 from switchboard_runtime.runner import is_transient
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,11 @@ class Scheduler:
                 await repository.mark_published(session, [f.alert_id for f in fresh], now)
         for f in fresh:
             metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
+            if f.pending.kind is AlertKind.BREACH:
+                main = main_wait(f.pending.waited)
+                queue = f.pending.queue.id if main is None else main[0].id
+                cause = "unknown" if main is None else main[1].value
+                metrics.BREACH_CAUSES.labels(f.pending.target.value, queue, cause).inc()
             lag = now.timestamp() - f.pending.fire_at
             metrics.ALERT_LAG.labels(f.pending.kind.value).observe(max(0.0, lag))
         self.fired += len(fresh)

@@ -33,11 +33,14 @@ from sla_monitor import metrics, repository
 from sla_monitor.config import SCHEMA
 from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.policy import SlaPolicy
+from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.repository import DecisionRow, StepRow
 from switchboard_events import ContactLifecycle, Event, RoutingDecided
 from switchboard_runtime.db import Claim, Delivery, claim_events
 from switchboard_runtime.runner import Output, Progress, Record
 
+REPLAN_CHUNK = 500
+"""Open contacts re-planned per transaction after a policy change."""
 WATERMARK_INTERVAL_S = 0.1
 """Write watermarks at most this often: a skipped report is repeated by the next poll."""
 
@@ -66,10 +69,10 @@ def step_of(event: ContactLifecycle) -> StepRow:
 
 
 class SlaHandler:
-    """The runner's handler: holds the policy, owns no other state."""
+    """The runner's handler: reads the policy in force, owns no other state."""
 
-    def __init__(self, policy: SlaPolicy) -> None:
-        self.policy = policy
+    def __init__(self, policies: PolicyHolder) -> None:
+        self.policies = policies
 
     async def __call__(
         self, batch: Sequence[Record[Event]], session: AsyncSession
@@ -97,8 +100,11 @@ class SlaHandler:
             if known is None or row.decided_at > known.decided_at:
                 newest[row.decision.contact_id] = row
         decided = await repository.upsert_contacts(session, touched, list(newest.values()))
+        # Read once the contacts are locked: a re-plan after a swap waits for this batch
+        # and sees its version, or ran before it and the swap is visible here.
+        policy = self.policies.current
         histories = await repository.insert_steps(session, steps, list(decided))
-        states = [fold(d, histories.get(cid, []), self.policy) for cid, d in decided.items()]
+        states = [fold(d, histories.get(cid, []), policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
         scheduled = await repository.replace_due_alerts(session, list(decided), pending, partitions)
         await repository.update_summaries(session, states)
@@ -109,6 +115,33 @@ class SlaHandler:
         metrics.WAITING_FOR_DECISION.inc(sum(1 for s in steps if s.contact_id not in decided))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         return []
+
+
+async def replan(
+    sessions: async_sessionmaker[AsyncSession], policy: SlaPolicy, chunk: int = REPLAN_CHUNK
+) -> int:
+    """Fold every open contact planned with another policy again with `policy`; how many.
+
+    In chunks, each in its own transaction holding the contacts' rows (the consumer's
+    batches wait for it, and it for them), so timers are replaced as the consumer would
+    replace them. Alerts already fired are not scheduled again.
+    """
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            decisions = await repository.lock_stale_open(session, policy.version, chunk)
+            if not decisions:
+                return total
+            ids = [d.contact_id for d in decisions]
+            histories = await repository.load_steps(session, ids)
+            states = [fold(d, histories.get(d.contact_id, []), policy) for d in decisions]
+            partitions = await repository.timer_partitions(session, ids)
+            pending = [alert for state in states for alert in state.pending_alerts()]
+            scheduled = await repository.replace_due_alerts(session, ids, pending, partitions)
+            await repository.update_summaries(session, states)
+        metrics.REPLANNED.inc(len(decisions))
+        metrics.TIMERS_SCHEDULED.inc(scheduled)
+        total += len(decisions)
 
 
 def consumed_until(progress: Progress) -> datetime | None:

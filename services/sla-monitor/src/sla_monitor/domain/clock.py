@@ -18,8 +18,8 @@ Steps are applied in event-time order (arrival order breaks ties); a step dated
 before the contact arrived counts as happening when it arrived.
 
 A clock runs in cycles (a new next response per customer reply, a new resolution per
-reopen). Alert levels continue numbering across cycles, so each alert of a contact
-has its own (target, kind, level) and therefore its own id.
+reopen). Each cycle has its own warnings, breach and escalations, numbered from 1 again:
+an alert is one (target, cycle, kind, level) of a contact, and so has its own id.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from sla_monitor.domain.policy import Facts, Level, ResolvedTarget, SlaPolicy
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
-MAX_LEVEL = 100
-"""The alert contract's highest level; cycles past it raise no more alerts."""
+MAX_CYCLE = 10_000
+"""The alert contract's highest cycle; cycles past it raise no more alerts."""
 TWENTY_FOUR_SEVEN = Calendar.twenty_four_seven()
 
 
@@ -95,11 +95,13 @@ class Step:
 
 @dataclass(slots=True)
 class Segment:
-    """A stretch of running time: from `start` (elapsed `acc_start`) to `end`, by `calendar`."""
+    """A stretch of running time in `queue`: from `start` (elapsed `acc_start`) to `end`,
+    by `calendar`."""
 
     start: float
     acc_start: float
     calendar: Calendar
+    queue: QueueRef
     end: float | None = None
     acc_end: float | None = None
 
@@ -111,6 +113,7 @@ class PendingAlert:
     contact_id: str
     target: SlaTarget
     kind: AlertKind
+    cycle: int
     level: int
     fire_at: float
     due_at: float
@@ -121,15 +124,18 @@ class PendingAlert:
     target_seconds: int
     elapsed: float
     rule: str
+    waited: tuple[tuple[QueueRef, float], ...] = ()
+    wall_seconds: float | None = None
+    paused_seconds: float | None = None
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.contact_id, self.target.value, self.kind.value, self.level)
+    def key(self) -> tuple[str, str, str, int, int]:
+        return (self.contact_id, self.target.value, self.kind.value, self.level, self.cycle)
 
 
 @dataclass
 class Clock:
-    """One cycle of one target."""
+    """One cycle of one target; `cycle` counts from 1."""
 
     target: ResolvedTarget
     cycle: int
@@ -139,8 +145,10 @@ class Clock:
     ended_at: float | None = None
 
     @classmethod
-    def start(cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar) -> Clock:
-        return cls(target, cycle, at, [Segment(at, 0.0, calendar)])
+    def start(
+        cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar, queue: QueueRef
+    ) -> Clock:
+        return cls(target, cycle, at, [Segment(at, 0.0, calendar, queue)])
 
     @property
     def active(self) -> bool:
@@ -159,16 +167,16 @@ class Clock:
             self._close(at)
             self.status = ClockStatus.PAUSED
 
-    def resume(self, at: float, calendar: Calendar) -> None:
+    def resume(self, at: float, calendar: Calendar, queue: QueueRef) -> None:
         if self.status is ClockStatus.PAUSED:
-            self.segments.append(Segment(at, self.elapsed(at), calendar))
+            self.segments.append(Segment(at, self.elapsed(at), calendar, queue))
             self.status = ClockStatus.RUNNING
 
-    def switch(self, at: float, calendar: Calendar) -> None:
-        """Count by `calendar` from `at` on (a paused clock is resumed by the new one anyway)."""
+    def switch(self, at: float, calendar: Calendar, queue: QueueRef) -> None:
+        """Count in `queue` by `calendar` from `at` on (a paused clock resumes in it anyway)."""
         if self.status is ClockStatus.RUNNING:
             self._close(at)
-            self.segments.append(Segment(at, self.elapsed(at), calendar))
+            self.segments.append(Segment(at, self.elapsed(at), calendar, queue))
 
     def finish(self, at: float, status: ClockStatus) -> None:
         if self.active:
@@ -194,6 +202,23 @@ class Clock:
                 i += len(upto)
         return found + [None] * (len(thresholds) - len(found))
 
+    def waited(self, elapsed: float) -> list[tuple[QueueRef, float]]:
+        """Business seconds counted in each queue until `elapsed`, in the order reached."""
+        found: dict[QueueRef, float] = {}
+        for seg in self.segments:
+            upto = elapsed if seg.acc_end is None else min(seg.acc_end, elapsed)
+            if upto > seg.acc_start:
+                found[seg.queue] = found.get(seg.queue, 0.0) + upto - seg.acc_start
+        return list(found.items())
+
+    def paused_before(self, at: float) -> float:
+        """Wall seconds paused between the clock's start and `at`."""
+        return sum(
+            min(nxt.start, at) - prev.end
+            for prev, nxt in zip(self.segments, self.segments[1:], strict=False)
+            if prev.end is not None and prev.end < at
+        )
+
     def projected_due(self, elapsed: float) -> float:
         """The breach instant as it looked when `elapsed` was reached, had the clock run on."""
         seg = next(
@@ -201,9 +226,6 @@ class Clock:
             self.segments[-1],
         )
         return seg.calendar.add(seg.start, max(0.0, self.target.seconds - seg.acc_start))
-
-    def level_number(self, level: Level) -> int:
-        return self.cycle * self.target.per_kind[level.kind] + level.number
 
 
 @dataclass
@@ -233,7 +255,7 @@ class ContactClocks:
         found: list[PendingAlert] = []
         for target in SlaTarget:
             clock = self.current(target)
-            if clock is None or not clock.active:
+            if clock is None or not clock.active or clock.cycle > MAX_CYCLE:
                 continue
             levels = clock.target.levels
             crossings = clock.crossings([lv.threshold for lv in levels])
@@ -246,22 +268,20 @@ class ContactClocks:
                 None,
             )
             for level, at in zip(levels, crossings, strict=True):
-                number = clock.level_number(level)
-                if at is None or number > MAX_LEVEL:
+                if at is None:
                     continue
                 due = breach if breach is not None else clock.projected_due(level.threshold)
-                found.append(self._alert(clock, level, number, at, due))
+                found.append(self._alert(clock, level, at, due))
         return found
 
-    def _alert(
-        self, clock: Clock, level: Level, number: int, at: float, due: float
-    ) -> PendingAlert:
+    def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,
             kind=level.kind,
-            level=number,
+            cycle=clock.cycle,
+            level=level.number,
             fire_at=at,
             due_at=due,
             queue=self.queue,
@@ -271,6 +291,9 @@ class ContactClocks:
             target_seconds=clock.target.seconds,
             elapsed=level.threshold,
             rule=clock.target.rule,
+            waited=tuple(clock.waited(level.threshold)),
+            wall_seconds=at - clock.started_at,
+            paused_seconds=clock.paused_before(at),
         )
 
     def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:
@@ -305,7 +328,8 @@ def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> Contac
         if resolved is None:
             return
         cycles = state.clocks.setdefault(target, [])
-        cycles.append(Clock.start(resolved, len(cycles), at, calendar_of(resolved)))
+        clock = Clock.start(resolved, len(cycles) + 1, at, calendar_of(resolved), state.queue)
+        cycles.append(clock)
 
     def each_active() -> list[Clock]:
         return [c for c in (state.current(t) for t in SlaTarget) if c is not None and c.active]
@@ -358,8 +382,7 @@ def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> Contac
             state.queue = QueueRef(known.id, known.kind, known.vendor)
             queue_calendar, _ = policy.calendar_for(known.id, known.kind)
             for clock in each_active():
-                if clock.target.basis == "business":
-                    clock.switch(at, queue_calendar)
+                clock.switch(at, calendar_of(clock.target), state.queue)
     return state
 
 
@@ -370,5 +393,5 @@ def _resume(
     calendar_of: Callable[[ResolvedTarget], Calendar],
 ) -> None:
     for clock in clocks:
-        clock.resume(at, calendar_of(clock.target))
+        clock.resume(at, calendar_of(clock.target), state.queue)
     state.paused = False

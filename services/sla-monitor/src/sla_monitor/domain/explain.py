@@ -56,7 +56,7 @@ def explain(
                         "level": lv.number,
                         "when": lv.label,
                         "elapsed_seconds": lv.threshold,
-                        "reached_at": _iso(at) if clock is not None and clock.cycle == 0 else None,
+                        "reached_at": _iso(at) if clock is not None and clock.cycle == 1 else None,
                     }
                     for lv, at in zip(
                         resolved.levels, crossings or [None] * len(resolved.levels), strict=True

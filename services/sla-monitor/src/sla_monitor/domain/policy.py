@@ -19,9 +19,8 @@ cross-reference, and raises one `PolicyInvalid` listing every problem as
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -313,11 +312,6 @@ class ResolvedTarget:
     levels: tuple[Level, ...]
     rule: str
     spec: TargetSpec
-
-    @cached_property
-    def per_kind(self) -> Mapping[AlertKind, int]:
-        """How many levels of each kind one cycle has (level numbers continue across cycles)."""
-        return {kind: sum(1 for lv in self.levels if lv.kind == kind) for kind in AlertKind}
 
 
 def resolve_target(target: SlaTarget, spec: TargetSpec, rule: str) -> ResolvedTarget:

@@ -27,6 +27,7 @@ class FiredRecord:
 
     target: str
     kind: str
+    cycle: int
     level: int
     alert_id: str
     reached_at: datetime
@@ -44,7 +45,8 @@ class LevelState(StrEnum):
 
 class AlertLevel(BaseModel):
     kind: str = Field(description="warning, breach or escalation")
-    level: int = Field(description="the alert's level (numbering continues across cycles)")
+    cycle: int = Field(description="the cycle of the target the alert belongs to")
+    level: int = Field(description="the alert's level within its kind and cycle")
     elapsed_seconds: float | None = Field(
         description="business time counted when the level is reached (null: not in the policy)"
     )
@@ -134,6 +136,7 @@ def _due_at(clock: Clock) -> float | None:
 def _fired_level(record: FiredRecord) -> AlertLevel:
     return AlertLevel(
         kind=record.kind,
+        cycle=record.cycle,
         level=record.level,
         elapsed_seconds=None,
         reached_at=record.reached_at,
@@ -145,7 +148,10 @@ def _fired_level(record: FiredRecord) -> AlertLevel:
 
 
 def target_status(
-    state: ContactClocks, clock: Clock, now: float, fired: dict[tuple[str, str, int], FiredRecord]
+    state: ContactClocks,
+    clock: Clock,
+    now: float,
+    fired: dict[tuple[str, str, int, int], FiredRecord],
 ) -> TargetStatus:
     """One clock at `now`, with its levels; the fired ones it accounts for leave `fired`."""
     at = now if clock.ended_at is None else clock.ended_at
@@ -156,8 +162,7 @@ def target_status(
     for level, reached in zip(
         levels, clock.crossings([lv.threshold for lv in levels]), strict=True
     ):
-        number = clock.level_number(level)
-        record = fired.pop((target, level.kind.value, number), None)
+        record = fired.pop((target, level.kind.value, clock.cycle, level.number), None)
         if record is not None:
             state_now = LevelState.FIRED
         elif reached is None:
@@ -169,11 +174,14 @@ def target_status(
         alerts.append(
             AlertLevel(
                 kind=level.kind.value,
-                level=number,
+                cycle=clock.cycle,
+                level=level.number,
                 elapsed_seconds=level.threshold,
                 reached_at=_at(reached),
                 state=state_now,
-                alert_id=alert_id(state.decision.contact_id, target, level.kind.value, number),
+                alert_id=alert_id(
+                    state.decision.contact_id, target, level.kind.value, level.number, clock.cycle
+                ),
                 fired_at=None if record is None else record.fired_at,
                 published=None if record is None else record.published,
             )
@@ -181,7 +189,7 @@ def target_status(
     started = instant(clock.started_at)
     return TargetStatus(
         target=target,
-        cycle=clock.cycle + 1,
+        cycle=clock.cycle,
         status=clock.status.value,
         paused=clock.status is ClockStatus.PAUSED,
         clock=clock.target.basis,
@@ -201,7 +209,7 @@ def target_status(
 
 def status(state: ContactClocks, now: float, fired: Iterable[FiredRecord] = ()) -> ContactSla:
     """A contact's SLA status at `now`, given the alerts fired so far."""
-    remaining = {(r.target, r.kind, r.level): r for r in fired}
+    remaining = {(r.target, r.kind, r.cycle, r.level): r for r in fired}
     targets = [
         target_status(state, clock, now, remaining)
         for t in SlaTarget
