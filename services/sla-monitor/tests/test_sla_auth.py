@@ -15,6 +15,6 @@ pytestmark = pytest.mark.integration
 
 async def test_every_route_answers_401_403_or_serves_in_production_mode(rig: Rig) -> None:
     settings = SlaSettings(**auth.production_settings())
-    app = service_app(build_service(settings, rig.policy, rig.sessions, None))
+    app = service_app(build_service(settings, rig.policies, rig.sessions, None))
     walked = await auth.assert_every_route_guarded(app)
     assert walked >= 5

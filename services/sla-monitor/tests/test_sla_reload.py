@@ -15,6 +15,7 @@ from sla_fixtures import Rig, short_policy_yaml
 from sla_monitor.api import build_router
 from sla_monitor.samples import decision, step
 from sla_monitor.service import replan
+from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
 pytestmark = pytest.mark.integration
@@ -28,8 +29,10 @@ def reloads(result: str) -> float:
 
 
 def client_for(rig: Rig) -> httpx.AsyncClient:
-    app = create_app("sla-monitor", {}, [build_router(rig.policies, rig.sessions, [900])])
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sla.test")
+    router = build_router(rig.policies, rig.sessions, [900])
+    app = create_app("sla-monitor", {}, [router], auth=auth.authenticator())
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://sla.test", headers=auth.HEADERS)
 
 
 async def test_an_invalid_policy_is_refused_counted_and_shown_while_the_old_one_stays(

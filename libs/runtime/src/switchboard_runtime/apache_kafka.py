@@ -64,6 +64,7 @@ logger.request.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
+MAX_RECORD_BATCH_BYTES = 16 * 1024 * 1024 + 64 * 1024
 # The brokers log INFO to their log file; the command-line tools only warnings, on stderr,
 # so that their stdout is their answer alone.
 BROKER_LOG4J2 = LOG4J2.format(target="SYSTEM_OUT", level="INFO")
@@ -313,6 +314,9 @@ class KafkaCluster:
             "default.replication.factor": replicas,
             "min.insync.replicas": min_isr,
             "unclean.leader.election.enable": "false",
+            # Like Tansu, accept records past the services' limit, so the tests can show
+            # them dead-lettered whole (KAFKA__MAX_DEAD_LETTER_BYTES, 16 MiB, plus overhead).
+            "message.max.bytes": str(MAX_RECORD_BATCH_BYTES),
             "offsets.topic.replication.factor": replicas,
             "offsets.topic.num.partitions": "6",
             "transaction.state.log.replication.factor": replicas,
