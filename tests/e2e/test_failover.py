@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from pipeline import Pipeline, topic_names
 
 from switchboard_demo.customers import demo_customers
@@ -31,7 +30,7 @@ from switchboard_demo.traffic import Outgoing, TrafficConfig, generate_traffic
 from switchboard_events import CONTACTS_INBOUND, ROUTING_DECISIONS
 from switchboard_events.topics import dlq
 from switchboard_runtime.apache_kafka import Distribution, KafkaCluster
-from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.kafka import create_topics, make_admin, make_producer
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing.kafka import read_topic
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
@@ -58,7 +57,7 @@ async def cluster(
 
 
 async def describe(settings: KafkaSettings, topics: list[str]) -> list[dict[str, Any]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = make_admin(settings)
     await admin.start()
     try:
         return [p for topic in await admin.describe_topics(topics) for p in topic["partitions"]]

@@ -57,7 +57,7 @@ async def test_publishing_every_sample_delivers_its_bytes_unchanged(
     topic = f"devtools.samples{topic_suffix}"
     await kafka.create_topics(kafka_settings, [topic])
     for path in SAMPLE_FILES:
-        assert await publish(kafka_settings.bootstrap, topic, path) == 1, path.name
+        assert await publish(kafka_settings, topic, path) == 1, path.name
     found = await read_topic(kafka_settings, topic, len(SAMPLE_FILES))
     expected = Counter((_key(p.read_bytes()), p.read_bytes()) for p in SAMPLE_FILES)
     assert Counter((m.key, m.value) for m in found) == expected
