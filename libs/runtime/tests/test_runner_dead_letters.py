@@ -7,6 +7,7 @@ import json
 
 import echo_service
 import pytest
+from aiokafka import AIOKafkaProducer
 from conftest import EchoSetup, RunnerFactory
 
 from switchboard_events.topics import (
@@ -16,7 +17,6 @@ from switchboard_events.topics import (
     DLQ_TRUNCATED,
     dlq,
 )
-from switchboard_runtime.kafka import make_producer
 from switchboard_runtime.testing.kafka import read_topic
 from switchboard_runtime.testing.runner import running_runner
 
@@ -29,8 +29,10 @@ def oversize(size: int) -> bytes:
 
 
 async def publish_large(echo: EchoSetup, value: bytes) -> None:
-    # The factory's producer takes requests up to the dead-letter limit, past the runner's.
-    producer = make_producer(echo.kafka, client_id="test-large")
+    # A plain client, so the test does not depend on the runtime's own producer limits.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=echo.kafka.bootstrap, acks="all", max_request_size=4 * len(value)
+    )
     await producer.start()
     try:
         await producer.send_and_wait(echo.input, value, key=b"big")

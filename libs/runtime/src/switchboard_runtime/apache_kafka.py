@@ -327,6 +327,9 @@ class KafkaCluster:
             **self.broker_settings(),
             "offsets.topic.num.partitions": "6",
             "transaction.state.log.num.partitions": "6",
+            # Records past KAFKA__MAX_MESSAGE_BYTES reach the runner, which dead-letters
+            # them whole (up to KAFKA__MAX_DEAD_LETTER_BYTES), as on Tansu.
+            "message.max.bytes": str(KafkaSettings().max_dead_letter_bytes + 64 * 1024),
             # Tests that kill a consumer take over its partitions after a short session.
             "group.min.session.timeout.ms": "1000",
             "num.network.threads": "2",
