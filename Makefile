@@ -52,8 +52,8 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) ## print benchmark figures as JSON lines
-	$(PY) -m bench
+bench: $(STAMP) ## print benchmark figures as JSON lines (BROKER=kafka: on Apache Kafka)
+	$(PY) -m bench $(if $(BROKER),--broker $(BROKER))
 
 schemas: $(STAMP) ## regenerate the committed JSON Schemas and AsyncAPI document
 	$(PY) -m switchboard_events.export libs/events/schemas

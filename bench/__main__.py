@@ -1,11 +1,15 @@
-"""`make bench`: start the embedded stack, measure the baseline, then every suite.
+"""`make bench`: start the stack, measure the baseline, then every suite.
 
+`python -m bench [--broker tansu|kafka] [SUITE...]` (`make bench BROKER=kafka`): the broker
+is Tansu (embedded) or Apache Kafka, a single KRaft node from deploy/kafka/pom.xml or
+KAFKA_HOME (as `make test-kafka`); the pass-through baseline runs on the same broker.
 Prints one JSON line per figure: {"figure", "value", "unit"} plus "vs_passthrough" on
 throughput figures (the ratio to the pass-through measured in this same run).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import pkgutil
@@ -15,18 +19,22 @@ import time
 from pathlib import Path
 
 from bench import baseline, suites
-from bench.context import BenchContext
+from bench.context import REPO, BenchContext
+from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, Postgres
 
 
-async def main(selected: list[str]) -> None:
+async def main(broker_name: str, selected: list[str]) -> None:
     log_dir = Path(tempfile.mkdtemp(prefix="switchboard-bench-"))
-    broker = Broker(log_path=log_dir / "broker.log")
+    broker: Broker | KafkaCluster = Broker(log_path=log_dir / "broker.log")
+    if broker_name == "kafka":
+        broker = KafkaCluster(REPO / "deploy" / "kafka" / "pom.xml", log_dir=log_dir)
     postgres = Postgres()
-    broker.start()
-    postgres.start()
+    print(f"# broker: {broker.description}", file=sys.stderr)
     ctx = BenchContext(broker, postgres, log_dir)
     try:
+        broker.start()
+        postgres.start()
         await baseline.run(ctx)
         names = sorted(m.name for m in pkgutil.iter_modules(suites.__path__))
         for name in names:
@@ -44,5 +52,13 @@ async def main(selected: list[str]) -> None:
         broker.stop()
 
 
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--broker", choices=("tansu", "kafka"), default="tansu")
+    parser.add_argument("suites", nargs="*", help="only these suites (default: every suite)")
+    return parser.parse_args()
+
+
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:]))
+    args = _arguments()
+    asyncio.run(main(args.broker, args.suites))

@@ -12,7 +12,7 @@ from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer
 
-from switchboard_runtime.kafka import make_producer
+from switchboard_runtime.kafka import make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
 
 PUBLISH_CHUNK = 2000
@@ -34,14 +34,7 @@ async def publish(
 
 def reader(settings: KafkaSettings, topic: str) -> AIOKafkaConsumer:
     """A consumer of `topic` from its start, in a group of its own."""
-    return AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"bench-read-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
+    return make_consumer(settings, f"bench-read-{uuid.uuid4().hex[:6]}", "bench-read", topic)
 
 
 def _ready(port: int) -> bool:

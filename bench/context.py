@@ -1,4 +1,5 @@
-"""What a benchmark suite gets: the embedded stack, the same-run baseline, and `emit`."""
+"""What a benchmark suite gets: the stack (Tansu or Apache Kafka, and the embedded
+PostgreSQL), the same-run baseline, and `emit`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.settings import KafkaSettings
@@ -29,7 +31,7 @@ TEMPLATE = "bench_template"
 
 @dataclass
 class BenchContext:
-    broker: Broker
+    broker: Broker | KafkaCluster
     postgres: Postgres
     log_dir: Path
     passthrough_events_per_s: float = 0.0
@@ -38,7 +40,9 @@ class BenchContext:
 
     @property
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings(bootstrap=self.broker.bootstrap, partitions=6)
+        """What suits this broker (Kafka: idempotent producer, long-polling fetch); services
+        get the same through `as_env`."""
+        return self.broker.client_settings(partitions=6)
 
     def emit(self, figure: str, value: float, unit: str, vs_passthrough: bool = False) -> None:
         """Print one figure; throughput figures carry their ratio to the pass-through baseline."""

@@ -83,7 +83,7 @@ def _env(
 ) -> dict[str, str]:
     return {
         f"{prefix}DATABASE_URL": database_url,
-        f"{prefix}KAFKA__BOOTSTRAP": settings.bootstrap,
+        **settings.as_env(prefix),
         f"{prefix}TOPIC_SUFFIX": suffix,
         f"{prefix}CONSUMER_GROUP": f"{prefix.lower().rstrip('_')}{suffix}",
         f"{prefix}HTTP_PORT": str(port),

@@ -206,7 +206,7 @@ async def run(ctx: BenchContext) -> None:
             "profile_lookup",
             {
                 "PROFILES_DATABASE_URL": database_url,
-                "PROFILES_KAFKA__BOOTSTRAP": settings.bootstrap,
+                **settings.as_env("PROFILES_"),
                 "PROFILES_TOPIC_SUFFIX": suffix,
                 "PROFILES_CONSUMER_GROUP": f"profile-lookup{suffix}",
                 "PROFILES_HTTP_PORT": "0",

@@ -101,7 +101,7 @@ async def run(ctx: BenchContext) -> None:
         "router",
         {
             "ROUTER_DATABASE_URL": await ctx.new_database(),
-            "ROUTER_KAFKA__BOOTSTRAP": settings.bootstrap,
+            **settings.as_env("ROUTER_"),
             "ROUTER_TOPIC_SUFFIX": suffix,
             "ROUTER_CONSUMER_GROUP": f"router{suffix}",
             "ROUTER_HTTP_PORT": str(port),

@@ -165,7 +165,7 @@ async def run(ctx: BenchContext) -> None:
         "sla_monitor",
         {
             "SLA_DATABASE_URL": database_url,
-            "SLA_KAFKA__BOOTSTRAP": settings.bootstrap,
+            **settings.as_env("SLA_"),
             "SLA_TOPIC_SUFFIX": suffix,
             "SLA_CONSUMER_GROUP": f"sla-monitor{suffix}",
             "SLA_HTTP_PORT": str(port),

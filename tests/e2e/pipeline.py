@@ -42,7 +42,9 @@ class Pipeline:
     admin_token: tuple[str, str] = field(default_factory=new_token)
 
     def spec(self, name: str) -> ServiceSpec:
-        return next(s for s in SERVICES if s.name == name)
+        """`name` is a service's, or `<service>#<n>`: one more instance of it, same group."""
+        service = name.partition("#")[0]
+        return next(s for s in SERVICES if s.name == service)
 
     def port(self, name: str) -> int:
         return self.ports.setdefault(name, free_port())
@@ -81,7 +83,7 @@ class Pipeline:
         assert result.returncode == 0, f"{name} {args} failed:\n{result.stdout}{result.stderr}"
         return result.stdout
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, wait: bool = True) -> None:
         with open(self.log_dir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
                 [sys.executable, "-m", self.spec(name).module],
@@ -91,7 +93,19 @@ class Pipeline:
                 cwd=REPO,
                 preexec_fn=die_with_parent(signal.SIGTERM),
             )
-        self.wait_ready(name)
+        if wait:
+            self.wait_ready(name)
+
+    def ready(self, name: str) -> bool | None:
+        """What the instance's /readyz says now: True (200), False (503), None (no answer)."""
+        url = f"http://127.0.0.1:{self.ports[name]}/readyz"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return bool(response.status == 200)
+        except urllib.error.HTTPError as error:
+            return False if error.code == 503 else None
+        except OSError:
+            return None
 
     def wait_ready(self, name: str, timeout: float = 60) -> None:
         url = f"http://127.0.0.1:{self.ports[name]}/readyz"

@@ -3,15 +3,18 @@
 
 - the broker leading most partitions is killed with SIGKILL mid-stream, restarted later;
 - a rolling restart: each broker in turn stopped with SIGTERM and started again, the
-  next one only once every partition is back in sync on all three.
+  next one only once every partition is back in sync on all three;
+- three instances of each service: two more of each join while the busiest broker
+  restarts, so rebalances and leader changes come together; /readyz is sampled.
 
-Each time every contact still gets exactly one decision id, nothing valid is
-dead-lettered, no service needs a restart. Runs with `make test-kafka`; `-s` prints
+Each time every contact still gets exactly one decision id, every SLA alert one alert
+id, nothing valid is dead-lettered, no service needs a restart. Runs with `make test-kafka`; `-s` prints
 the figures (redeliveries are decisions read twice with the same id)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -23,15 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from pipeline import Pipeline, topic_names
 
 from switchboard_demo.customers import demo_customers
 from switchboard_demo.traffic import Outgoing, TrafficConfig, generate_traffic
-from switchboard_events import CONTACTS_INBOUND, ROUTING_DECISIONS
+from switchboard_events import CONTACTS_INBOUND, ROUTING_DECISIONS, SLA_ALERTS
 from switchboard_events.topics import dlq
 from switchboard_runtime.apache_kafka import Distribution, KafkaCluster
-from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.kafka import create_topics, make_admin, make_producer
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing.kafka import read_topic
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
@@ -58,7 +60,7 @@ async def cluster(
 
 
 async def describe(settings: KafkaSettings, topics: list[str]) -> list[dict[str, Any]]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    admin = make_admin(settings)
     await admin.start()
     try:
         return [p for topic in await admin.describe_topics(topics) for p in topic["partitions"]]
@@ -120,10 +122,14 @@ async def rolling_restart(cluster: KafkaCluster, settings: KafkaSettings, began:
 Disruption = Callable[[KafkaCluster, KafkaSettings, float], Awaitable[str]]
 
 
-@pytest.mark.parametrize("disrupt", [crash_busiest_broker, rolling_restart])
-async def test_broker_failover_loses_and_doubles_no_decision(
-    stack: Stack, cluster: KafkaCluster, tmp_path: Path, disrupt: Disruption
-) -> None:
+SERVICE_NAMES = ("profile-lookup", "router", "sla-monitor")
+
+
+@contextlib.asynccontextmanager
+async def failover_pipeline(
+    stack: Stack, cluster: KafkaCluster, tmp_path: Path
+) -> AsyncIterator[Pipeline]:
+    """The three services on the cluster, with the demo customers imported; stopped after."""
     name = f"failover_{uuid.uuid4().hex[:8]}"
     await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
     kafka = cluster.client_settings()
@@ -131,43 +137,123 @@ async def test_broker_failover_loses_and_doubles_no_decision(
     pipeline = Pipeline(kafka, stack.url(name), tmp_path)
     try:
         await create_topics(kafka, topic_names())
-        customers = demo_customers()
         customers_file = tmp_path / "customers.jsonl"
-        customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
+        customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in demo_customers()))
         pipeline.run_command("profile-lookup", "import", str(customers_file))
-        for service in ("profile-lookup", "router", "sla-monitor"):
+        for service in SERVICE_NAMES:
             await asyncio.to_thread(pipeline.start, service)
-
-        run = uuid.uuid4().hex[:8]
-        config = TrafficConfig(seed=5, rate=3, duration=TRAFFIC_SECONDS, run_id=run)
-        items = list(generate_traffic(customers, config, datetime.now(UTC)))
-        began = time.monotonic()
-        contacts, what = await asyncio.gather(
-            publish_on_time(kafka, items, began), disrupt(cluster, kafka, began)
-        )
-        decisions = await read_topic(kafka, ROUTING_DECISIONS, len(contacts), timeout=120)
-        dead_letters = await read_topic(kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3)
-        exited = {n: p.returncode for n, p in pipeline.procs.items() if p.poll() is not None}
+        yield pipeline
     finally:
         pipeline.stop_all()
         await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def demo_traffic() -> list[Outgoing]:
+    run = uuid.uuid4().hex[:8]
+    config = TrafficConfig(seed=5, rate=3, duration=TRAFFIC_SECONDS, run_id=run)
+    return list(generate_traffic(demo_customers(), config, datetime.now(UTC)))
+
+
+async def outcome(pipeline: Pipeline, contacts: set[str], what: str) -> dict[str, Any]:
+    """Read what the services produced, check the failover guarantees, return the figures."""
+    kafka = pipeline.kafka
+    decisions = await read_topic(kafka, ROUTING_DECISIONS, len(contacts), timeout=120)
+    alerts = await read_topic(kafka, SLA_ALERTS, 10**6, timeout=3)
+    dead_letters = await read_topic(kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3)
+    exited = {n: p.returncode for n, p in pipeline.procs.items() if p.poll() is not None}
 
     ids: dict[str, set[str]] = defaultdict(set)
     for message in decisions:
         data = json.loads(message.value)["data"]
         ids[str(data["contact_id"])].add(str(data["decision_id"]))
+    # One alert is one (contact, target, kind, level): redelivered, it keeps its id.
+    alert_ids: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    for message in alerts:
+        data = json.loads(message.value)["data"]
+        alert = (data["contact_id"], data["target"], data["kind"], str(data["level"]))
+        alert_ids[alert].add(str(data["alert_id"]))
     figures = {
         "contacts": len(contacts),
         "decisions": len(decisions),
         "distinct_decision_ids": sum(len(v) for v in ids.values()),
         "redeliveries": len(decisions) - sum(len(v) for v in ids.values()),
+        "alerts": len(alerts),
+        "alert_redeliveries": len(alerts) - sum(len(v) for v in alert_ids.values()),
         "disruption": what,
         "traffic_s": TRAFFIC_SECONDS,
     }
-    print(f"failover: {json.dumps(figures)}")
     missing = contacts - set(ids)
     assert not missing, f"{len(missing)} contacts got no decision, e.g. {sorted(missing)[:3]}"
     assert set(ids) == contacts, "decisions for contacts never sent"
     assert not {c: v for c, v in ids.items() if len(v) > 1}, "a contact got two decision ids"
+    assert not {a: v for a, v in alert_ids.items() if len(v) > 1}, "an SLA alert got two ids"
     assert dead_letters == [], "valid records were dead-lettered"
     assert not exited, f"services exited during the failover: {exited}"
+    return figures
+
+
+@pytest.mark.parametrize("disrupt", [crash_busiest_broker, rolling_restart])
+async def test_broker_failover_loses_and_doubles_no_decision(
+    stack: Stack, cluster: KafkaCluster, tmp_path: Path, disrupt: Disruption
+) -> None:
+    async with failover_pipeline(stack, cluster, tmp_path) as pipeline:
+        kafka = pipeline.kafka
+        began = time.monotonic()
+        contacts, what = await asyncio.gather(
+            publish_on_time(kafka, demo_traffic(), began), disrupt(cluster, kafka, began)
+        )
+        figures = await outcome(pipeline, contacts, what)
+    print(f"failover: {json.dumps(figures)}")
+
+
+async def test_three_instances_of_each_service_through_a_broker_restart(
+    stack: Stack, cluster: KafkaCluster, tmp_path: Path
+) -> None:
+    """Two more instances of each service join (rebalances) while the broker leading most
+    partitions restarts (leaders and group coordinators move): the same guarantees, and
+    /readyz sampled throughout; by the end every instance says ready, which it does only
+    once it holds partitions."""
+    async with failover_pipeline(stack, cluster, tmp_path) as pipeline:
+        kafka = pipeline.kafka
+        instances = [f"{s}#{n}" for s in SERVICE_NAMES for n in (2, 3)]
+        began = time.monotonic()
+
+        async def restart_while_scaling() -> str:
+            await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+            leader = await leader_of_most_partitions(kafka)
+            node = next(n for n in cluster.nodes if n.node_id == leader)
+            await asyncio.to_thread(cluster.stop_node, node, signal.SIGTERM)
+            for name in instances:
+                pipeline.start(name, wait=False)
+            await asyncio.sleep(max(0.0, began + RESTART_AT_S - time.monotonic()))
+            await asyncio.to_thread(cluster.start_node, node)
+            return (
+                f"SIGTERM broker {leader} at {KILL_AT_S:.0f} s while 6 instances joined,"
+                f" restarted at {RESTART_AT_S:.0f} s"
+            )
+
+        answers: Counter[str] = Counter()
+        done = asyncio.Event()
+
+        async def sample_readiness() -> None:
+            while not done.is_set():
+                for name in list(pipeline.procs):
+                    answer = await asyncio.to_thread(pipeline.ready, name)
+                    answers[{True: "ready", False: "not_ready", None: "no_answer"}[answer]] += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 1)
+
+        sampler = asyncio.create_task(sample_readiness())
+        try:
+            contacts, what = await asyncio.gather(
+                publish_on_time(kafka, demo_traffic(), began), restart_while_scaling()
+            )
+            figures = await outcome(pipeline, contacts, what)
+            for name in pipeline.procs:
+                await asyncio.to_thread(pipeline.wait_ready, name, 90)
+        finally:
+            done.set()
+            await sampler
+        figures["instances"] = len(pipeline.procs)
+        figures["readyz_samples"] = dict(answers)
+    print(f"failover: {json.dumps(figures)}")

@@ -59,7 +59,7 @@ async def test_publishing_every_sample_delivers_its_bytes_unchanged(
     topic = f"devtools.samples{topic_suffix}"
     await kafka.create_topics(kafka_settings, [topic])
     for path in SAMPLE_FILES:
-        assert await publish(kafka_settings.bootstrap, topic, path) == 1, path.name
+        assert await publish(kafka_settings, topic, path) == 1, path.name
     found = await read_topic(kafka_settings, topic, len(SAMPLE_FILES))
     expected = Counter((_key(p.read_bytes()), p.read_bytes()) for p in SAMPLE_FILES)
     assert Counter((m.key, m.value) for m in found) == expected
@@ -125,6 +125,21 @@ def test_without_a_running_stack_service_says_so(
     monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "missing.json")
     with pytest.raises(SystemExit, match=r"no `make run` is running"):
         devtools.main(["service", "router", "migrate"])
+
+
+def test_tail_and_publish_read_the_kafka_settings_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "missing.json")
+    monkeypatch.setenv("KAFKA__SECURITY_PROTOCOL", "SASL_SSL-typo")
+    for command in (["tail", "t"], ["publish", "t", str(SAMPLE_FILES[0])]):
+        assert devtools.main([*command, "--bootstrap", "127.0.0.1:1"]) == 2
+        assert "KAFKA__SECURITY_PROTOCOL: String should match" in capsys.readouterr().err
+    # Without --bootstrap and `make run`, KAFKA__BOOTSTRAP names the broker.
+    monkeypatch.setenv("KAFKA__SECURITY_PROTOCOL", "PLAINTEXT")
+    monkeypatch.setenv("KAFKA__BOOTSTRAP", "127.0.0.1:1")
+    assert devtools.main(["publish", "t", str(SAMPLE_FILES[0])]) == 2
+    assert "cannot reach the broker at 127.0.0.1:1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from conftest import EchoSetup, RunnerFactory
 from test_runner_integration import events, wait_for
 
 from switchboard_runtime import metrics
 from switchboard_runtime.apache_kafka import KafkaCluster
+from switchboard_runtime.kafka import make_admin
 from switchboard_runtime.testing.kafka import committed, publish, read_topic
 from switchboard_runtime.testing.plugin import Stack
 
@@ -64,7 +64,7 @@ async def test_committed_offsets_are_what_kafkas_own_tools_read(
 
         await wait_for(all_committed, 60, "offsets of all 120 records to be committed")
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=stack.bootstrap)
+    admin = make_admin(echo.kafka)
     await admin.start()
     try:
         listed = await admin.list_consumer_group_offsets(echo.group)

@@ -17,6 +17,8 @@ from switchboard_demo.customers import (
 )
 from switchboard_demo.publish import PublishError, publish, summary
 from switchboard_demo.traffic import DEFAULT_SEED, TrafficConfig, generate_traffic
+from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.settings import KafkaSettings, ToolKafkaSettings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,13 +39,15 @@ def main(argv: list[str] | None = None) -> int:
             time_scale=args.time_scale,
             run_id=args.run_id or f"{args.seed}-{int(time.time())}",
         )
-    except ValueError as exc:
+        given = {"bootstrap": args.bootstrap} if args.bootstrap else {}
+        kafka = load_settings(ToolKafkaSettings, **given)
+    except (ValueError, ConfigurationError) as exc:
         print(f"switchboard_demo {args.command}: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_traffic(customers, config, args.bootstrap))
+    return asyncio.run(_traffic(customers, config, kafka))
 
 
-async def _traffic(customers: list[Customer], config: TrafficConfig, bootstrap: str) -> int:
+async def _traffic(customers: list[Customer], config: TrafficConfig, kafka: KafkaSettings) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -51,7 +55,7 @@ async def _traffic(customers: list[Customer], config: TrafficConfig, bootstrap: 
     began = time.monotonic()
     items = generate_traffic(customers, config, datetime.now(UTC))
     try:
-        sent = await publish(items, bootstrap, stop)
+        sent = await publish(items, kafka, stop)
     except PublishError as exc:
         print(f"switchboard_demo traffic: {exc}", file=sys.stderr)
         return 1
@@ -77,7 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     traffic = commands.add_parser(
         "traffic", parents=[common], help="publish contacts and lifecycle events as they fall due"
     )
-    traffic.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, HOST:PORT")
+    traffic.add_argument(
+        "--bootstrap",
+        help="Kafka bootstrap servers, HOST:PORT (default: KAFKA__BOOTSTRAP); security and"
+        " SASL come from KAFKA__SECURITY_PROTOCOL, KAFKA__SASL_*",
+    )
     traffic.add_argument("--rate", type=float, default=2.0, help="contacts per second (default 2)")
     traffic.add_argument(
         "--duration", type=float, help="seconds of traffic (default: until stopped)"

@@ -4,10 +4,10 @@ import asyncio
 from collections import Counter
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaProducer
-
 from switchboard_demo.traffic import Outgoing
 from switchboard_events import CONTACTS_INBOUND, CONTENT_TYPE, CONTENT_TYPE_HEADER
+from switchboard_runtime.kafka import make_producer
+from switchboard_runtime.settings import KafkaSettings
 
 _HEADERS = [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]
 
@@ -17,7 +17,7 @@ class PublishError(Exception):
 
 
 async def publish(
-    items: Iterable[Outgoing], bootstrap: str, stop: asyncio.Event, linger_ms: int = 10
+    items: Iterable[Outgoing], settings: KafkaSettings, stop: asyncio.Event
 ) -> Counter[str]:
     """Send each item at its time (seconds after now) until done or `stop`; count what was sent.
 
@@ -25,10 +25,7 @@ async def publish(
     the run ends with a flush that waits for every acknowledgement.
     """
     loop = asyncio.get_running_loop()
-    # No idempotence: the embedded broker (Tansu) does not support it.
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=linger_ms, client_id="switchboard-demo"
-    )
+    producer = make_producer(settings, client_id="switchboard-demo")
     await producer.start()
     sent: Counter[str] = Counter()
     failures: list[BaseException] = []

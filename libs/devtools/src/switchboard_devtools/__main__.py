@@ -17,8 +17,11 @@ from switchboard_devtools import stack
 from switchboard_devtools.publish import publish
 from switchboard_devtools.services import SERVICES
 from switchboard_devtools.tail import tail
+from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.settings import KafkaSettings, ToolKafkaSettings, load_settings
 
 NO_STACK = "no `make run` is running (.run/stack.json is missing)"
+BOOTSTRAP_HELP = "host:port (default: KAFKA__BOOTSTRAP, else the running `make run`)"
 
 
 def _running() -> dict[str, str]:
@@ -29,8 +32,13 @@ def _running() -> dict[str, str]:
     return state
 
 
-def _bootstrap(given: str | None) -> str:
-    return given or _running()["bootstrap"]
+def _kafka(given: str | None) -> KafkaSettings:
+    """`KAFKA__*` from the environment (security, SASL); the broker is `--bootstrap`, else
+    `KAFKA__BOOTSTRAP`, else the running `make run`'s."""
+    settings = load_settings(ToolKafkaSettings, **({"bootstrap": given} if given else {}))
+    if "bootstrap" not in settings.model_fields_set:
+        return settings.model_copy(update={"bootstrap": _running()["bootstrap"]})
+    return settings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,14 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--broker", choices=("tansu", "kafka"), default="tansu", help="the broker")
     show = commands.add_parser("tail", help="print a topic's records as they arrive")
     show.add_argument("topic")
-    show.add_argument("--bootstrap", help="host:port (default: the running `make run`)")
+    show.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     show.add_argument("--from-start", action="store_true", help="from the first record")
     send = commands.add_parser(
         "publish", help="publish a file's bytes as they are: one record, or one per JSON line"
     )
     send.add_argument("topic")
     send.add_argument("file", type=Path)
-    send.add_argument("--bootstrap", help="host:port (default: the running `make run`)")
+    send.add_argument("--bootstrap", help=BOOTSTRAP_HELP)
     send.add_argument("--key", help="the record key (default: the event's subject, if any)")
     cli = commands.add_parser(
         "service", help="run a service's command against the running `make run`"
@@ -71,15 +79,22 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     if args.command == "service":
         return _service(args.name, args.args)
-    bootstrap = _bootstrap(args.bootstrap)
+    try:
+        settings = _kafka(args.bootstrap)
+    except ConfigurationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         if args.command == "tail":
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(tail(bootstrap, args.topic, args.from_start))
+                asyncio.run(tail(settings, args.topic, args.from_start))
             return 0
-        count = asyncio.run(publish(bootstrap, args.topic, args.file, args.key))
+        count = asyncio.run(publish(settings, args.topic, args.file, args.key))
     except KafkaConnectionError:
-        print(f"cannot reach the broker at {bootstrap}: is `make run` running?", file=sys.stderr)
+        print(
+            f"cannot reach the broker at {settings.bootstrap}: is `make run` running?",
+            file=sys.stderr,
+        )
         return 2
     except OSError as exc:
         if args.command != "publish":

@@ -54,13 +54,13 @@ def subject_of(record: bytes) -> str | None:
     return subject if isinstance(subject, str) else None
 
 
-async def publish(bootstrap: str, topic: str, path: Path, key: str | None = None) -> int:
+async def publish(settings: KafkaSettings, topic: str, path: Path, key: str | None = None) -> int:
     """Send the file's records with acks from all replicas; returns how many were sent."""
     records = []
     for value in read_records(path):
         record_key = key if key is not None else subject_of(value)
         records.append((record_key.encode() if record_key is not None else None, value))
-    producer = make_producer(KafkaSettings(bootstrap=bootstrap), client_id="make-publish")
+    producer = make_producer(settings, client_id="make-publish")
     try:
         await producer.start()
         sent = [await producer.send(topic, value, key=k) for k, value in records]

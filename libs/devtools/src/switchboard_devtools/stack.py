@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer
 
 from switchboard_devtools.services import REPO, SERVICES, ServiceSpec
 from switchboard_events.topics import ALL_TOPICS, dlq
@@ -123,11 +122,11 @@ def run(options: RunOptions) -> int:
             children.start(spec.name, _service_args(spec), env)
         _seed_customers(services, customers, database_url, settings)
         _wait_ready(services, children)
-        traffic = [*demo, "traffic", "--bootstrap", broker.bootstrap, "--rate", str(options.rate)]
-        traffic += ["--seed", str(options.seed)]
+        traffic = [*demo, "traffic", "--rate", str(options.rate), "--seed", str(options.seed)]
         if options.duration:
             traffic += ["--duration", str(options.duration)]
-        children.start("traffic", traffic, _base_env())
+        # The broker's client settings, as the tools read them: KAFKA__BOOTSTRAP, ...
+        children.start("traffic", traffic, _base_env() | settings.as_env(""))
         _banner(services, broker, database_url, options, token)
         try:
             asyncio.run(_watch(settings, stop, children))
@@ -242,13 +241,8 @@ def _banner(
 async def _watch(settings: KafkaSettings, stop: asyncio.Event, children: Children) -> None:
     """Print, every few seconds, how many records each topic received and where they went."""
     topics = _topic_names()
-    consumer = AIOKafkaConsumer(
-        *topics,
-        bootstrap_servers=settings.bootstrap,
-        group_id=f"make-run-watch-{int(time.time())}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
+    consumer = kafka.make_consumer(
+        settings, f"make-run-watch-{int(time.time())}", "make-run-watch", *topics
     )
     await consumer.start()
     counts: Counter[str] = Counter()

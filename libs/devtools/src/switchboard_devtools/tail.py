@@ -5,18 +5,13 @@ from __future__ import annotations
 import json
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from switchboard_runtime.kafka import make_consumer
+from switchboard_runtime.settings import KafkaSettings
 
 
-async def tail(bootstrap: str, topic: str, from_start: bool) -> None:
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"tail-{uuid.uuid4().hex[:8]}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        fetch_max_wait_ms=50,
-    )
+async def tail(settings: KafkaSettings, topic: str, from_start: bool) -> None:
+    """Print `topic` until cancelled: from its first record, or what arrives from now on."""
+    consumer = make_consumer(settings, f"tail-{uuid.uuid4().hex[:8]}", "make-tail", topic)
     await consumer.start()
     try:
         if not from_start:

@@ -34,6 +34,7 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 
+from switchboard_events.topics import DEFAULT_PARTITIONS
 from switchboard_runtime.embedded import EmbeddedError, die_with_parent, free_port, stop_process
 from switchboard_runtime.kafka import make_admin
 from switchboard_runtime.settings import KafkaSettings
@@ -64,7 +65,6 @@ logger.request.level = WARN
 logger.state.name = state.change.logger
 logger.state.level = WARN
 """
-MAX_RECORD_BATCH_BYTES = 16 * 1024 * 1024 + 64 * 1024
 # The brokers log INFO to their log file; the command-line tools only warnings, on stderr,
 # so that their stdout is their answer alone.
 BROKER_LOG4J2 = LOG4J2.format(target="SYSTEM_OUT", level="INFO")
@@ -297,10 +297,26 @@ class KafkaCluster:
             ),
         }
 
-    def config(self, node: Node) -> dict[str, str]:
-        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+    def broker_settings(self) -> dict[str, str]:
+        """The cluster-wide durability and topic settings; docker-compose.yml gives its
+        broker the same (tests/deploy compares them)."""
         replicas = str(min(self.size, 3))
         min_isr = "2" if self.size >= 3 else "1"
+        return {
+            # Topics are created by the services and the tests, never by a first use.
+            "auto.create.topics.enable": "false",
+            "num.partitions": str(DEFAULT_PARTITIONS),
+            "default.replication.factor": replicas,
+            "min.insync.replicas": min_isr,
+            "unclean.leader.election.enable": "false",
+            "offsets.topic.replication.factor": replicas,
+            "transaction.state.log.replication.factor": replicas,
+            "transaction.state.log.min.isr": min_isr,
+            "group.initial.rebalance.delay.ms": "0",
+        }
+
+    def config(self, node: Node) -> dict[str, str]:
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
         return {
             "process.roles": "broker,controller",
             "node.id": str(node.node_id),
@@ -308,21 +324,12 @@ class KafkaCluster:
             "controller.listener.names": "CONTROLLER",
             **self._listener_config(node),
             "log.dirs": str(self.root / f"node-{node.node_id}"),
-            # Topics are created by the services and the tests, never by a first use.
-            "auto.create.topics.enable": "false",
-            "num.partitions": "3",
-            "default.replication.factor": replicas,
-            "min.insync.replicas": min_isr,
-            "unclean.leader.election.enable": "false",
-            # Like Tansu, accept records past the services' limit, so the tests can show
-            # them dead-lettered whole (KAFKA__MAX_DEAD_LETTER_BYTES, 16 MiB, plus overhead).
-            "message.max.bytes": str(MAX_RECORD_BATCH_BYTES),
-            "offsets.topic.replication.factor": replicas,
+            **self.broker_settings(),
             "offsets.topic.num.partitions": "6",
-            "transaction.state.log.replication.factor": replicas,
-            "transaction.state.log.min.isr": min_isr,
             "transaction.state.log.num.partitions": "6",
-            "group.initial.rebalance.delay.ms": "0",
+            # Records past KAFKA__MAX_MESSAGE_BYTES reach the runner, which dead-letters
+            # them whole (up to KAFKA__MAX_DEAD_LETTER_BYTES), as on Tansu.
+            "message.max.bytes": str(KafkaSettings().max_dead_letter_bytes + 64 * 1024),
             # Tests that kill a consumer take over its partitions after a short session.
             "group.min.session.timeout.ms": "1000",
             "num.network.threads": "2",

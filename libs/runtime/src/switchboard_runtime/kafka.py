@@ -54,12 +54,13 @@ def make_producer(settings: KafkaSettings, client_id: str) -> AIOKafkaProducer:
 
 
 def make_consumer(
-    settings: KafkaSettings, group_id: str, client_id: str, *topics: str
+    settings: KafkaSettings, group_id: str | None, client_id: str, *topics: str
 ) -> AIOKafkaConsumer:
     """A consumer with manual commits; a new group starts at the earliest offset.
 
     'latest' is not used: it would skip what a new group has not seen, and the
-    embedded broker treats it as 'earliest' anyway.
+    embedded broker treats it as 'earliest' anyway. With no group, the caller assigns
+    partitions itself and nothing is committed.
     """
     return AIOKafkaConsumer(
         *topics,

@@ -2,6 +2,10 @@
 
 `python -m switchboard_runtime.replay contacts.lifecycle.dlq --bootstrap HOST:PORT`
 
+The broker settings are the services' `KAFKA__*` names without a service prefix
+(`KAFKA__BOOTSTRAP`, `KAFKA__SECURITY_PROTOCOL`, `KAFKA__SASL_*`); `--bootstrap` overrides
+`KAFKA__BOOTSTRAP`.
+
 Every consumer group of a topic dead-letters a bad record on its own, so one record of
 `contacts.lifecycle` (read by profile-lookup and sla-monitor) can have a copy per group
 in `contacts.lifecycle.dlq`, told apart by `dlq.consumer.group`. A replay republishes
@@ -24,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from switchboard_events.topics import (
@@ -35,8 +39,9 @@ from switchboard_events.topics import (
     DLQ_ORIGINAL_TOPIC,
     DLQ_TRUNCATED,
 )
-from switchboard_runtime.kafka import make_producer
-from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.kafka import make_consumer, make_producer
+from switchboard_runtime.settings import KafkaSettings, ToolKafkaSettings, load_settings
 
 READ_TIMEOUT_S = 60
 REPLAY_OF = "dlq.replay.of"
@@ -113,11 +118,7 @@ async def _read_all(
     settings: KafkaSettings, topic: str
 ) -> list[tuple[dict[str, str], bytes | None, bytes]]:
     """Every record of `topic` up to its current end, without joining a group."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        enable_auto_commit=False,
-        fetch_max_wait_ms=settings.fetch_max_wait_ms,
-    )
+    consumer = make_consumer(settings, None, "dlq-replay")
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -158,15 +159,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m switchboard_runtime.replay", description=__doc__.split("\n")[0]
     )
     parser.add_argument("dlq_topic", help="the dead-letter topic, e.g. contacts.lifecycle.dlq")
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="host:port of a broker")
+    parser.add_argument(
+        "--bootstrap", help="host:port of a broker (default: KAFKA__BOOTSTRAP, else 127.0.0.1:9092)"
+    )
     parser.add_argument("--group", help="only copies dead-lettered by this consumer group")
     parser.add_argument("--error-class", help="only copies of this dlq.error.class")
     parser.add_argument("--dry-run", action="store_true", help="list, do not republish")
     args = parser.parse_args(argv)
     try:
+        given = {"bootstrap": args.bootstrap} if args.bootstrap else {}
+        settings = load_settings(ToolKafkaSettings, **given)
+    except ConfigurationError as exc:
+        print(f"cannot replay: {exc}", file=sys.stderr)
+        return 2
+    try:
         report = asyncio.run(
             replay(
-                KafkaSettings(bootstrap=args.bootstrap),
+                settings,
                 args.dlq_topic,
                 group=args.group,
                 error_class=args.error_class,
@@ -177,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot replay: {exc}", file=sys.stderr)
         return 2
     except KafkaError as exc:
-        print(f"cannot replay: broker {args.bootstrap}: {type(exc).__name__}", file=sys.stderr)
+        print(f"cannot replay: broker {settings.bootstrap}: {type(exc).__name__}", file=sys.stderr)
         return 1
     print(json.dumps(vars(report) | {"dry_run": args.dry_run}, indent=2))
     return 0

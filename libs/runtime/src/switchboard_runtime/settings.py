@@ -7,7 +7,7 @@ Each service subclasses `ServiceSettings` with its own env prefix (`ROUTER_`, ..
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +80,14 @@ class KafkaSettings(BaseSettings):
                     str(value).lower() if isinstance(value, bool) else str(value)
                 )
         return env
+
+
+class ToolKafkaSettings(KafkaSettings):
+    """The broker settings of a command-line tool (`make tail`, `make publish`, the demo
+    traffic, the DLQ replay): `KAFKA__BOOTSTRAP`, `KAFKA__SECURITY_PROTOCOL`,
+    `KAFKA__SASL_*`, ..., the names a service reads, without the service's prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="KAFKA__", extra="ignore")
 
 
 class ServiceSettings(BaseSettings):
@@ -159,10 +167,11 @@ def _url_password(url: str) -> str:
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
-def load_settings(cls: type[SettingsT]) -> SettingsT:
-    """Build settings from the environment, or raise one message naming every bad value."""
+def load_settings(cls: type[SettingsT], **values: Any) -> SettingsT:
+    """Build settings from the environment (`values` first), or raise one message naming
+    every bad value."""
     try:
-        return cls()
+        return cls(**values)
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix", "")).upper()
         lines = []

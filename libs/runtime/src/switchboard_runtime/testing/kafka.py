@@ -108,7 +108,7 @@ async def topic_size(settings: KafkaSettings, topic: str, timeout: float = 30.0)
     Taken from fetch responses: the embedded broker's list-offsets answer is not the
     record count.
     """
-    consumer = make_consumer(settings, f"test-size-{uuid.uuid4().hex}", "test-size")
+    consumer = make_consumer(settings, None, "test-size")
     await consumer.start()
     try:
         await consumer._client.force_metadata_update()
