@@ -26,7 +26,8 @@ def _target(text: str) -> tuple[float, float]:
     try:
         return float(share) / 100, float(within)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected SHARE/SECONDS such as 80/20, not {text!r}")
+        message = f"expected SHARE/SECONDS such as 80/20, not {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
 
 
 def _staffing_line(s: Staffing) -> str:

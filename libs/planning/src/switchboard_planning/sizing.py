@@ -49,7 +49,8 @@ class ChannelPlan(Strict):
     def monthly(self) -> float:
         if self.contacts_per_month is not None:
             return self.contacts_per_month * self.incident_rate
-        assert self.customers is not None and self.contacts_per_customer_per_month is not None
+        assert self.customers is not None
+        assert self.contacts_per_customer_per_month is not None
         return self.customers * self.contacts_per_customer_per_month * self.incident_rate
 
 
