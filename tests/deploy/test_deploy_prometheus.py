@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from switchboard_devtools.services import SERVICES
+from switchboard_runtime.service import registered
 from tests.deploy.prometheus_server import query, running_prometheus
 from tests.deploy.support import PROMETHEUS_DIR, load_yaml, promtool
 
@@ -48,7 +48,7 @@ def test_local_config_scrapes_the_ports_of_make_run() -> None:
         job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
         for job in config["scrape_configs"]
     }
-    assert targets == {spec.name: [f"127.0.0.1:{spec.http_port}"] for spec in SERVICES}
+    assert targets == {spec.name: [f"127.0.0.1:{spec.default_port}"] for spec in registered()}
 
 
 def test_rules_are_valid() -> None:
