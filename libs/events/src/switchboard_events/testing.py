@@ -17,7 +17,7 @@ Never imported by production code.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from switchboard_events.contact import (
     Channel,
@@ -74,39 +74,47 @@ def _vendor(queue_kind: QueueKind, vendor: str | None) -> str | None:
     return None
 
 
-def contact(
-    contact_id: str = "c-1",
-    *,
-    channel: Channel | str = Channel.CALL,
-    contact_type: str = "general",
-    phone: str | None = None,
-    email: str | None = None,
-    display_name: str | None = None,
-    external_ref: str | None = None,
-    withheld: bool = False,
-    dialled: str | None = None,
-    priority_hint: int | None = None,
-    language_hint: str | None = None,
-    subject: str | None = None,
-    attributes: dict[str, Any] | None = None,
-) -> ContactReceivedData:
+class ContactFields(TypedDict, total=False):
+    """What `contact` takes as keywords, and `inbound` and `enriched` pass on to it.
+
+    Absent: the call channel, contact type `general`, no sender identity (an unknown
+    sender), not withheld, no entry point, hints, subject or attributes.
+    """
+
+    channel: Channel | str
+    contact_type: str
+    phone: str | None
+    email: str | None
+    display_name: str | None
+    external_ref: str | None
+    withheld: bool
+    dialled: str | None
+    """The number the caller dialled (the entry point)."""
+    priority_hint: int | None
+    language_hint: str | None
+    subject: str | None
+    attributes: dict[str, Any] | None
+
+
+def contact(contact_id: str = "c-1", **fields: Unpack[ContactFields]) -> ContactReceivedData:
     """The payload of a received contact; without phone, email or ref, an unknown sender."""
+    dialled = fields.get("dialled")
     return ContactReceivedData(
         contact_id=contact_id,
-        channel=Channel(channel),
+        channel=Channel(fields.get("channel", Channel.CALL)),
         sender=Sender(
-            phone=phone,
-            email=email,
-            display_name=display_name,
-            external_ref=external_ref,
-            withheld=withheld,
+            phone=fields.get("phone"),
+            email=fields.get("email"),
+            display_name=fields.get("display_name"),
+            external_ref=fields.get("external_ref"),
+            withheld=fields.get("withheld", False),
         ),
         entry_point=EntryPoint(dialled_number=dialled) if dialled is not None else None,
-        contact_type=contact_type,
-        priority_hint=priority_hint,
-        language_hint=language_hint,
-        subject=subject,
-        attributes=attributes or {},
+        contact_type=fields.get("contact_type", "general"),
+        priority_hint=fields.get("priority_hint"),
+        language_hint=fields.get("language_hint"),
+        subject=fields.get("subject"),
+        attributes=fields.get("attributes") or {},
     )
 
 
@@ -117,41 +125,17 @@ def inbound(
     produced_at: datetime | None = None,
     event_id: str | None = None,
     source: str = CONNECTOR,
-    channel: Channel | str = Channel.CALL,
-    contact_type: str = "general",
-    phone: str | None = None,
-    email: str | None = None,
-    display_name: str | None = None,
-    external_ref: str | None = None,
-    withheld: bool = False,
-    dialled: str | None = None,
-    priority_hint: int | None = None,
-    language_hint: str | None = None,
-    subject: str | None = None,
-    attributes: dict[str, Any] | None = None,
+    **fields: Unpack[ContactFields],
 ) -> ContactReceived:
-    """`switchboard.contact.received.v1` as a connector publishes it (id `in-<contact>`)."""
+    """`switchboard.contact.received.v1` as a connector publishes it (id `in-<contact>`);
+    the contact's own fields as in `ContactFields`."""
     return ContactReceived(
         id=event_id or inbound_id(contact_id),
         source=source,
         subject=contact_id,
         time=at,
         producedtime=produced_at or at,
-        data=contact(
-            contact_id,
-            channel=channel,
-            contact_type=contact_type,
-            phone=phone,
-            email=email,
-            display_name=display_name,
-            external_ref=external_ref,
-            withheld=withheld,
-            dialled=dialled,
-            priority_hint=priority_hint,
-            language_hint=language_hint,
-            subject=subject,
-            attributes=attributes,
-        ),
+        data=contact(contact_id, **fields),
     )
 
 
@@ -163,15 +147,6 @@ def enriched(
     event_id: str | None = None,
     inbound_event_id: str | None = None,
     inbound_source: str | None = None,
-    channel: Channel | str = Channel.CALL,
-    contact_type: str = "general",
-    phone: str | None = RAW_PHONE,
-    email: str | None = None,
-    display_name: str | None = "Ivan Petrov",
-    priority_hint: int | None = None,
-    language_hint: str | None = None,
-    subject: str | None = None,
-    attributes: dict[str, Any] | None = None,
     status: IdentificationStatus | str = IdentificationStatus.KNOWN,
     matched_by: MatchedBy | str | None = None,
     conflict: IdentityConflict | None = None,
@@ -183,19 +158,23 @@ def enriched(
     timezone: str | None = "Europe/London",
     repeat: bool = False,
     history: HistorySummary | None = None,
+    **fields: Unpack[ContactFields],
 ) -> ContactEnriched:
     """`switchboard.contact.enriched.v1` as profile-lookup publishes it.
 
     A known customer (matched by phone) unless `status` says otherwise; the customer
-    fields apply only to a known one. An email contact gets `RAW_EMAIL` as its sender
+    fields apply only to a known one. The contact (`ContactFields`) has the sender
+    `RAW_PHONE` and "Ivan Petrov" unless told others, and an email contact `RAW_EMAIL`
     unless `email` is given. `repeat` marks a repeat contact with one contact before
     it; `history` replaces the whole summary. `inbound_source` stays absent, as in
     enriched events from before it existed, unless given (it changes the decision id).
     """
     state = IdentificationStatus(status)
     known = state is IdentificationStatus.KNOWN
-    if Channel(channel) is Channel.EMAIL and email is None:
-        email = RAW_EMAIL
+    sent = ContactFields(phone=RAW_PHONE, display_name="Ivan Petrov")
+    sent.update(fields)
+    if Channel(sent.get("channel", Channel.CALL)) is Channel.EMAIL and sent.get("email") is None:
+        sent["email"] = RAW_EMAIL
     identification = Identification(
         status=state,
         matched_by=MatchedBy(matched_by or MatchedBy.PHONE) if known else None,
@@ -207,7 +186,7 @@ def enriched(
             customer_id=customer_id,
             tier=tier,
             segment=segment,
-            display_name=display_name,
+            display_name=sent.get("display_name"),
             language=customer_language,
             region=region,
             timezone=timezone,
@@ -225,18 +204,7 @@ def enriched(
         data=ContactEnrichedData(
             inbound_event_id=inbound_event_id or inbound_id(contact_id),
             inbound_source=inbound_source,
-            contact=contact(
-                contact_id,
-                channel=channel,
-                contact_type=contact_type,
-                phone=phone,
-                email=email,
-                display_name=display_name,
-                priority_hint=priority_hint,
-                language_hint=language_hint,
-                subject=subject,
-                attributes=attributes,
-            ),
+            contact=contact(contact_id, **sent),
             identification=identification,
             customer=customer,
             history=history
