@@ -97,10 +97,10 @@ class BenchContext:
             await conn.close()
 
     def start_service(self, module: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        """Run `python -m module` with `env` added; stopped when the suite ends."""
+        """Run `python -m module serve` with `env` added; stopped when the suite ends."""
         with open(self.log_dir / f"{module}-{len(self._children)}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", module],
+                [sys.executable, "-m", module, "serve"],
                 env=dict(os.environ) | env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -1,5 +1,6 @@
-"""A real Prometheus (Debian's binary, see support.prometheus_binary) for tests: it scrapes
-the given targets with Switchboard's rules loaded, and answers PromQL over its HTTP API.
+"""A real Prometheus (what ensure-prometheus.sh builds, see support.prometheus_binary) for
+tests: it scrapes the given targets with Switchboard's rules loaded, and answers PromQL over
+its HTTP API.
 
     with running_prometheus({"router": "127.0.0.1:8102"}, tmp_path) as url:
         samples = query(url, "up")
@@ -53,10 +54,11 @@ def running_prometheus(
     config = workdir / "prometheus.yml"
     config.write_text(yaml.safe_dump(scrape_config(targets, interval_s)))
     address = f"127.0.0.1:{_free_port()}"
+    binary = prometheus_binary("prometheus")  # fails the test before a log is opened
     log = (workdir / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [
-            str(prometheus_binary("prometheus")),
+            str(binary),
             f"--config.file={config}",
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address={address}",

@@ -16,10 +16,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from profile_lookup.config import ProfilesSettings
-from router.config import RouterSettings
-from sla_monitor.config import SlaSettings
 from switchboard_events.topics import ALL_TOPICS
+from switchboard_runtime.service import ServiceSpec, registered
 from switchboard_runtime.settings import ServiceSettings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,22 +27,12 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 GRAFANA_DIR = DEPLOY / "grafana"
 K8S_DIR = DEPLOY / "k8s"
 VENV_BIN = Path(sys.executable).parent
-PROMETHEUS_BIN = REPO / ".venv" / "tools" / "prometheus" / "usr" / "bin"
+PROMETHEUS_BIN = REPO / ".venv" / "tools" / "prometheus" / "bin"
 ENSURE_PROMETHEUS = "deploy/scripts/ensure-prometheus.sh"
 
-SETTINGS_BY_MODULE: dict[str, type[ServiceSettings]] = {
-    "profile_lookup": ProfilesSettings,
-    "router": RouterSettings,
-    "sla_monitor": SlaSettings,
-}
-"""The service that `python -m <module>` runs, and the settings model it reads."""
-
-SERVICE_JOBS = {
-    "profile_lookup": "profile-lookup",
-    "router": "router",
-    "sla_monitor": "sla-monitor",
-}
-"""Prometheus job (and compose service, Kubernetes Deployment) name of each module."""
+SPECS: dict[str, ServiceSpec] = {spec.package: spec for spec in registered()}
+"""Every installed service by the module `python -m <module>` runs; its `name` is its
+Prometheus job, compose service and Kubernetes Deployment, its `settings` the model it reads."""
 
 
 def expected_topics() -> list[str]:
@@ -67,8 +55,8 @@ def prometheus_binary(name: str) -> Path:
     if not os.access(path, os.X_OK):
         pytest.fail(
             f"{name} is missing: expected an executable at {path}. Run `{ENSURE_PROMETHEUS}`"
-            " (it unpacks Debian's prometheus package there with apt-get download and"
-            " dpkg-deb, nothing system-wide; `make test` runs it first)",
+            " (it builds Prometheus from source with a Go toolchain that pip installs, once"
+            " per machine, and links it there; nothing system-wide; `make test` runs it first)",
             pytrace=False,
         )
     return path
@@ -95,7 +83,7 @@ def module_of(command: object) -> str | None:
         return None
     words = [str(word) for word in command]
     for i, word in enumerate(words[:-1]):
-        if word == "-m" and words[i + 1] in SETTINGS_BY_MODULE:
+        if word == "-m" and words[i + 1] in SPECS:
             return words[i + 1]
     return None
 

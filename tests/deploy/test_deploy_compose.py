@@ -14,8 +14,7 @@ from tests.deploy.support import (
     COMPOSE_FILE,
     PROMETHEUS_DIR,
     REPO,
-    SERVICE_JOBS,
-    SETTINGS_BY_MODULE,
+    SPECS,
     VENV_BIN,
     expected_topics,
     interpolate,
@@ -120,7 +119,7 @@ def test_environment_matches_the_settings_model(
 ) -> None:
     module = module_of(SERVICES[service]["command"])
     assert module is not None
-    cls = SETTINGS_BY_MODULE[module]
+    cls = SPECS[module].settings
     env = _env(SERVICES[service])
     assert env, f"{service} sets no environment"
     assert unknown_settings(cls, env) == []
@@ -152,7 +151,7 @@ def test_each_service_has_its_migration_job() -> None:
 
 
 def test_services_start_after_healthy_broker_database_and_topics() -> None:
-    assert set(_app_services()) == set(SERVICE_JOBS.values())
+    assert set(_app_services()) == {spec.name for spec in SPECS.values()}
     for name in _app_services():
         depends = SERVICES[name]["depends_on"]
         assert depends["kafka"]["condition"] == "service_healthy", name
@@ -179,11 +178,11 @@ def test_services_listen_where_prometheus_scrapes_them() -> None:
         for job in config["scrape_configs"]
     }
     for name, module in _app_services().items():
-        prefix = str(SETTINGS_BY_MODULE[module].model_config.get("env_prefix"))
+        prefix = SPECS[module].env_prefix
         env = _env(SERVICES[name])
         assert env[f"{prefix}HTTP_HOST"] == "0.0.0.0", f"{name} must listen on all interfaces"
         port = env[f"{prefix}HTTP_PORT"]
-        assert targets[SERVICE_JOBS[module]] == [f"{name}:{port}"]
+        assert targets[SPECS[module].name] == [f"{name}:{port}"]
 
 
 def test_grafana_gets_the_provisioning_and_dashboards() -> None:

@@ -14,8 +14,7 @@ from switchboard_events.topics import DEFAULT_PARTITIONS
 from tests.deploy.support import (
     K8S_DIR,
     REPO,
-    SERVICE_JOBS,
-    SETTINGS_BY_MODULE,
+    SPECS,
     load_yaml,
     load_yaml_documents,
     module_of,
@@ -98,7 +97,7 @@ def test_every_manifest_is_valid_against_the_kubernetes_schemas(version: str) ->
 def test_a_deployment_service_autoscaler_and_budget_per_service() -> None:
     for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
         names = sorted(doc["metadata"]["name"] for doc in _of_kind(kind))
-        assert names == sorted(SERVICE_JOBS.values()), kind
+        assert names == sorted(spec.name for spec in SPECS.values()), kind
 
 
 def test_every_container_has_probes_and_resources() -> None:
@@ -151,8 +150,8 @@ def test_container_environment_matches_the_settings_model() -> None:
         assert module is not None, f"{where} runs no Switchboard service"
         seen.add(module)
         names = [var["name"] for var in container.get("env", [])]
-        assert unknown_settings(SETTINGS_BY_MODULE[module], names) == [], where
-    assert seen == set(SETTINGS_BY_MODULE)
+        assert unknown_settings(SPECS[module].settings, names) == [], where
+    assert seen == set(SPECS)
 
 
 def test_services_run_in_production_mode_with_authenticated_kafka_and_admin_tokens() -> None:
@@ -160,7 +159,7 @@ def test_services_run_in_production_mode_with_authenticated_kafka_and_admin_toke
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         module = module_of(container["args"])
         assert module is not None
-        prefix = str(SETTINGS_BY_MODULE[module].model_config.get("env_prefix"))
+        prefix = SPECS[module].env_prefix
         env = {var["name"]: var for var in container["env"]}
         assert env[f"{prefix}ENVIRONMENT"]["value"] == "production"
         for secret in ("DATABASE_URL", "KAFKA__SASL_PASSWORD", "AUTH__TOKENS"):

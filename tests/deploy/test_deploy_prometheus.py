@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from switchboard_devtools.services import SERVICES
+from switchboard_runtime.service import registered
+from switchboard_runtime.testing import eventually
 from tests.deploy.prometheus_server import query, running_prometheus
 from tests.deploy.support import PROMETHEUS_DIR, load_yaml, promtool
 
@@ -48,7 +48,7 @@ def test_local_config_scrapes_the_ports_of_make_run() -> None:
         job["job_name"]: [t for sc in job["static_configs"] for t in sc["targets"]]
         for job in config["scrape_configs"]
     }
-    assert targets == {spec.name: [f"127.0.0.1:{spec.http_port}"] for spec in SERVICES}
+    assert targets == {spec.name: [f"127.0.0.1:{spec.default_port}"] for spec in registered()}
 
 
 def test_rules_are_valid() -> None:
@@ -82,11 +82,11 @@ def test_every_alert_is_tested_firing_and_not_firing() -> None:
     assert alerts - silent == set(), "alerts never tested not firing"
 
 
-def test_a_real_prometheus_loads_the_rules_and_scrapes(tmp_path: Path) -> None:
+async def test_a_real_prometheus_loads_the_rules_and_scrapes(tmp_path: Path) -> None:
     """The helper that the end-to-end test uses starts Prometheus with the rules loaded."""
     with running_prometheus({}, tmp_path, interval_s=0.5) as url:
-        deadline = time.monotonic() + 20
-        while not (target := query(url, "switchboard:sla_service_level_target:ratio")):
-            assert time.monotonic() < deadline, "the recording rules were never evaluated"
-            time.sleep(0.2)
+        target = await eventually(
+            lambda: query(url, "switchboard:sla_service_level_target:ratio") or None,
+            what="the recording rules evaluated",
+        )
         assert float(target[0]["value"][1]) == pytest.approx(0.8)

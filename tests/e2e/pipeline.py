@@ -1,6 +1,6 @@
 """The three services as separate processes on the session's broker and database.
 
-As `make run` runs them: `python -m <package>` with only the environment set, so the
+As `make run` runs them: `python -m <package> serve` with only the environment set, so the
 end-to-end tests exercise the real entry points, settings, migrations and policies.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,10 +16,11 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from switchboard_devtools.services import SERVICES, ServiceSpec
+from switchboard_devtools.services import command, service_env
 from switchboard_events.topics import ALL_TOPICS, dlq
 from switchboard_runtime.auth import new_token
 from switchboard_runtime.embedded import die_with_parent, free_port
+from switchboard_runtime.service import ServiceSpec, find
 from switchboard_runtime.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,7 +44,7 @@ class Pipeline:
     def spec(self, name: str) -> ServiceSpec:
         """`name` is a service's, or `<service>#<n>`: one more instance of it, same group."""
         service = name.partition("#")[0]
-        return next(s for s in SERVICES if s.name == service)
+        return find(service)
 
     def port(self, name: str) -> int:
         return self.ports.setdefault(name, free_port())
@@ -52,7 +52,7 @@ class Pipeline:
     def env(self, name: str) -> dict[str, str]:
         spec = self.spec(name)
         port = self.port(name)
-        env = spec.env(self.database_url, self.kafka.bootstrap, self.admin_token[1])
+        env = service_env(spec, self.database_url, self.kafka.bootstrap, self.admin_token[1])
         return (
             dict(os.environ)
             | self.kafka.as_env(spec.env_prefix)
@@ -73,7 +73,7 @@ class Pipeline:
 
     def run_command(self, name: str, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "-m", self.spec(name).module, *args],
+            command(self.spec(name), *args),
             env=self.env(name),
             capture_output=True,
             text=True,
@@ -86,7 +86,7 @@ class Pipeline:
     def start(self, name: str, wait: bool = True) -> None:
         with open(self.log_dir / f"{name}.log", "ab") as log:
             self.procs[name] = subprocess.Popen(
-                [sys.executable, "-m", self.spec(name).module],
+                command(self.spec(name)),
                 env=self.env(name),
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from switchboard_devtools import __main__ as devtools
 from switchboard_devtools import stack
 from switchboard_devtools.publish import publish, read_records, subject_of
-from switchboard_devtools.services import SERVICES
+from switchboard_devtools.services import command as service_command
+from switchboard_devtools.services import service_env, services
 from switchboard_runtime import kafka
 from switchboard_runtime.auth import Authenticator, Scope, new_token
 from switchboard_runtime.settings import KafkaSettings, ServiceSettings
@@ -165,8 +166,9 @@ async def test_make_run_gives_every_service_the_token_it_prints(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     token, digest = new_token()
-    for spec in SERVICES:
-        for name, value in spec.env("postgresql+asyncpg://x@db/x", "broker:9092", digest).items():
+    for spec in services():
+        env = service_env(spec, "postgresql+asyncpg://x@db/x", "broker:9092", digest)
+        for name, value in env.items():
             monkeypatch.setenv(name, value)
 
     class Settings(ServiceSettings):
@@ -175,3 +177,16 @@ async def test_make_run_gives_every_service_the_token_it_prints(
     principal = await Authenticator(Settings().auth).authenticate(token)
     assert principal.name == "make-run"
     assert principal.scopes == frozenset(Scope)
+
+
+def test_make_run_starts_every_installed_service_with_serve() -> None:
+    specs = services()
+    assert [s.name for s in specs] == ["profile-lookup", "router", "sla-monitor"]
+    for spec in specs:
+        assert service_command(spec)[1:] == ["-m", spec.package, "serve"]
+        assert service_command(spec, "import", "x.csv")[1:] == [
+            "-m",
+            spec.package,
+            "import",
+            "x.csv",
+        ]

@@ -15,9 +15,10 @@ from aiokafka.errors import KafkaConnectionError
 
 from switchboard_devtools import stack
 from switchboard_devtools.publish import publish
-from switchboard_devtools.services import SERVICES
+from switchboard_devtools.services import command, service_env, services
 from switchboard_devtools.tail import tail
 from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.service import find
 from switchboard_runtime.settings import KafkaSettings, ToolKafkaSettings, load_settings
 
 NO_STACK = "no `make run` is running (.run/stack.json is missing)"
@@ -63,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     cli = commands.add_parser(
         "service", help="run a service's command against the running `make run`"
     )
-    cli.add_argument("name", choices=[s.name for s in SERVICES])
+    cli.add_argument("name", choices=[s.name for s in services()])
     cli.add_argument("args", nargs=argparse.REMAINDER, help="e.g. import customers.csv")
     return parser
 
@@ -107,13 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _service(name: str, args: list[str]) -> int:
     """`python -m <service> ARGS` with the running stack's database and broker."""
-    spec = next(s for s in SERVICES if s.name == name)
+    spec = find(name)
     state = _running()
-    env = dict(os.environ) | spec.env(state["database"], state["bootstrap"])
+    env = dict(os.environ) | service_env(spec, state["database"], state["bootstrap"])
     del env[f"{spec.env_prefix}HTTP_PORT"]  # the running instance holds its port
-    return subprocess.run(
-        [sys.executable, "-m", spec.module, *args], env=env, check=False
-    ).returncode
+    return subprocess.run(command(spec, *args), env=env, check=False).returncode
 
 
 if __name__ == "__main__":

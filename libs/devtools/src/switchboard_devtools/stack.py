@@ -1,7 +1,7 @@
 """`make run`: the whole system on one machine, in the foreground until Ctrl-C.
 
 Starts the embedded broker and database, applies every service's migrations, creates
-the topics, seeds the demo customers, starts the services that exist and the demo
+the topics, seeds the demo customers, starts every installed service and the demo
 traffic generator, then prints a line a few seconds with what flowed where.
 """
 
@@ -23,13 +23,14 @@ from pathlib import Path
 
 import asyncpg
 
-from switchboard_devtools.services import REPO, SERVICES, ServiceSpec
+from switchboard_devtools.services import REPO, command, service_env, services
 from switchboard_events.topics import ALL_TOPICS, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.auth import new_token
 from switchboard_runtime.embedded import Broker, EmbeddedError, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
+from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import KafkaSettings
 
 RUN_DIR = REPO / ".run"
@@ -105,8 +106,8 @@ def run(options: RunOptions) -> int:
             return 1
         database_url = postgres.dsn_for(DATABASE)
         asyncio.run(_create_database(postgres.dsn, DATABASE))
-        services = [s for s in SERVICES if s.exists()]
-        for spec in services:
+        specs = services()
+        for spec in specs:
             upgrade(database_url, spec.migrations, spec.schema)
         settings = broker.client_settings(partitions=options.partitions)
         asyncio.run(kafka.create_topics(settings, _topic_names()))
@@ -117,17 +118,17 @@ def run(options: RunOptions) -> int:
         customers = RUN_DIR / "customers.jsonl"
         demo = [sys.executable, "-m", "switchboard_demo"]
         subprocess.run([*demo, "customers", "--out", str(customers)], check=True, cwd=REPO)
-        for spec in services:
+        for spec in specs:
             env = _service_env(spec, database_url, settings, token_hash)
-            children.start(spec.name, _service_args(spec), env)
-        _seed_customers(services, customers, database_url, settings)
-        _wait_ready(services, children)
+            children.start(spec.name, command(spec), env)
+        _seed_customers(specs, customers, database_url, settings)
+        _wait_ready(specs, children)
         traffic = [*demo, "traffic", "--rate", str(options.rate), "--seed", str(options.seed)]
         if options.duration:
             traffic += ["--duration", str(options.duration)]
         # The broker's client settings, as the tools read them: KAFKA__BOOTSTRAP, ...
         children.start("traffic", traffic, _base_env() | settings.as_env(""))
-        _banner(services, broker, database_url, options, token)
+        _banner(specs, broker, database_url, options, token)
         try:
             asyncio.run(_watch(settings, stop, children))
         finally:
@@ -171,27 +172,23 @@ def _base_env() -> dict[str, str]:
 def _service_env(
     spec: ServiceSpec, database_url: str, kafka: KafkaSettings, token_hash: str | None = None
 ) -> dict[str, str]:
-    env = spec.env(database_url, kafka.bootstrap, token_hash)
+    env = service_env(spec, database_url, kafka.bootstrap, token_hash)
     return _base_env() | kafka.as_env(spec.env_prefix) | env
 
 
-def _service_args(spec: ServiceSpec) -> list[str]:
-    return [sys.executable, "-m", spec.module]
-
-
 def _seed_customers(
-    services: list[ServiceSpec], customers: Path, database_url: str, kafka: KafkaSettings
+    specs: list[ServiceSpec], customers: Path, database_url: str, kafka: KafkaSettings
 ) -> None:
-    for spec in services:
-        if spec.module == "profile_lookup":
-            args = [*_service_args(spec), "import", str(customers)]
+    for spec in specs:
+        if spec.package == "profile_lookup":
+            args = command(spec, "import", str(customers))
             subprocess.run(args, check=True, cwd=REPO, env=_service_env(spec, database_url, kafka))
 
 
-def _wait_ready(services: list[ServiceSpec], children: Children, timeout: float = 60) -> None:
+def _wait_ready(specs: list[ServiceSpec], children: Children, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    for spec in services:
-        url = f"http://127.0.0.1:{spec.http_port}/readyz"
+    for spec in specs:
+        url = f"http://127.0.0.1:{spec.default_port}/readyz"
         while True:
             proc = children.procs[spec.name]
             if proc.poll() is not None:
@@ -207,13 +204,13 @@ def _wait_ready(services: list[ServiceSpec], children: Children, timeout: float 
 
 
 def _banner(
-    services: list[ServiceSpec],
+    specs: list[ServiceSpec],
     broker: Broker | KafkaCluster,
     database_url: str,
     options: RunOptions,
     token: str,
 ) -> None:
-    router = next(s.http_port for s in SERVICES if s.name == "router")
+    router = next(s.default_port for s in specs if s.name == "router")
     lines = [
         "",
         "Switchboard is running (Ctrl-C stops everything).",
@@ -221,11 +218,8 @@ def _banner(
         f"  PostgreSQL                   {database_url}",
     ]
     lines += [
-        f"  {s.name:<28} http://127.0.0.1:{s.http_port}  (/readyz /metrics /docs)" for s in services
+        f"  {s.name:<28} http://127.0.0.1:{s.default_port}  (/readyz /metrics /docs)" for s in specs
     ]
-    missing = [s.name for s in SERVICES if s not in services]
-    if missing:
-        lines.append(f"  not built yet: {', '.join(missing)}")
     lines += [
         f"  demo traffic                 {options.rate:g} contacts/s, seed {options.seed}",
         "  logs                         .run/*.log",
