@@ -9,9 +9,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from router import DEFAULT_POLICY, MIGRATIONS, SCHEMA, reports
+from router import DEFAULT_POLICY, MIGRATIONS, SCHEMA
 from router.config import RouterSettings
 from router.consumer import NAME, build
+from router.domain import explain as explain_report
 from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy, policy_version
 from router.policy_store import compile_file
@@ -112,9 +113,9 @@ def explain(args: argparse.Namespace) -> int:
         print(f"router: {args.event}: {exc.reason}", file=sys.stderr)
         return 2
     settings = load_settings(RouterSettings)
-    at = reports.at_or_now(args.at, datetime.now(UTC))
+    at = explain_report.at_or_now(args.at, datetime.now(UTC))
     snap = Snapshot(policy, at, _loads(args.load))
     key = settings.pseudonym_key.get_secret_value().encode()
-    result = reports.explain(policy, event, snap, key)
-    print(json.dumps(result, indent=2) if args.json else reports.text_report(result))
+    result = explain_report.explain(policy, event, snap, key)
+    print(json.dumps(result, indent=2) if args.json else explain_report.text_report(result))
     return 0

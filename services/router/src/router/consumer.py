@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from router.api import AdminState, make_router
+from router.api import make_router
 from router.config import RouterSettings
 from router.policy_store import PolicyHolder
 from router.service import Router
 from switchboard_events import ENRICHED_DECODER, LIFECYCLE_DECODER
-from switchboard_runtime.db import make_sessionmaker
+from switchboard_runtime.db import engine_from, make_sessionmaker
 from switchboard_runtime.host import Service
 from switchboard_runtime.runner import Handler
 
@@ -40,16 +40,15 @@ def build(settings: RouterSettings) -> Service:
     """The service; the policy file is compiled here, so an invalid one stops the start."""
     policies = PolicyHolder.from_file(settings.policy_path)
     router = build_router(settings, policies)
-    state = AdminState(
-        policies=policies,
-        pseudonym_key=router.pseudonym_key,
-        open_contact_ttl=router.open_contact_ttl,
-        recent_limit=settings.recent_decisions_limit,
+    watchers: list[asyncio.Task[None]] = []
+    # Until the host hands its sessions to `build`, the admin routes get their own engine
+    # (it connects on first use).
+    admin = make_router(
+        router, make_sessionmaker(engine_from(settings)), settings.recent_decisions_limit
     )
 
-    async def on_start(engine: AsyncEngine) -> None:
-        state.sessions = make_sessionmaker(engine)
-        state.tasks.append(
+    async def on_start(_: AsyncEngine) -> None:
+        watchers.append(
             asyncio.create_task(policies.watch(settings.policy_poll_seconds), name="policy-reload")
         )
 
@@ -61,6 +60,6 @@ def build(settings: RouterSettings) -> Service:
         settings=settings,
         decoders=decoders(settings),
         make_handler=make_handler,
-        routers=[make_router(state)],
+        routers=[admin],
         on_start=on_start,
     )

@@ -23,12 +23,17 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router import SCHEMA, metrics, repository
+from router import metrics
 from router.domain.engine import CompiledPolicy, Snapshot
 from router.domain.outcome import SOURCE, decision_event
 from router.domain.rules import Facts
 from router.policy_store import PolicyHolder
-from router.repository import ContactChange, StoredDecision
+from router.repository import (
+    ContactChange,
+    PostgresRoutingRepository,
+    RoutingRepository,
+    StoredDecision,
+)
 from switchboard_events import (
     CONTENT_TYPE,
     CONTENT_TYPE_HEADER,
@@ -39,7 +44,7 @@ from switchboard_events import (
     decision_id,
     encode,
 )
-from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
+from switchboard_runtime.db import Claim, Delivery, EventKey
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
@@ -84,19 +89,26 @@ def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
 
 @dataclass
 class Router:
-    """Routes batches with the policy in force; `clock` is replaceable in tests."""
+    """Routes batches with the policy in force; `clock` and `repository` are replaceable in tests."""
 
     policies: PolicyHolder
     pseudonym_key: bytes
     decisions_topic: str
     open_contact_ttl: timedelta
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    repository: Callable[[AsyncSession], RoutingRepository] = PostgresRoutingRepository
 
     async def handle(
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
     ) -> Sequence[Output]:
+        """The runner's handler: the batch in the runner's transaction."""
+        return await self.route(batch, self.repository(session))
+
+    async def route(
+        self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], store: RoutingRepository
+    ) -> Sequence[Output]:
         policy = self.policies.current
-        deliveries = await claim_events(session, SCHEMA, [claim_of(r) for r in batch])
+        deliveries = await store.claim([claim_of(r) for r in batch])
         emit: list[tuple[str, ContactEnriched]] = []  # decisions to emit, in batch order
         fresh: dict[str, ContactEnriched] = {}
         lifecycle: list[ContactLifecycle] = []
@@ -110,11 +122,11 @@ class Router:
                 emit.append((ident, event))
                 if delivery == Delivery.NEW:
                     fresh.setdefault(ident, event)
-        produced = await repository.stored_decisions(
-            session, [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
+        produced = await store.stored_decisions(
+            [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
         )
-        stored = await self._decide(policy, fresh, session) if fresh else []
-        await repository.write_batch(session, stored, contact_changes(lifecycle))
+        stored = await self._decide(policy, fresh, store) if fresh else []
+        await store.write_batch(stored, contact_changes(lifecycle))
         produced |= {s.decision_id: s.event for s in stored}
         return [
             Output(self.decisions_topic, e.contact_id.encode(), produced[i].encode(), _HEADERS)
@@ -123,10 +135,10 @@ class Router:
         ]
 
     async def _decide(
-        self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], session: AsyncSession
+        self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], store: RoutingRepository
     ) -> list[StoredDecision]:
         now = self.clock()
-        load = await repository.open_load(session, now - self.open_contact_ttl)
+        load = await store.open_load(now - self.open_contact_ttl)
         snap = Snapshot(policy, now, load)
         stored: list[StoredDecision] = []
         counted: Counter[tuple[str, str, str]] = Counter()

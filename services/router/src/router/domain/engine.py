@@ -1,6 +1,6 @@
 """The routing decision: priority, first matching rule, then placement with overflow.
 
-`CompiledPolicy.compile(spec, version)` runs once per policy version; `decide` runs per
+`CompiledPolicy(spec, version)` compiles once per policy version; `decide` runs per
 contact against a `Snapshot` (the instant and the live load of one batch).
 
 Placement, in order (every step is recorded when explaining):
