@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
+
+from switchboard_runtime.db import LEDGER_DOWNGRADE, LEDGER_UPGRADE
 
 
 def _config(database_url: str, migrations_dir: Path, schema: str) -> Config:
@@ -57,3 +59,33 @@ def run_env() -> None:
             await engine.dispose()
 
     asyncio.run(main())
+
+
+def _schema() -> str:
+    schema: str = context.config.attributes["schema"]
+    return schema
+
+
+def create_ledger() -> None:
+    """Revision 0001 of every service: the processed-event ledger, keyed on the event id."""
+    schema = _schema()
+    op.execute(
+        f'CREATE TABLE "{schema}".processed_events ('
+        " event_id text PRIMARY KEY,"
+        " processed_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+def drop_ledger() -> None:
+    op.execute(f'DROP TABLE "{_schema()}".processed_events')
+
+
+def key_ledger_by_source() -> None:
+    """Revision 0003 of every service: the ledger keyed on (type, source, id)."""
+    for statement in LEDGER_UPGRADE:
+        op.execute(statement.format(schema=_schema()))
+
+
+def unkey_ledger_by_source() -> None:
+    for statement in LEDGER_DOWNGRADE:
+        op.execute(statement.format(schema=_schema()))

@@ -11,9 +11,7 @@ on the id alone (see `switchboard_runtime.db.LEDGER_UPGRADE`).
 
 from collections.abc import Sequence
 
-from alembic import op
-
-from switchboard_runtime.db import LEDGER_DOWNGRADE, LEDGER_UPGRADE
+from switchboard_runtime.migrations import key_ledger_by_source, unkey_ledger_by_source
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -22,10 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    for statement in LEDGER_UPGRADE:
-        op.execute(statement.format(schema="profiles"))
+    key_ledger_by_source()
 
 
 def downgrade() -> None:
-    for statement in LEDGER_DOWNGRADE:
-        op.execute(statement.format(schema="profiles"))
+    unkey_ledger_by_source()

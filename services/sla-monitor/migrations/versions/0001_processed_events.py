@@ -7,7 +7,7 @@ Create Date: 2026-11-22
 
 from collections.abc import Sequence
 
-from alembic import op
+from switchboard_runtime.migrations import create_ledger, drop_ledger
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -16,12 +16,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(
-        "CREATE TABLE sla.processed_events ("
-        " event_id text PRIMARY KEY,"
-        " processed_at timestamptz NOT NULL DEFAULT now())"
-    )
+    create_ledger()
 
 
 def downgrade() -> None:
-    op.execute("DROP TABLE sla.processed_events")
+    drop_ledger()
