@@ -6,11 +6,12 @@ import math
 from typing import Any
 
 import pytest
+from router_support import SATURDAY_10_LONDON, compile_policy, decide, policy_dict
 
 from router.domain.engine import Snapshot
 from router.domain.erlang import erlang_c, expected_wait
 from router.domain.rules import Facts
-from router.testing import SATURDAY_10_LONDON, compile_policy, decide, enriched, policy_dict
+from switchboard_events.testing import enriched
 
 
 def test_closed_queue_overflows_to_the_vendor() -> None:
@@ -89,7 +90,7 @@ def test_queues_skip_contacts_they_do_not_serve() -> None:
     data["rules"] = [
         {"id": "all-german", "match": {}, "action": {"queue": "german", "fallback": ["general"]}}
     ]
-    decision = decide(enriched(language="fr"), compile_policy(data))
+    decision = decide(enriched(language_hint="fr"), compile_policy(data))
     assert decision.queue.id == "general"
     assert "skip german: does not serve language fr" in decision.steps
     assert decision.overflow is None, "not serving is not an overflow"

@@ -1,7 +1,7 @@
 """The admin API: the policy in force, checking a policy, explain, queues, a contact's decisions."""
 
-# No `from __future__ import annotations`: FastAPI evaluates the route signatures, which
-# name `Store`, a dependency made per router below.
+# No `from __future__ import annotations`: FastAPI reads the route signatures, which name
+# `repository`, a dependency local to `make_router`.
 
 import json
 from collections.abc import AsyncIterator
@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from router.domain import explain
 from router.domain.engine import Snapshot
-from router.domain.policy import PolicyInvalid, load_policy, policy_version
+from router.domain.policy import PolicyInvalid, load_policy
 from router.repository import RoutingRepository
 from router.service import Router
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
 from switchboard_runtime.auth import Scope, require
+from switchboard_runtime.policies import policy_version
 
 
 class Refusal(BaseModel):
@@ -84,10 +85,8 @@ def make_router(
         async with sessions() as session:
             yield router.repository(session)
 
-    Store = Annotated[RoutingRepository, Depends(repository)]
-
     async def snapshot(store: RoutingRepository, at: datetime | None = None) -> Snapshot:
-        now = router.clock()
+        now = router.clock.now()
         try:
             when = explain.at_or_now(at, now)
         except ValueError as exc:
@@ -130,7 +129,7 @@ def make_router(
 
     @api.post("/explain", dependencies=[require(Scope.POLICY_CHECK)])
     async def explain_event(
-        store: Store,
+        store: Annotated[RoutingRepository, Depends(repository)],
         event: Annotated[dict[str, Any], Body(description="a contact.enriched event")],
         at: Annotated[datetime | None, Query(description="decide as of this time")] = None,
     ) -> Explanation:
@@ -144,7 +143,7 @@ def make_router(
         return Explanation.model_validate(result)
 
     @api.get("/queues", dependencies=[require(Scope.STATE_READ)])
-    async def queues(store: Store) -> Queues:
+    async def queues(store: Annotated[RoutingRepository, Depends(repository)]) -> Queues:
         """Every queue with its live load (all instances), occupancy and estimated wait."""
         snap = await snapshot(store)
         return Queues.model_validate(
@@ -157,7 +156,7 @@ def make_router(
 
     @api.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])
     async def contact_decisions(
-        store: Store,
+        store: Annotated[RoutingRepository, Depends(repository)],
         contact_id: str,
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> ContactDecisions:

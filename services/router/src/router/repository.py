@@ -3,8 +3,6 @@ implementation (all SQL of the router; one round trip per call)."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router import SCHEMA
 from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.retry import RetryPolicy, retrying
 
 DEADLOCK = "40P01"
-DEADLOCK_ATTEMPTS = 5
+DEADLOCK_RETRY = RetryPolicy(first_s=0.01, max_s=0.05, attempts=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,16 +110,13 @@ class PostgresRoutingRepository:
         the same contact can still meet in two instances' batches in the opposite order; the
         database then aborts one statement, and only that savepoint is rolled back and retried.
         """
-        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
-            try:
-                async with self.session.begin_nested():
-                    await self._save_decisions(decisions)
-                    await self._apply_lifecycle(changes)
-                return
-            except DBAPIError as exc:
-                if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
-                    raise
-                await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+
+        async def attempt() -> None:
+            async with self.session.begin_nested():
+                await self._save_decisions(decisions)
+                await self._apply_lifecycle(changes)
+
+        await retrying("storing the batch", attempt, policy=DEADLOCK_RETRY, retry_if=_deadlock)
 
     async def _save_decisions(self, decisions: Sequence[StoredDecision]) -> None:
         """Store the decisions and open their contacts (a contact closed already stays closed)."""
@@ -202,3 +198,7 @@ class PostgresRoutingRepository:
             {"contact": contact_id, "limit": limit},
         )
         return [event for (event,) in rows]
+
+
+def _deadlock(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == DEADLOCK

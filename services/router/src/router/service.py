@@ -19,7 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,7 @@ from router import metrics
 from router.domain.engine import CompiledPolicy, Snapshot
 from router.domain.outcome import SOURCE, decision_event
 from router.domain.rules import Facts
-from router.policy_store import PolicyHolder
+from router.policies import RoutingPolicies
 from router.repository import (
     ContactChange,
     PostgresRoutingRepository,
@@ -35,8 +35,6 @@ from router.repository import (
     StoredDecision,
 )
 from switchboard_events import (
-    CONTENT_TYPE,
-    CONTENT_TYPE_HEADER,
     ContactEnriched,
     ContactLifecycle,
     LifecycleKind,
@@ -44,13 +42,13 @@ from switchboard_events import (
     decision_id,
     encode,
 )
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery, EventKey
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
 
 _CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abandoned"}
-_HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
 _DECIDED_TYPE = RoutingDecided.event_type()
 
 
@@ -91,11 +89,11 @@ def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
 class Router:
     """Routes batches with the policy in force; `clock` and `repository` are replaceable in tests."""
 
-    policies: PolicyHolder
+    policies: RoutingPolicies
     pseudonym_key: bytes
     decisions_topic: str
     open_contact_ttl: timedelta
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Clock = SYSTEM_CLOCK
     repository: Callable[[AsyncSession], RoutingRepository] = PostgresRoutingRepository
 
     async def handle(
@@ -129,7 +127,7 @@ class Router:
         await store.write_batch(stored, contact_changes(lifecycle))
         produced |= {s.decision_id: s.event for s in stored}
         return [
-            Output(self.decisions_topic, e.contact_id.encode(), produced[i].encode(), _HEADERS)
+            Output.of(self.decisions_topic, produced[i].encode(), key=e.contact_id.encode())
             for i, e in emit
             if i in produced
         ]
@@ -137,7 +135,7 @@ class Router:
     async def _decide(
         self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], store: RoutingRepository
     ) -> list[StoredDecision]:
-        now = self.clock()
+        now = self.clock.now()
         load = await store.open_load(now - self.open_contact_ttl)
         snap = Snapshot(policy, now, load)
         stored: list[StoredDecision] = []
