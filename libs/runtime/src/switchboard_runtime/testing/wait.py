@@ -6,10 +6,20 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 POLL_S = 0.05
+
+
+@overload
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, what: str, timeout: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(probe: Callable[[], T | None], *, what: str, timeout: float = ...) -> T: ...
 
 
 async def eventually(
@@ -29,7 +39,7 @@ async def eventually(
         result = probe()
         value = await result if inspect.isawaitable(result) else result
         if value is not None and value is not False:
-            return value
+            return cast(T, value)
         last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting after {timeout:.0f} s for {what} (last: {last!r})")
