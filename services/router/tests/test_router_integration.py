@@ -72,7 +72,7 @@ async def run_until_read(setup: RouterSetup, run_router: RunnerFactory, records:
     s = setup.settings
     group = s.consumer_group or "router"
 
-    async def read_all() -> bool | None:
+    async def read_all() -> bool:
         return sum((await committed(setup.kafka, group, s.enriched_topic)).values()) == records
 
     async with run_router():
@@ -135,7 +135,7 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
     s = setup.settings
     async with run_router() as (_, a), run_router() as (_, b):
 
-        async def both_assigned() -> bool | None:
+        async def both_assigned() -> bool:
             return (
                 bool(a.state.assigned)
                 and bool(b.state.assigned)
@@ -150,7 +150,7 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
         )
         out = await read_topic(setup.kafka, s.decisions_topic, 300, timeout=60)
 
-        async def lifecycle_applied() -> bool | None:
+        async def lifecycle_applied() -> bool:
             closed = await setup.scalar(
                 "SELECT count(*) FROM routing.contacts WHERE status <> 'open'"
             )
