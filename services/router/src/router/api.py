@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from router.domain import explain
 from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy
-from router.repository import RoutingRepository
+from router.repository import PostgresRoutingRepository, RoutingRepository
 from router.service import Router
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
 from switchboard_runtime.auth import Scope, require
@@ -78,12 +78,12 @@ class ContactDecisions(BaseModel):
 def make_router(
     router: Router, sessions: async_sessionmaker[AsyncSession], recent_limit: int
 ) -> APIRouter:
-    """The admin routes of `router` (its policy, clock and repository), on `sessions`."""
+    """The admin routes of `router` (its policy in force and its clock), on `sessions`."""
     api = APIRouter(prefix="/admin", tags=["admin"])
 
     async def repository() -> AsyncIterator[RoutingRepository]:
         async with sessions() as session:
-            yield router.repository(session)
+            yield PostgresRoutingRepository(session)
 
     async def snapshot(store: RoutingRepository, at: datetime | None = None) -> Snapshot:
         now = router.clock.now()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -87,20 +87,21 @@ def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
 
 @dataclass
 class Router:
-    """Routes batches with the policy in force; `clock` and `repository` are replaceable in tests."""
+    """Routes batches with the policy in force, at the instant of `clock`.
+
+    `handle` is the runner's handler (PostgreSQL, in the runner's transaction); `route`
+    is the same on any `RoutingRepository` (the in-memory one in unit tests)."""
 
     policies: RoutingPolicies
     pseudonym_key: bytes
     decisions_topic: str
     open_contact_ttl: timedelta
     clock: Clock = SYSTEM_CLOCK
-    repository: Callable[[AsyncSession], RoutingRepository] = PostgresRoutingRepository
 
     async def handle(
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
     ) -> Sequence[Output]:
-        """The runner's handler: the batch in the runner's transaction."""
-        return await self.route(batch, self.repository(session))
+        return await self.route(batch, PostgresRoutingRepository(session))
 
     async def route(
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], store: RoutingRepository
