@@ -3,8 +3,11 @@
 `python -m bench [--broker tansu|kafka] [SUITE...]` (`make bench BROKER=kafka`): the broker
 is Tansu (embedded) or Apache Kafka, a single KRaft node from deploy/kafka/pom.xml or
 KAFKA_HOME (as `make test-kafka`); the pass-through baseline runs on the same broker.
-Prints one JSON line per figure: {"figure", "value", "unit"} plus "vs_passthrough" on
-throughput figures (the ratio to the pass-through measured in this same run).
+Prints one JSON line per figure: {"figure", "value", "unit", "broker"} plus, on
+throughput figures, "vs_passthrough" and "vs_passthrough_batched" (the ratios to the
+pass-through measured in this same run, producing with one `send()` per record and in
+batches per partition). A service's backlog also gives `<service>_cpu_us_per_event`
+(its process CPU time over the events it processed) and `<service>_rss_mb`.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ async def main(broker_name: str, selected: list[str]) -> None:
         broker = KafkaCluster(REPO / "deploy" / "kafka" / "pom.xml", log_dir=log_dir)
     postgres = Postgres()
     print(f"# broker: {broker.description}", file=sys.stderr)
-    ctx = BenchContext(broker, postgres, log_dir)
+    ctx = BenchContext(broker, postgres, log_dir, broker_name)
     try:
         broker.start()
         postgres.start()

@@ -2,7 +2,8 @@
 
 - raw aiokafka produce and consume rates of 1 KB events;
 - a consume -> produce -> commit pass-through draining a backlog (no database): the
-  fastest any service could go on this broker and machine;
+  fastest any service could go on this broker and machine, producing with one `send()`
+  per record and in batches per partition, with its CPU time per event;
 - the pass-through's publish-to-output latency at a steady 1,000 events/s;
 - asyncpg insert rates on the embedded database: per row, batched, COPY.
 """
@@ -14,10 +15,13 @@ import json
 import statistics
 import time
 import uuid
+from typing import Any
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
-from bench.common import percentile, reader
+from bench.common import Drain, ProcessMeter, percentile, reader
 from bench.context import BenchContext
 from switchboard_runtime.kafka import create_topics, make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
@@ -68,32 +72,75 @@ async def consume(settings: KafkaSettings, topic: str, count: int) -> float:
 
 
 async def passthrough(
-    settings: KafkaSettings, source: str, sink: str, stop_after: int | None, stop: asyncio.Event
-) -> float:
-    """Forward every record from `source` to `sink`, committing per batch; returns events/s."""
+    settings: KafkaSettings,
+    source: str,
+    sink: str,
+    stop_after: int | None,
+    stop: asyncio.Event,
+    batched: bool = False,
+) -> Drain:
+    """Forward every record from `source` to `sink`, committing per batch.
+
+    Produces with one `send()` per record, as the runner does, or (`batched`) one
+    `send_batch()` per partition, keyed records placed as the default partitioner does.
+    CPU is this process's, from the first batch to the last.
+    """
     consumer = make_consumer(settings, f"bench-pt-{uuid.uuid4().hex[:6]}", "bench-pt", source)
     producer = make_producer(settings, "bench-pt")
+    partitioner = DefaultPartitioner()
+    meter = ProcessMeter()
     await consumer.start()
     await producer.start()
     try:
+        partitions = sorted(await producer.partitions_for(sink))
         done = 0
-        started = 0.0
+        started = cpu_started = 0.0
         while not stop.is_set() and (stop_after is None or done < stop_after):
             batch = await consumer.getmany(timeout_ms=200, max_records=settings.max_batch_records)
             if not batch:
                 continue
             if not started:
-                started = time.perf_counter()
-            pending = [
-                await producer.send(sink, m.value, key=m.key) for ms in batch.values() for m in ms
-            ]
-            await asyncio.gather(*pending)
+                started, cpu_started = time.perf_counter(), meter.cpu_s()
+            messages = [m for ms in batch.values() for m in ms]
+            if batched:
+                await _send_batched(producer, partitioner, partitions, sink, messages)
+            else:
+                pending = [await producer.send(sink, m.value, key=m.key) for m in messages]
+                await asyncio.gather(*pending)
             await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
-            done += len(pending)
-        return done / (time.perf_counter() - started) if started else 0.0
+            done += len(messages)
+        if not started:
+            return Drain(0.0, 0.0, meter.rss_mb())
+        return Drain(
+            done / (time.perf_counter() - started),
+            (meter.cpu_s() - cpu_started) / done * 1e6,
+            meter.rss_mb(),
+        )
     finally:
         await consumer.stop()
         await producer.stop()
+
+
+async def _send_batched(
+    producer: AIOKafkaProducer,
+    partitioner: DefaultPartitioner,
+    partitions: list[int],
+    topic: str,
+    messages: list[Any],
+) -> None:
+    by_partition: dict[int, list[Any]] = {}
+    for m in messages:
+        by_partition.setdefault(partitioner(m.key, partitions, partitions), []).append(m)
+    sent = []
+    for partition, records in by_partition.items():
+        batch = producer.create_batch()
+        for m in records:
+            if batch.append(key=m.key, value=m.value, timestamp=None) is None:
+                sent.append(await producer.send_batch(batch, topic, partition=partition))
+                batch = producer.create_batch()
+                batch.append(key=m.key, value=m.value, timestamp=None)
+        sent.append(await producer.send_batch(batch, topic, partition=partition))
+    await asyncio.gather(*sent)
 
 
 async def latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
@@ -170,13 +217,19 @@ async def database_inserts(ctx: BenchContext) -> None:
 
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
-    raw, out, lat_in, lat_out = (ctx.topic(n) for n in ("raw", "raw-out", "lat", "lat-out"))
-    await create_topics(settings, [raw, out, lat_in, lat_out])
+    names = ("raw", "raw-out", "raw-out-batched", "lat", "lat-out")
+    raw, out, batched_out, lat_in, lat_out = (ctx.topic(n) for n in names)
+    await create_topics(settings, [raw, out, batched_out, lat_in, lat_out])
     ctx.emit("kafka_produce_events_per_s", await produce(settings, raw, BACKLOG), "events/s")
     ctx.emit("kafka_consume_events_per_s", await consume(settings, raw, BACKLOG), "events/s")
-    rate = await passthrough(settings, raw, out, BACKLOG, asyncio.Event())
-    ctx.passthrough_events_per_s = rate
-    ctx.emit("passthrough_events_per_s", rate, "events/s", vs_passthrough=True)
+    single = await passthrough(settings, raw, out, BACKLOG, asyncio.Event())
+    ctx.passthrough_events_per_s = single.events_per_s
+    ctx.emit("passthrough_events_per_s", single.events_per_s, "events/s", vs_passthrough=True)
+    ctx.emit("passthrough_cpu_us_per_event", single.cpu_us_per_event, "us")
+    batched = await passthrough(settings, raw, batched_out, BACKLOG, asyncio.Event(), batched=True)
+    ctx.passthrough_batched_events_per_s = batched.events_per_s
+    ctx.emit("passthrough_batched_events_per_s", batched.events_per_s, "events/s", True)
+    ctx.emit("passthrough_batched_cpu_us_per_event", batched.cpu_us_per_event, "us")
     delays = sorted(await latency(settings, lat_in, lat_out))
     ctx.emit("passthrough_p50_ms", statistics.median(delays), "ms")
     ctx.emit("passthrough_p99_ms", percentile(delays, 0.99), "ms")

@@ -1,14 +1,18 @@
-"""Helpers shared by suites that drive real service processes: publish, wait, drain, time."""
+"""Helpers shared by suites that drive real service processes: publish, wait, drain,
+measure CPU and memory, time."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
@@ -57,13 +61,63 @@ async def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float, w
         await asyncio.sleep(0.3)
 
 
-async def drain_rate(consumer: AIOKafkaConsumer, count: int, timeout: float, what: str) -> float:
-    """Records per second arriving on `consumer`, from the first batch to the `count`-th record.
+class ProcessMeter:
+    """CPU time and resident memory of a process (a service under test, or this one).
+
+    CPU time is steadier than wall time on a shared machine: figures divide it by the
+    events processed between two samples.
+    """
+
+    def __init__(self, *pids: int) -> None:
+        """The processes `pids` together (a pipeline of services); none: this process."""
+        self._pids = pids
+        self._ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s(self) -> float:
+        if not self._pids:
+            return time.process_time()
+        return sum(self._cpu_s(pid) for pid in self._pids)
+
+    def _cpu_s(self, pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
+        return (int(fields[11]) + int(fields[12])) / self._ticks
+
+    def rss_mb(self) -> float:
+        """The largest resident set among the processes."""
+        return max(_rss_mb(str(pid)) for pid in self._pids or ("self",))
+
+
+def _rss_mb(pid: str) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(kib) / 1024
+
+
+@dataclass(frozen=True)
+class Drain:
+    """A backlog drained: its rate, and the CPU the measured process spent per event."""
+
+    events_per_s: float
+    cpu_us_per_event: float
+    rss_mb: float
+
+
+async def drain(
+    consumer: AIOKafkaConsumer,
+    count: int,
+    timeout: float,
+    what: str,
+    meter: ProcessMeter,
+) -> Drain:
+    """Records per second arriving on `consumer`, from the first batch to the `count`-th
+    record, and `meter`'s process CPU over the same span per record.
 
     The first batch is left out of the count: it only marks when the stream began.
     """
     seen = first_batch = 0
     first = last = 0.0
+    cpu_first = cpu_last = 0.0
     deadline = time.monotonic() + timeout
     while seen < count and time.monotonic() < deadline:
         batch = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -71,13 +125,15 @@ async def drain_rate(consumer: AIOKafkaConsumer, count: int, timeout: float, wha
         if not n:
             continue
         now = time.perf_counter()
+        cpu_last = meter.cpu_s()
         if not seen:
-            first, first_batch = now, n
+            first, first_batch, cpu_first = now, n, cpu_last
         seen += n
         last = now
     if seen < count:
         raise RuntimeError(f"{what}: {seen} of {count} records arrived in {timeout:.0f} s")
-    return (seen - first_batch) / (last - first)
+    counted = seen - first_batch
+    return Drain(counted / (last - first), (cpu_last - cpu_first) / counted * 1e6, meter.rss_mb())
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float:

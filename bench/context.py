@@ -15,6 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
+from bench.common import Drain
 from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
@@ -34,7 +35,11 @@ class BenchContext:
     broker: Broker | KafkaCluster
     postgres: Postgres
     log_dir: Path
+    broker_name: str
     passthrough_events_per_s: float = 0.0
+    passthrough_batched_events_per_s: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)
+    """Every figure printed so far in this run, for suites that compare with another's."""
     _children: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _template_ready: bool = False
 
@@ -45,13 +50,30 @@ class BenchContext:
         return self.broker.client_settings(partitions=6)
 
     def emit(self, figure: str, value: float, unit: str, vs_passthrough: bool = False) -> None:
-        """Print one figure; throughput figures carry their ratio to the pass-through baseline."""
-        line: dict[str, object] = {"figure": figure, "value": round(value, 3), "unit": unit}
+        """Print one figure; throughput figures carry their ratios to the pass-through
+        baselines (one `send()` per record, and batched per partition)."""
+        self.figures[figure] = value
+        line: dict[str, object] = {
+            "figure": figure,
+            "value": round(value, 3),
+            "unit": unit,
+            "broker": self.broker_name,
+        }
         if vs_passthrough:
             if not self.passthrough_events_per_s:
                 raise RuntimeError("the pass-through baseline must run before ratio figures")
             line["vs_passthrough"] = round(value / self.passthrough_events_per_s, 3)
+            if self.passthrough_batched_events_per_s:
+                line["vs_passthrough_batched"] = round(
+                    value / self.passthrough_batched_events_per_s, 3
+                )
         print(json.dumps(line), flush=True)
+
+    def emit_drain(self, name: str, drained: Drain) -> None:
+        """A service's backlog figures: events/s (with ratios), CPU per event, memory."""
+        self.emit(f"{name}_events_per_s", drained.events_per_s, "events/s", vs_passthrough=True)
+        self.emit(f"{name}_cpu_us_per_event", drained.cpu_us_per_event, "us")
+        self.emit(f"{name}_rss_mb", drained.rss_mb, "MB")
 
     def topic(self, name: str) -> str:
         return f"{name}.b{uuid.uuid4().hex[:8]}"

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import drain_rate, percentile, publish, reader, wait_ready
+from bench.common import ProcessMeter, drain, percentile, publish, reader, wait_ready
 from bench.context import REPO, BenchContext
 from switchboard_demo.customers import demo_customers
 from switchboard_demo.traffic import TrafficConfig, generate_traffic
@@ -120,12 +120,12 @@ async def run(ctx: BenchContext) -> None:
     await out.start()
     try:
         # Published only once both services are ready, so the figure is the pipeline's own.
-        drained = asyncio.create_task(
-            drain_rate(out, len(backlog), DRAIN_TIMEOUT_S, "routing decisions of the backlog")
+        meter = ProcessMeter(*(proc.pid for proc, _, _ in services))
+        draining = asyncio.create_task(
+            drain(out, len(backlog), DRAIN_TIMEOUT_S, "routing decisions of the backlog", meter)
         )
         await publish(settings, inbound, backlog)
-        rate = await drained
-        ctx.emit("publish_to_decision_events_per_s", rate, "events/s", vs_passthrough=True)
+        ctx.emit_drain("publish_to_decision", await draining)
         delays = sorted(await _latency(settings, out, inbound, steady))
     finally:
         await out.stop()

@@ -26,7 +26,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import drain_rate, percentile, publish, reader
+from bench.common import ProcessMeter, drain, percentile, publish, reader
 from bench.context import BenchContext
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
 from switchboard_runtime.kafka import create_topics, make_producer
@@ -202,7 +202,7 @@ async def run(ctx: BenchContext) -> None:
     enriched_out = reader(settings, enriched)
     await enriched_out.start()
     try:
-        ctx.start_service(
+        proc = ctx.start_service(
             "profile_lookup",
             {
                 "PROFILES_DATABASE_URL": database_url,
@@ -213,10 +213,14 @@ async def run(ctx: BenchContext) -> None:
                 "PROFILES_LOG_LEVEL": "WARNING",
             },
         )
-        rate = await drain_rate(
-            enriched_out, BACKLOG, STARTUP_TIMEOUT_S + BACKLOG / 500, "profile-lookup enrichment"
+        drained = await drain(
+            enriched_out,
+            BACKLOG,
+            STARTUP_TIMEOUT_S + BACKLOG / 500,
+            "profile-lookup enrichment",
+            ProcessMeter(proc.pid),
         )
-        ctx.emit("profile_lookup_events_per_s", rate, "events/s", vs_passthrough=True)
+        ctx.emit_drain("profile_lookup", drained)
         delays = sorted(await _latency(settings, enriched_out, inbound, run_id))
     finally:
         await enriched_out.stop()

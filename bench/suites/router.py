@@ -24,7 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from bench.common import drain_rate, percentile, publish, reader, wait_ready
+from bench.common import ProcessMeter, drain, percentile, publish, reader, wait_ready
 from bench.context import BenchContext
 from switchboard_events import (
     CONTACTS_ENRICHED,
@@ -112,10 +112,12 @@ async def run(ctx: BenchContext) -> None:
     await decisions.start()
     try:
         await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
-        rate = await drain_rate(decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions")
+        drained = await drain(
+            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ProcessMeter(proc.pid)
+        )
     finally:
         await decisions.stop()
-    ctx.emit("router_events_per_s", rate, "events/s", vs_passthrough=True)
+    ctx.emit_drain("router", drained)
     delays = sorted(await _latency(settings, enriched_topic, decisions_topic))
     ctx.emit("router_p50_ms", statistics.median(delays), "ms")
     ctx.emit("router_p99_ms", percentile(delays, 0.99), "ms")

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,14 +36,17 @@ from switchboard_events.topics import dlq
 from switchboard_runtime.apache_kafka import Distribution, KafkaCluster
 from switchboard_runtime.kafka import create_topics, make_admin, make_producer
 from switchboard_runtime.settings import KafkaSettings
-from switchboard_runtime.testing.kafka import read_topic
+from switchboard_runtime.testing import eventually
+from switchboard_runtime.testing.kafka import read_to_end, read_topic
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
 TRAFFIC_SECONDS = 30
-KILL_AT_S = 8.0
-RESTART_AT_S = 20.0
+# Faults are timed by the traffic's progress, not the clock: mid-stream, and back in time
+# for the rest of it.
+KILL_SHARE = 0.25
+RESTART_SHARE = 0.65
 WATCHED = [CONTACTS_INBOUND, ROUTING_DECISIONS]
 
 
@@ -74,24 +78,42 @@ async def leader_of_most_partitions(settings: KafkaSettings) -> int:
 
 
 async def wait_in_sync(settings: KafkaSettings, replicas: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if all(len(p["isr"]) == replicas for p in await describe(settings, WATCHED)):
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"partitions not back in sync on {replicas} brokers in {timeout:.0f} s")
+    async def in_sync() -> bool:
+        return all(len(p["isr"]) == replicas for p in await describe(settings, WATCHED))
+
+    await eventually(
+        in_sync, timeout=timeout, what=f"every partition back in sync on {replicas} brokers"
+    )
 
 
-async def publish_on_time(settings: KafkaSettings, items: list[Outgoing], began: float) -> set[str]:
+@dataclass
+class Traffic:
+    """The demo traffic as it is published, at the pace of its script."""
+
+    items: list[Outgoing]
+    published: int = 0
+
+    async def reached(self, share: float) -> None:
+        await eventually(
+            lambda: self.published >= share * len(self.items),
+            timeout=3 * TRAFFIC_SECONDS,
+            what=f"{share:.0%} of the traffic to be published",
+        )
+
+
+async def publish_on_time(settings: KafkaSettings, traffic: Traffic) -> set[str]:
     contacts = set()
     producer = make_producer(settings, "failover-traffic")
     await producer.start()
+    began = time.monotonic()
     try:
         pending = []
-        for item in sorted(items, key=lambda i: i.at):
+        for item in sorted(traffic.items, key=lambda i: i.at):
+            # The script's pace: contacts arrive over TRAFFIC_SECONDS as they would live.
             if (wait := began + item.at - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
             pending.append(await producer.send(item.topic, item.value, key=item.key.encode()))
+            traffic.published += 1
             if item.topic == CONTACTS_INBOUND:
                 contacts.add(item.key)
         await asyncio.gather(*pending)
@@ -100,26 +122,31 @@ async def publish_on_time(settings: KafkaSettings, items: list[Outgoing], began:
     return contacts
 
 
-async def crash_busiest_broker(cluster: KafkaCluster, settings: KafkaSettings, began: float) -> str:
-    await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+async def crash_busiest_broker(
+    cluster: KafkaCluster, settings: KafkaSettings, traffic: Traffic
+) -> str:
+    await traffic.reached(KILL_SHARE)
     leader = await leader_of_most_partitions(settings)
     node = next(n for n in cluster.nodes if n.node_id == leader)
     await asyncio.to_thread(cluster.stop_node, node, signal.SIGKILL)
-    await asyncio.sleep(max(0.0, began + RESTART_AT_S - time.monotonic()))
+    await traffic.reached(RESTART_SHARE)
     await asyncio.to_thread(cluster.start_node, node)
-    return f"SIGKILL broker {leader} at {KILL_AT_S:.0f} s, restarted at {RESTART_AT_S:.0f} s"
+    return (
+        f"SIGKILL broker {leader} after {KILL_SHARE:.0%} of the traffic,"
+        f" restarted after {RESTART_SHARE:.0%}"
+    )
 
 
-async def rolling_restart(cluster: KafkaCluster, settings: KafkaSettings, began: float) -> str:
-    await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+async def rolling_restart(cluster: KafkaCluster, settings: KafkaSettings, traffic: Traffic) -> str:
+    await traffic.reached(KILL_SHARE)
     for node in cluster.nodes:
         await asyncio.to_thread(cluster.stop_node, node, signal.SIGTERM)
         await asyncio.to_thread(cluster.start_node, node)
         await wait_in_sync(settings, len(cluster.nodes))
-    return f"rolling SIGTERM restart from {KILL_AT_S:.0f} s to {time.monotonic() - began:.0f} s"
+    return f"rolling SIGTERM restart from {KILL_SHARE:.0%} of the traffic on"
 
 
-Disruption = Callable[[KafkaCluster, KafkaSettings, float], Awaitable[str]]
+Disruption = Callable[[KafkaCluster, KafkaSettings, Traffic], Awaitable[str]]
 
 
 SERVICE_NAMES = ("profile-lookup", "router", "sla-monitor")
@@ -158,8 +185,8 @@ async def outcome(pipeline: Pipeline, contacts: set[str], what: str) -> dict[str
     """Read what the services produced, check the failover guarantees, return the figures."""
     kafka = pipeline.kafka
     decisions = await read_topic(kafka, ROUTING_DECISIONS, len(contacts), timeout=120)
-    alerts = await read_topic(kafka, SLA_ALERTS, 10**6, timeout=3)
-    dead_letters = await read_topic(kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3)
+    alerts = await read_to_end(kafka, SLA_ALERTS)
+    dead_letters = await read_to_end(kafka, dlq(CONTACTS_INBOUND))
     exited = {n: p.returncode for n, p in pipeline.procs.items() if p.poll() is not None}
 
     ids: dict[str, set[str]] = defaultdict(set)
@@ -198,9 +225,9 @@ async def test_broker_failover_loses_and_doubles_no_decision(
 ) -> None:
     async with failover_pipeline(stack, cluster, tmp_path) as pipeline:
         kafka = pipeline.kafka
-        began = time.monotonic()
+        traffic = Traffic(demo_traffic())
         contacts, what = await asyncio.gather(
-            publish_on_time(kafka, demo_traffic(), began), disrupt(cluster, kafka, began)
+            publish_on_time(kafka, traffic), disrupt(cluster, kafka, traffic)
         )
         figures = await outcome(pipeline, contacts, what)
     print(f"failover: {json.dumps(figures)}")
@@ -216,20 +243,20 @@ async def test_three_instances_of_each_service_through_a_broker_restart(
     async with failover_pipeline(stack, cluster, tmp_path) as pipeline:
         kafka = pipeline.kafka
         instances = [f"{s}#{n}" for s in SERVICE_NAMES for n in (2, 3)]
-        began = time.monotonic()
+        traffic = Traffic(demo_traffic())
 
         async def restart_while_scaling() -> str:
-            await asyncio.sleep(max(0.0, began + KILL_AT_S - time.monotonic()))
+            await traffic.reached(KILL_SHARE)
             leader = await leader_of_most_partitions(kafka)
             node = next(n for n in cluster.nodes if n.node_id == leader)
             await asyncio.to_thread(cluster.stop_node, node, signal.SIGTERM)
             for name in instances:
                 pipeline.start(name, wait=False)
-            await asyncio.sleep(max(0.0, began + RESTART_AT_S - time.monotonic()))
+            await traffic.reached(RESTART_SHARE)
             await asyncio.to_thread(cluster.start_node, node)
             return (
-                f"SIGTERM broker {leader} at {KILL_AT_S:.0f} s while 6 instances joined,"
-                f" restarted at {RESTART_AT_S:.0f} s"
+                f"SIGTERM broker {leader} after {KILL_SHARE:.0%} of the traffic while 6"
+                f" instances joined, restarted after {RESTART_SHARE:.0%}"
             )
 
         answers: Counter[str] = Counter()
@@ -246,7 +273,7 @@ async def test_three_instances_of_each_service_through_a_broker_restart(
         sampler = asyncio.create_task(sample_readiness())
         try:
             contacts, what = await asyncio.gather(
-                publish_on_time(kafka, demo_traffic(), began), restart_while_scaling()
+                publish_on_time(kafka, traffic), restart_while_scaling()
             )
             figures = await outcome(pipeline, contacts, what)
             for name in pipeline.procs:

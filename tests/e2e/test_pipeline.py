@@ -38,7 +38,8 @@ from switchboard_events import (
 )
 from switchboard_events.topics import DLQ_CONSUMER_GROUP, dlq
 from switchboard_runtime.kafka import create_topics, make_producer
-from switchboard_runtime.testing.kafka import Message, read_topic
+from switchboard_runtime.testing import eventually
+from switchboard_runtime.testing.kafka import Message, read_to_end, read_topic
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
 from tests.deploy.dashboards import panel_queries
 from tests.deploy.prometheus_server import query, running_prometheus
@@ -58,6 +59,7 @@ class Sent:
     contacts: dict[str, float] = field(default_factory=dict)  # contact id -> arrival offset
     channels: dict[str, str] = field(default_factory=dict)
     stops: dict[str, float] = field(default_factory=dict)  # first answer/abandon/resolve offset
+    published: int = 0
     malformed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
@@ -109,8 +111,9 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
     return cases
 
 
-async def publish_on_time(pipeline: Pipeline, items: list[Outgoing], began: float) -> Sent:
-    sent = Sent()
+async def publish_on_time(
+    pipeline: Pipeline, items: list[Outgoing], began: float, sent: Sent
+) -> None:
     producer = make_producer(pipeline.kafka, "e2e")
     await producer.start()
     try:
@@ -118,6 +121,7 @@ async def publish_on_time(pipeline: Pipeline, items: list[Outgoing], began: floa
             if (wait := began + item.at - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
             await producer.send(item.topic, item.value, key=item.key.encode())
+            sent.published += 1
             if item.kind.startswith("malformed:"):
                 sent.malformed[item.topic] += 1
             elif item.topic == CONTACTS_INBOUND:
@@ -128,14 +132,37 @@ async def publish_on_time(pipeline: Pipeline, items: list[Outgoing], began: floa
         await producer.flush()
     finally:
         await producer.stop()
-    return sent
 
 
-async def crash_and_restart(pipeline: Pipeline, began: float) -> None:
-    for at, name in ((8.0, "router"), (15.0, "sla-monitor")):
-        await asyncio.sleep(max(0.0, began + at - time.monotonic()))
+async def crash_and_restart(pipeline: Pipeline, sent: Sent, total: int) -> None:
+    """Kill and restart a service at a third and at two thirds of the traffic."""
+    for share, name in ((1 / 3, "router"), (2 / 3, "sla-monitor")):
+        await eventually(
+            lambda: sent.published >= share * total,  # noqa: B023 (awaited in this iteration)
+            timeout=3 * TRAFFIC_SECONDS,
+            what=f"{share:.0%} of the traffic to be published",
+        )
         await asyncio.to_thread(pipeline.kill, name)
         await asyncio.to_thread(pipeline.start, name)
+
+
+async def alerts_once_settled(pipeline: Pipeline, sent: Sent) -> list[Message]:
+    """Every alert, read once the last expected ones arrived: the unanswered chat's
+    breach and the unanswered call's escalation (the latest of the hand-written cases)."""
+    chat = next(c for c in sent.contacts if c.endswith("chat-unanswered"))
+    call = next(c for c in sent.contacts if c.endswith("call-unanswered"))
+
+    async def settled() -> list[Message] | None:
+        alerts = await read_to_end(pipeline.kafka, SLA_ALERTS)
+        seen = {(str(data_of(m)["contact_id"]), str(data_of(m)["kind"])) for m in alerts}
+        return alerts if {(chat, "breach"), (call, "escalation")} <= seen else None
+
+    return await eventually(
+        settled,
+        timeout=CHAT_BREACH_S + 90,
+        interval=1.0,
+        what="the unanswered chat's breach and the unanswered call's escalation",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -168,19 +195,18 @@ async def e2e(
         )
         items = [*generate_traffic(customers, config, start), *hand_written(start, run)]
         began = time.monotonic()
-        sent, _ = await asyncio.gather(
-            publish_on_time(pipeline, items, began), crash_and_restart(pipeline, began)
+        sent = Sent()
+        await asyncio.gather(
+            publish_on_time(pipeline, items, began, sent),
+            crash_and_restart(pipeline, sent, len(items)),
         )
-        # Long enough for the unanswered chat to breach, and every call to settle.
-        await asyncio.sleep(max(0.0, began + 1 + CHAT_BREACH_S + SETTLE_S - time.monotonic()))
+        alerts = await alerts_once_settled(pipeline, sent)
         finished_at = time.monotonic() - began
         observed = Observed(
             decisions=await read_topic(pipeline.kafka, ROUTING_DECISIONS, len(sent.contacts)),
-            alerts=await read_topic(pipeline.kafka, SLA_ALERTS, 10**6, timeout=5),
-            inbound_dlq=await read_topic(pipeline.kafka, dlq(CONTACTS_INBOUND), 10**6, timeout=3),
-            lifecycle_dlq=await read_topic(
-                pipeline.kafka, dlq(CONTACTS_LIFECYCLE), 10**6, timeout=3
-            ),
+            alerts=alerts,
+            inbound_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_INBOUND)),
+            lifecycle_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_LIFECYCLE)),
             finished_at=finished_at,
             panel_samples={
                 panel: len(await asyncio.to_thread(query, url, panel[2]))

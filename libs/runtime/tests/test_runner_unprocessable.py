@@ -22,7 +22,7 @@ from switchboard_runtime import db, kafka
 from switchboard_runtime.logs import JsonFormatter
 from switchboard_runtime.runner import BatchRunner, Output, Record
 from switchboard_runtime.testing import eventually
-from switchboard_runtime.testing.kafka import committed, publish, read_topic
+from switchboard_runtime.testing.kafka import committed, publish, read_to_end, read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +58,7 @@ async def test_records_refused_by_their_data_are_dead_lettered_and_the_rest_appl
             all_committed, timeout=30, what="every offset, the poison records' too, to be committed"
         )
         # Each valid record's output exactly once: nothing more arrives.
-        assert len(await read_topic(echo.kafka, echo.output, 301, timeout=3)) == 300
+        assert len(await read_to_end(echo.kafka, echo.output)) == 300
 
     assert sorted(json.loads(m.value)["id"] for m in out) == sorted(f"e{i}" for i in range(300))
     assert await echo.effects() == {f"e{i}": i for i in range(300)}
@@ -114,7 +114,7 @@ async def test_a_code_bug_in_the_handler_still_stops_the_runner(echo: EchoSetup)
         await consumer.stop()
         await producer.stop()
         await engine.dispose()
-    assert await read_topic(echo.kafka, dlq(echo.input), 1, timeout=2) == []
+    assert await read_to_end(echo.kafka, dlq(echo.input)) == []
     assert await committed(echo.kafka, echo.group, echo.input) == {}
 
 

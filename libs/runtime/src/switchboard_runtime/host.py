@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
@@ -146,6 +147,10 @@ async def serve(
     web = asyncio.create_task(server.serve(), name="http")
     try:
         await _connect(settings, engine, producer, consumer, startup, stopping)
+        # What start-up allocated lives as long as the process: the collector need not
+        # walk it again on every collection (about a seventh of the CPU otherwise).
+        gc.collect()
+        gc.freeze()
         log.info(
             "started",
             extra={

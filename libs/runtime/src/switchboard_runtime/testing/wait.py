@@ -14,12 +14,18 @@ POLL_S = 0.05
 
 @overload
 async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, what: str, timeout: float = ...
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    what: str,
+    timeout: float = ...,
+    interval: float = ...,
 ) -> T: ...
 
 
 @overload
-async def eventually(probe: Callable[[], T | None], *, what: str, timeout: float = ...) -> T: ...
+async def eventually(
+    probe: Callable[[], T | None], *, what: str, timeout: float = ..., interval: float = ...
+) -> T: ...
 
 
 async def eventually(
@@ -27,11 +33,13 @@ async def eventually(
     *,
     what: str,
     timeout: float = 20.0,
+    interval: float = POLL_S,
 ) -> T:
     """Call `probe` until it returns something other than None or False; return that.
 
     Fails after `timeout` seconds (real time) with `what` and the last value seen, so a
-    failing test says what it was waiting for.
+    failing test says what it was waiting for. A costly probe (reading a topic) can ask
+    for a longer `interval` between calls.
     """
     deadline = time.monotonic() + timeout
     last: object = None
@@ -43,4 +51,4 @@ async def eventually(
         last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"still waiting after {timeout:.0f} s for {what} (last: {last!r})")
-        await asyncio.sleep(POLL_S)  # polling interval, not a wait for time to pass
+        await asyncio.sleep(interval)  # the polling interval, not a wait for time to pass
