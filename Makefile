@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-MEMBERS := libs/events libs/runtime libs/calendars libs/demo libs/devtools \
+MEMBERS := libs/events libs/runtime libs/calendars libs/planning libs/demo libs/devtools \
            services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help

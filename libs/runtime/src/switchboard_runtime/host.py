@@ -113,7 +113,13 @@ async def serve(
     engine = db.engine_from(settings)
     sessions = db.make_sessionmaker(engine)
     producer = kafka.make_producer(settings.kafka, client_id=spec.name)
-    service = build(Resources(settings, engine, sessions, producer, clock))
+    try:
+        service = build(Resources(settings, engine, sessions, producer, clock))
+    except BaseException:
+        # Refused at start (an invalid policy file...): close what was made, quietly.
+        await producer.stop()
+        await engine.dispose()
+        raise
     group = settings.consumer_group or spec.name
     consumer = kafka.make_consumer(settings.kafka, group, spec.name)
     runner: BatchRunner[Any] = BatchRunner.from_settings(
