@@ -52,13 +52,13 @@ _CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abando
 _DECIDED_TYPE = RoutingDecided.event_type()
 
 
-def claim_of(record: Record[ContactEnriched | ContactLifecycle]) -> Claim:
-    """A lifecycle record claims its event, an enriched one the decision it yields (whose id
-    is derived from the inbound event's source and id); `legacy_id` is what the router
+def claim_of(record: Record[ContactEnriched | ContactLifecycle], ident: str | None) -> Claim:
+    """A lifecycle record claims its event, an enriched one the decision it yields (`ident`,
+    derived from the inbound event's source and id); `legacy_id` is what the router
     claimed before the ledger had keys."""
     event = record.event
     if isinstance(event, ContactEnriched):
-        ident = decision_of(event)
+        assert ident is not None, "an enriched record claims its decision id"
         return Claim.of(record, EventKey(_DECIDED_TYPE, SOURCE, ident), legacy_id=ident)
     return Claim.of(record, legacy_id=f"lifecycle:{event.source}:{event.id}")
 
@@ -107,17 +107,21 @@ class Router:
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], store: RoutingRepository
     ) -> Sequence[Output]:
         policy = self.policies.current
-        deliveries = await store.claim([claim_of(r) for r in batch])
+        # Derived once per record: a UUIDv5 over JSON costs as much as deciding.
+        idents = [
+            decision_of(r.event) if isinstance(r.event, ContactEnriched) else None for r in batch
+        ]
+        deliveries = await store.claim([claim_of(r, i) for r, i in zip(batch, idents, strict=True)])
         emit: list[tuple[str, ContactEnriched]] = []  # decisions to emit, in batch order
         fresh: dict[str, ContactEnriched] = {}
         lifecycle: list[ContactLifecycle] = []
-        for record, delivery in zip(batch, deliveries, strict=True):
+        for record, ident, delivery in zip(batch, idents, deliveries, strict=True):
             event = record.event
             if isinstance(event, ContactLifecycle):
                 if delivery == Delivery.NEW:
                     lifecycle.append(event)
             elif delivery != Delivery.COPY:
-                ident = decision_of(event)
+                assert ident is not None
                 emit.append((ident, event))
                 if delivery == Delivery.NEW:
                     fresh.setdefault(ident, event)
@@ -144,7 +148,9 @@ class Router:
         overflows: Counter[tuple[str, str]] = Counter()
         for ident, event in fresh.items():
             decision = policy.decide(Facts.of(event), snap)
-            out = decision_event(event, decision, policy.version, now, self.pseudonym_key)
+            out = decision_event(
+                event, decision, policy.version, now, self.pseudonym_key, ident=ident
+            )
             stored.append(
                 StoredDecision(
                     ident,
