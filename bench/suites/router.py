@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 
 from bench.common import ProcessMeter, drain, percentile, publish, reader, wait_ready
 from bench.context import BenchContext
-from router.testing import enriched, lifecycle
 from switchboard_events import (
     CONTACTS_ENRICHED,
     CONTACTS_LIFECYCLE,
@@ -35,6 +34,7 @@ from switchboard_events import (
     dlq,
     encode,
 )
+from switchboard_events.testing import enriched, lifecycle
 from switchboard_runtime.embedded import free_port
 from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.settings import KafkaSettings
@@ -60,10 +60,10 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
         status=rng.choice(("known", "known", "known", "unknown", "ambiguous")),
         tier=rng.choice(TIERS),
         customer_id=f"bench-{rng.randint(1, 20_000)}",
-        language=rng.choice((None, "en-GB", "en", "de-DE")),
+        language_hint=rng.choice((None, "en-GB", "en", "de-DE")),
         repeat=rng.random() < 0.15,
         subject=rng.choice(SUBJECTS) if channel in ("email", "chat") else None,
-        hint=rng.choice((None, None, 1, 2, 3, 4, 5)),
+        priority_hint=rng.choice((None, None, 1, 2, 3, 4, 5)),
         attributes={"callback_requested": rng.random() < 0.1} if channel == "call" else None,
         at=now,
     )

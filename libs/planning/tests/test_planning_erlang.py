@@ -34,6 +34,15 @@ def test_textbook_cases() -> None:
     assert expected_wait(1, 0.8, 100) == pytest.approx(0.8 / 0.2 * 100)
     # 10 Erlangs on 13 agents: P(wait) 0.2853 as printed in Erlang C tables.
     assert erlang_c(13, 10) == pytest.approx(0.2853, abs=5e-5)
+    assert erlang_c(10, 8) == pytest.approx(0.409, abs=0.001)
+    assert expected_wait(10, 8, 300) == pytest.approx(61.4, abs=0.1)
+    assert expected_wait(10, 0, 300) == 0
+    assert math.isinf(expected_wait(0, 0.5, 300))
+
+
+def test_more_load_never_shortens_the_wait() -> None:
+    waits = [expected_wait(20, a, 300) for a in range(20)]
+    assert waits == sorted(waits)
 
 
 @given(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from router_stack import RouterSetup, RunnerFactory
+from router_support import policy_dict, policy_yaml
 
 from router import metrics
-from router.policy_store import PolicyHolder
-from router.testing import enriched, lifecycle, policy_dict, policy_yaml
-from router.testing_stack import RouterSetup, RunnerFactory
+from router.policies import holder
 from switchboard_events import (
     DECISIONS_DECODER,
     DLQ_ERROR_CLASS,
@@ -22,22 +20,17 @@ from switchboard_events import (
     decision_id,
     dlq,
 )
+from switchboard_events.testing import enriched, lifecycle
+from switchboard_runtime.testing import ManualClock, eventually
 from switchboard_runtime.testing.kafka import Message, committed, publish, read_topic, topic_size
 
 pytestmark = pytest.mark.integration
 
+POLL_S = 1.0
+
 
 def decisions(messages: list[Message]) -> list[RoutingDecided]:
     return [DECISIONS_DECODER.decode(m.value) for m in messages]
-
-
-async def wait_for(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def mixed(count: int, prefix: str = "c") -> list[ContactEnriched]:
@@ -83,7 +76,7 @@ async def run_until_read(setup: RouterSetup, run_router: RunnerFactory, records:
         return sum((await committed(setup.kafka, group, s.enriched_topic)).values()) == records
 
     async with run_router():
-        await wait_for(read_all, 60, f"the group to read {records} enriched records")
+        await eventually(read_all, timeout=60, what=f"the group to read {records} enriched records")
 
 
 async def test_copies_emit_nothing_and_a_full_replay_emits_each_decision_once(
@@ -149,7 +142,7 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
                 and (len(a.state.assigned | b.state.assigned) == 6)
             )
 
-        await wait_for(both_assigned, 60, "both runners to share the 3+3 partitions")
+        await eventually(both_assigned, timeout=60, what="both runners to share the 3+3 partitions")
         events = mixed(300)
         await setup.publish(s.enriched_topic, events)
         await setup.publish(
@@ -163,7 +156,7 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
             )
             return bool(closed == 100)
 
-        await wait_for(lifecycle_applied, 30, "the 100 resolutions")
+        await eventually(lifecycle_applied, timeout=30, what="the 100 resolutions")
     found = decisions(out)
     assert len({d.id for d in found}) == 300, "one decision per contact"
     assert len(found) == 300, "no duplicate decisions"
@@ -176,9 +169,11 @@ async def test_two_instances_in_one_group_share_the_load_consistently(
 
 async def test_hot_reload_under_traffic(setup: RouterSetup, run_router: RunnerFactory) -> None:
     s = setup.settings
-    policies = PolicyHolder.from_file(setup.policy_path)
+    clock = ManualClock()  # the watcher polls when the test moves it
+    policies = holder(setup.policy_path, clock)
     old = policies.current.version
-    watcher = asyncio.create_task(policies.watch(0.1))
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(policies.task(POLL_S)(stop))
     refused_before = metrics.POLICY_RELOADS.labels("refused")._value.get()
     try:
         async with run_router(policies):
@@ -188,9 +183,9 @@ async def test_hot_reload_under_traffic(setup: RouterSetup, run_router: RunnerFa
             changed = policy_dict()
             changed["default"] = {"queue": "billing"}
             setup.policy_path.write_text(policy_yaml(changed))
-            await wait_for(
-                lambda: asyncio.sleep(0, result=policies.current.version != old), 10, "the reload"
-            )
+            await clock.until_sleeping()
+            clock.advance(POLL_S)
+            await eventually(lambda: policies.current.version != old, what="the reload")
             new = policies.current.version
             await setup.publish(s.enriched_topic, mixed(50, "b"))
             out = await read_topic(setup.kafka, s.decisions_topic, 100)
@@ -198,15 +193,14 @@ async def test_hot_reload_under_traffic(setup: RouterSetup, run_router: RunnerFa
             broken = policy_dict()
             broken["default"] = {"queue": "billing-x"}
             setup.policy_path.write_text(policy_yaml(broken))
-            await wait_for(
-                lambda: asyncio.sleep(0, result=policies.last_refusal is not None),
-                10,
-                "the refusal",
-            )
+            await clock.until_sleeping()
+            clock.advance(POLL_S)
+            await eventually(lambda: policies.last_refusal is not None, what="the refusal")
             await setup.publish(s.enriched_topic, mixed(20, "z"))
             out = await read_topic(setup.kafka, s.decisions_topic, 120)
     finally:
-        watcher.cancel()
+        stop.set()
+        await watcher
     found = decisions(out)
     by_prefix = {
         p: {d.data.policy_version for d in found if d.data.contact_id.startswith(p)} for p in "abz"

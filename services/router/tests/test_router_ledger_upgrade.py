@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from router_stack import RouterSetup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from router.testing import enriched, lifecycle
-from router.testing_stack import RouterSetup
 from switchboard_events import DECISIONS_DECODER, Event, decision_id
+from switchboard_events.testing import enriched, lifecycle
 from switchboard_runtime import db
 from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.runner import Output, Record
@@ -63,7 +63,7 @@ async def test_events_claimed_before_the_upgrade_are_still_replays(
     chat = enriched("new", channel="chat", inbound_event_id="in-old")
     events: list[Event] = [
         enriched("old"),  # produced before enriched events named their inbound source
-        lifecycle("old", "resolved", event_id="life-old-resolved"),
+        lifecycle("old", "resolved", event_id="life-old-resolved", source="desktop/agent"),
         chat.model_copy(
             update={"data": chat.data.model_copy(update={"inbound_source": "connector/chat"})}
         ),

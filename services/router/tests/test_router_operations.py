@@ -8,25 +8,33 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from router_stack import RouterSetup
+from router_support import policy_dict, policy_yaml
 
 from router import DEFAULT_POLICY
-from router.api import AdminState, make_router
-from router.cli import main
-from router.policy_store import PolicyHolder
-from router.testing import enriched, policy_dict, policy_yaml
-from router.testing_stack import RouterSetup
+from router.api import make_router
+from router.cli import COMMANDS
+from router.config import SERVICE
+from router.policies import RoutingPolicies, holder
+from router.wiring import build
 from switchboard_events import encode
+from switchboard_events.testing import enriched
+from switchboard_runtime.cli import main as cli_main
 from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
 SAMPLES = (
     Path(__file__).resolve().parents[3] / "libs/events/samples/switchboard.contact.enriched.v1"
 )
+
+
+def main(argv: list[str]) -> int:
+    """`python -m router ARGV...`, in this process."""
+    return cli_main(SERVICE, build, commands=COMMANDS, argv=argv)
 
 
 def test_check_accepts_the_example_policy(capsys: pytest.CaptureFixture[str]) -> None:
@@ -132,20 +140,14 @@ def test_explain_overflows_on_assumed_load(capsys: pytest.CaptureFixture[str]) -
 
 
 @pytest.fixture
-def policies(setup: RouterSetup) -> PolicyHolder:
-    return PolicyHolder.from_file(setup.policy_path)
+def policies(setup: RouterSetup) -> RoutingPolicies:
+    return holder(setup.policy_path)
 
 
 @pytest.fixture
-async def client(setup: RouterSetup, policies: PolicyHolder) -> AsyncIterator[httpx.AsyncClient]:
-    state = AdminState(
-        policies=policies,
-        pseudonym_key=b"k" * 20,
-        open_contact_ttl=timedelta(days=36500),
-        recent_limit=10,
-        sessions=setup.sessions,
-    )
-    app = create_app("router", {}, [make_router(state)], auth=auth.authenticator())
+async def client(setup: RouterSetup, policies: RoutingPolicies) -> AsyncIterator[httpx.AsyncClient]:
+    admin = make_router(setup.router(policies), setup.sessions, recent_limit=10)
+    app = create_app("router", {}, [admin], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://router", headers=auth.HEADERS
@@ -171,7 +173,7 @@ async def test_admin_policy_and_check(client: httpx.AsyncClient, setup: RouterSe
 
 @pytest.mark.integration
 async def test_a_refused_reload_lists_every_mistake(
-    client: httpx.AsyncClient, setup: RouterSetup, policies: PolicyHolder
+    client: httpx.AsyncClient, setup: RouterSetup, policies: RoutingPolicies
 ) -> None:
     active = policies.current.version
     setup.policy_path.write_text(four_mistakes())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pytest
+from router_support import SATURDAY_10_LONDON, compile_policy, decide, policy_dict
 
 from router.domain.engine import Snapshot
-from router.domain.erlang import erlang_c, expected_wait
 from router.domain.rules import Facts
-from router.testing import SATURDAY_10_LONDON, compile_policy, decide, enriched, policy_dict
+from switchboard_events.testing import enriched
 
 
 def test_closed_queue_overflows_to_the_vendor() -> None:
@@ -89,7 +88,7 @@ def test_queues_skip_contacts_they_do_not_serve() -> None:
     data["rules"] = [
         {"id": "all-german", "match": {}, "action": {"queue": "german", "fallback": ["general"]}}
     ]
-    decision = decide(enriched(language="fr"), compile_policy(data))
+    decision = decide(enriched(language_hint="fr"), compile_policy(data))
     assert decision.queue.id == "general"
     assert "skip german: does not serve language fr" in decision.steps
     assert decision.overflow is None, "not serving is not an overflow"
@@ -101,14 +100,3 @@ def test_contacts_of_one_batch_count_towards_the_load() -> None:
     queues = [policy.decide(Facts.of(enriched(f"c{i}")), snap).queue.id for i in range(12)]
     assert queues[:7] == ["general"] * 7
     assert "vendor" in queues[7:]
-
-
-def test_erlang_c() -> None:
-    assert erlang_c(1, 0.5) == pytest.approx(0.5)
-    assert erlang_c(10, 8) == pytest.approx(0.409, abs=0.001)
-    assert expected_wait(10, 8, 300) == pytest.approx(61.4, abs=0.1)
-    assert expected_wait(10, 0, 300) == 0
-    assert math.isinf(expected_wait(10, 10, 300))
-    assert math.isinf(expected_wait(0, 0.5, 300))
-    waits = [expected_wait(20, a, 300) for a in range(20)]
-    assert waits == sorted(waits), "more load never shortens the wait"

@@ -8,17 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from router_support import MONDAY_10_LONDON, SATURDAY_10_LONDON, decide
 
 from router.domain.outcome import decision_event
 from router.domain.pii import mask_email, mask_phone, pseudonym
-from router.testing import (
-    MONDAY_10_LONDON,
-    RAW_EMAIL,
-    RAW_PHONE,
-    SATURDAY_10_LONDON,
-    decide,
-    enriched,
-)
 from switchboard_events import (
     DECISIONS_DECODER,
     ContactEnriched,
@@ -26,6 +19,7 @@ from switchboard_events import (
     RoutingDecided,
     encode,
 )
+from switchboard_events.testing import RAW_EMAIL, RAW_PHONE, enriched
 
 KEY = b"test-pseudonym-key-0123456789"
 DECIDED = datetime(2025, 3, 8, 10, 0, 1, tzinfo=UTC)
@@ -139,7 +133,9 @@ def test_in_house_queues_see_the_full_profile() -> None:
 
 
 def test_every_field_of_the_decision_is_filled() -> None:
-    event = enriched(channel="chat", repeat=True, hint=1, language="en-GB", at=SATURDAY_10_LONDON)
+    event = enriched(
+        channel="chat", repeat=True, priority_hint=1, language_hint="en-GB", at=SATURDAY_10_LONDON
+    )
     decision = decide(event, at=SATURDAY_10_LONDON)
     out = decision_event(event, decision, "sha256:abc", DECIDED, KEY)
     data = json.loads(encode(out))["data"]

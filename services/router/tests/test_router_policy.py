@@ -6,10 +6,11 @@ import re
 from typing import Any
 
 import pytest
+from router_support import policy_dict, policy_yaml
 
 from router import DEFAULT_POLICY
-from router.domain.policy import PolicyInvalid, load_policy, policy_version
-from router.testing import policy_dict, policy_yaml
+from router.domain.policy import PolicyInvalid, load_policy
+from switchboard_runtime.policies import policy_version
 
 
 def problems_of(data: dict[str, Any] | str) -> list[str]:

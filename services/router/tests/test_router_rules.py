@@ -5,16 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from router_support import MONDAY_10_LONDON, SATURDAY_10_LONDON, compile_policy, decide, policy_dict
 
 from router.domain.engine import CompiledPolicy
-from router.testing import (
-    MONDAY_10_LONDON,
-    SATURDAY_10_LONDON,
-    compile_policy,
-    decide,
-    enriched,
-    policy_dict,
-)
+from switchboard_events.testing import enriched
 
 
 def with_rule(match: dict[str, Any], queue: str = "billing", **action: Any) -> CompiledPolicy:
@@ -33,9 +27,9 @@ def with_rule(match: dict[str, Any], queue: str = "billing", **action: Any) -> C
             {"contact_type": "sales"},
         ),
         ({"priority": {"min": 500}}, {"tier": "vip"}, {"tier": "standard"}),
-        ({"priority_label": ["P1"]}, {"tier": "vip", "hint": 1}, {"tier": "vip"}),
+        ({"priority_label": ["P1"]}, {"tier": "vip", "priority_hint": 1}, {"tier": "vip"}),
         ({"tier": ["premium"]}, {"tier": "premium"}, {"tier": "standard"}),
-        ({"language": ["de"]}, {"language": "de-AT"}, {"language": "en-GB"}),
+        ({"language": ["de"]}, {"language_hint": "de-AT"}, {"language_hint": "en-GB"}),
         ({"language": ["de"]}, {"customer_language": "de"}, {"customer_language": "fr"}),
         ({"region": ["uk"]}, {"region": "UK"}, {"region": "DE"}),
         ({"customer_status": ["unknown"]}, {"status": "unknown"}, {"status": "known"}),
@@ -87,7 +81,7 @@ def test_all_conditions_of_a_rule_must_hold() -> None:
 
 def test_first_match_wins() -> None:
     # A German VIP matches both "vip" and "german": "vip" comes first.
-    decision = decide(enriched(tier="vip", language="de"))
+    decision = decide(enriched(tier="vip", language_hint="de"))
     assert (decision.rule, decision.queue.id) == ("vip", "vip")
 
 
@@ -116,7 +110,7 @@ def test_explain_lists_every_rule_tried() -> None:
 
 def test_priority_formula_adds_each_factor() -> None:
     decision = decide(
-        enriched(channel="call", contact_type="complaint", tier="vip", repeat=True, hint=1)
+        enriched(channel="call", contact_type="complaint", tier="vip", repeat=True, priority_hint=1)
     )
     factors = dict(decision.factors)
     assert factors == {
@@ -133,7 +127,7 @@ def test_priority_formula_adds_each_factor() -> None:
 
 def test_priority_rule_adjustment_and_bands() -> None:
     policy = with_rule({"channel": ["email"]}, priority_adjust=-150)
-    decision = decide(enriched(channel="email", hint=5), policy)
+    decision = decide(enriched(channel="email", priority_hint=5), policy)
     assert dict(decision.factors) == {"base": 100, "hint:5": -50, "rule:under-test": -150}
     assert (decision.priority, decision.label) == (0, "P3"), "clamped at 0"
     assert decide(enriched(tier="premium", channel="call"), policy).priority == 400

@@ -1,8 +1,11 @@
-"""Entry point: `python -m router` runs the service; see `router.cli` for the commands."""
+"""`python -m router [serve | migrate | check FILE... | explain --event FILE ...]`."""
 
 import sys
 
-from router.cli import main
+from router.cli import COMMANDS
+from router.config import SERVICE
+from router.wiring import build
+from switchboard_runtime.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(SERVICE, build, commands=COMMANDS))

@@ -1,116 +1,167 @@
 """The admin API: the policy in force, checking a policy, explain, queues, a contact's decisions."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI reads the route signatures, which name
+# `repository`, a dependency local to `make_router`.
 
 import json
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from router import reports, repository
+from router.domain import explain
 from router.domain.engine import Snapshot
-from router.domain.policy import PolicyInvalid, load_policy, policy_version
-from router.policy_store import PolicyHolder
+from router.domain.policy import PolicyInvalid, load_policy
+from router.repository import PostgresRoutingRepository, RoutingRepository
+from router.service import Router
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
 from switchboard_runtime.auth import Scope, require
+from switchboard_runtime.policies import policy_version
 
 
-@dataclass
-class AdminState:
-    """What the endpoints read; `sessions` is set once the database engine exists."""
+class Refusal(BaseModel):
+    version: str
+    at: datetime
+    problems: list[str]
 
-    policies: PolicyHolder
-    pseudonym_key: bytes
-    open_contact_ttl: timedelta
-    recent_limit: int
-    sessions: async_sessionmaker[AsyncSession] | None = None
-    tasks: list[Any] = field(default_factory=list)
 
-    def db(self) -> async_sessionmaker[AsyncSession]:
-        if self.sessions is None:
-            raise HTTPException(503, "the database is not connected yet")
-        return self.sessions
+class PolicyInForce(BaseModel):
+    version: str
+    path: str
+    loaded_at: datetime
+    last_refused: Refusal | None
+    policy: dict[str, Any]
 
-    async def snapshot(self, at: datetime | None = None) -> Snapshot:
-        now = datetime.now(UTC)
-        async with self.db()() as session:
-            load = await repository.open_load(session, now - self.open_contact_ttl)
+
+class PolicyCheck(BaseModel):
+    valid: bool
+    version: str | None = None
+    problems: list[str] | None = None
+
+
+class Explanation(BaseModel):
+    policy_version: str
+    at: datetime
+    steps: list[str]
+    decision: dict[str, Any]
+
+
+class QueueState(BaseModel):
+    id: str
+    kind: str
+    vendor: str | None
+    open_now: bool
+    calendar: str
+    agents: int
+    open_contacts: dict[str, int]
+    occupancy_percent: float | None
+    estimated_wait_seconds: dict[str, float | None]
+    data_visibility: str
+
+
+class Queues(BaseModel):
+    policy_version: str
+    at: datetime
+    queues: list[QueueState]
+
+
+class ContactDecisions(BaseModel):
+    contact_id: str
+    decisions: list[dict[str, Any]]
+    """Each decision exactly as produced (the `routing.decisions` event)."""
+
+
+def make_router(
+    router: Router, sessions: async_sessionmaker[AsyncSession], recent_limit: int
+) -> APIRouter:
+    """The admin routes of `router` (its policy in force and its clock), on `sessions`."""
+    api = APIRouter(prefix="/admin", tags=["admin"])
+
+    async def repository() -> AsyncIterator[RoutingRepository]:
+        async with sessions() as session:
+            yield PostgresRoutingRepository(session)
+
+    async def snapshot(store: RoutingRepository, at: datetime | None = None) -> Snapshot:
+        now = router.clock.now()
         try:
-            when = reports.at_or_now(at, now)
+            when = explain.at_or_now(at, now)
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
-        return Snapshot(self.policies.current, when, load)
+        load = await store.open_load(now - router.open_contact_ttl)
+        return Snapshot(router.policies.current, when, load)
 
-
-def make_router(state: AdminState) -> APIRouter:
-    router = APIRouter(prefix="/admin", tags=["admin"])
-
-    @router.get("/policy", dependencies=[require(Scope.STATE_READ)])
-    async def current_policy() -> dict[str, Any]:
+    @api.get("/policy", dependencies=[require(Scope.STATE_READ)])
+    async def current_policy() -> PolicyInForce:
         """The policy in force: version, file, when it was loaded, the last refused change."""
-        holder = state.policies
+        holder = router.policies
         refusal = holder.last_refusal
-        return {
-            "version": holder.current.version,
-            "path": str(holder.path),
-            "loaded_at": holder.loaded_at.isoformat(),
-            "last_refused": None
+        return PolicyInForce(
+            version=holder.current.version,
+            path=str(holder.path),
+            loaded_at=holder.loaded_at,
+            last_refused=None
             if refusal is None
-            else {
-                "version": refusal.version,
-                "at": refusal.at.isoformat(),
-                "problems": refusal.problems,
-            },
-            "policy": holder.current.spec.model_dump(mode="json", exclude_none=True),
-        }
+            else Refusal(version=refusal.version, at=refusal.at, problems=refusal.problems),
+            policy=holder.current.spec.model_dump(mode="json", exclude_none=True),
+        )
 
-    @router.post("/policy/check", dependencies=[require(Scope.POLICY_CHECK)])
+    @api.post(
+        "/policy/check",
+        dependencies=[require(Scope.POLICY_CHECK)],
+        response_model=PolicyCheck,
+        response_model_exclude_none=True,
+        responses={422: {"model": PolicyCheck, "description": "the problems, each by its path"}},
+    )
     async def check_policy(
         content: Annotated[str, Body(media_type="application/yaml")],
-    ) -> JSONResponse:
+    ) -> PolicyCheck | JSONResponse:
         """Validate a policy (the YAML text as the body) without applying it."""
         try:
             load_policy(content)
         except PolicyInvalid as exc:
-            return JSONResponse({"valid": False, "problems": exc.problems}, status_code=422)
-        return JSONResponse({"valid": True, "version": policy_version(content.encode())})
+            refused = PolicyCheck(valid=False, problems=exc.problems)
+            return JSONResponse(refused.model_dump(exclude_none=True), status_code=422)
+        return PolicyCheck(valid=True, version=policy_version(content.encode()))
 
-    @router.post("/explain", dependencies=[require(Scope.POLICY_CHECK)])
-    async def explain(
+    @api.post("/explain", dependencies=[require(Scope.POLICY_CHECK)])
+    async def explain_event(
+        store: Annotated[RoutingRepository, Depends(repository)],
         event: Annotated[dict[str, Any], Body(description="a contact.enriched event")],
         at: Annotated[datetime | None, Query(description="decide as of this time")] = None,
-    ) -> dict[str, Any]:
+    ) -> Explanation:
         """The decision the policy in force would make for this event now (or at `at`), and why."""
         try:
             enriched = ENRICHED_DECODER.decode(json.dumps(event).encode())
         except InvalidEvent as exc:
             raise HTTPException(422, exc.reason) from None
-        snap = await state.snapshot(at)
-        return reports.explain(state.policies.current, enriched, snap, state.pseudonym_key)
+        snap = await snapshot(store, at)
+        result = explain.explain(snap.policy, enriched, snap, router.pseudonym_key)
+        return Explanation.model_validate(result)
 
-    @router.get("/queues", dependencies=[require(Scope.STATE_READ)])
-    async def queues() -> dict[str, Any]:
+    @api.get("/queues", dependencies=[require(Scope.STATE_READ)])
+    async def queues(store: Annotated[RoutingRepository, Depends(repository)]) -> Queues:
         """Every queue with its live load (all instances), occupancy and estimated wait."""
-        snap = await state.snapshot()
-        return {
-            "policy_version": snap.policy.version,
-            "at": snap.now.isoformat(),
-            "queues": reports.queues(snap.policy, snap),
-        }
+        snap = await snapshot(store)
+        return Queues.model_validate(
+            {
+                "policy_version": snap.policy.version,
+                "at": snap.now,
+                "queues": explain.queues(snap.policy, snap),
+            }
+        )
 
-    @router.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])
+    @api.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])
     async def contact_decisions(
-        contact_id: str, limit: Annotated[int | None, Query(ge=1, le=1000)] = None
-    ) -> dict[str, Any]:
+        store: Annotated[RoutingRepository, Depends(repository)],
+        contact_id: str,
+        limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    ) -> ContactDecisions:
         """The contact's most recent decisions, newest first, exactly as produced."""
-        async with state.db()() as session:
-            events = await repository.recent_decisions(
-                session, contact_id, limit or state.recent_limit
-            )
-        return {"contact_id": contact_id, "decisions": [json.loads(e) for e in events]}
+        events = await store.recent_decisions(contact_id, limit or recent_limit)
+        return ContactDecisions(contact_id=contact_id, decisions=[json.loads(e) for e in events])
 
-    return router
+    return api

@@ -1,84 +1,34 @@
-"""`python -m router [serve | check FILE... | explain --event FILE ... | migrate]`."""
+"""The router's own commands, next to the runtime's `serve` and `migrate`:
+`check FILE...` validates policy files, `explain --event FILE ...` shows a decision."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
-from router import DEFAULT_POLICY, MIGRATIONS, SCHEMA, reports
+from router import DEFAULT_POLICY
 from router.config import RouterSettings
-from router.consumer import NAME, build
+from router.domain import explain as report
 from router.domain.engine import Snapshot
-from router.domain.policy import PolicyInvalid, load_policy, policy_version
-from router.policy_store import compile_file
+from router.domain.policy import PolicyInvalid, load_policy
+from router.policies import compile_file
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
-from switchboard_runtime.errors import ConfigurationError
-from switchboard_runtime.host import serve
-from switchboard_runtime.logs import configure_logging
-from switchboard_runtime.migrations import upgrade
-from switchboard_runtime.reach import reported_unreachable
+from switchboard_runtime.cli import USAGE_EXIT, Command
+from switchboard_runtime.clock import SYSTEM_CLOCK
+from switchboard_runtime.policies import policy_version
 from switchboard_runtime.settings import load_settings
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m router", description=__doc__)
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the router (the default)")
-    commands.add_parser("migrate", help="apply the routing schema's migrations")
-    check = commands.add_parser("check", help="validate policy files")
-    check.add_argument("files", nargs="+", type=Path)
-    explain = commands.add_parser("explain", help="show the decision for an event, step by step")
-    explain.add_argument(
-        "--event", required=True, type=Path, help="a contact.enriched event (JSON)"
-    )
-    explain.add_argument("--policy", type=Path, default=None, help=f"default: {DEFAULT_POLICY}")
-    explain.add_argument(
-        "--at", type=datetime.fromisoformat, help="decide as of, e.g. 2025-03-03T10:00:00Z"
-    )
-    explain.add_argument(
-        "--load",
-        action="append",
-        default=[],
-        metavar="QUEUE:CHANNEL=N",
-        help="assume N open contacts (repeatable); default: no load",
-    )
-    explain.add_argument("--json", action="store_true", help="print JSON instead of text")
-    return parser
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "check":
-        return check(args.files)
-    try:
-        if args.command == "explain":
-            return explain(args)
-        settings = load_settings(RouterSettings)
-    except (ConfigurationError, PolicyInvalid, ValueError, OSError) as exc:
-        print(f"router: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "migrate":
-        with reported_unreachable("router", settings):
-            upgrade(settings.database_url.get_secret_value(), MIGRATIONS, SCHEMA)
-        return 0
-    configure_logging(NAME, settings.log_level)
-    try:
-        service = build(settings)
-    except (PolicyInvalid, OSError) as exc:
-        print(f"router: cannot load the policy {settings.policy_path}: {exc}", file=sys.stderr)
-        return 2
-    with reported_unreachable("router", settings):
-        asyncio.run(serve(service))
-    return 0
-
-
-def check(files: list[Path]) -> int:
+def check(args: argparse.Namespace) -> int:
     failed = 0
-    for path in files:
+    for path in args.files:
         try:
             content = path.read_bytes()
             load_policy(content)
@@ -93,6 +43,22 @@ def check(files: list[Path]) -> int:
     return 1 if failed else 0
 
 
+def _explain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--event", required=True, type=Path, help="a contact.enriched event (JSON)")
+    parser.add_argument("--policy", type=Path, default=None, help=f"default: {DEFAULT_POLICY}")
+    parser.add_argument(
+        "--at", type=datetime.fromisoformat, help="decide as of, e.g. 2025-03-03T10:00:00Z"
+    )
+    parser.add_argument(
+        "--load",
+        action="append",
+        default=[],
+        metavar="QUEUE:CHANNEL=N",
+        help="assume N open contacts (repeatable); default: no load",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
 def _loads(specs: list[str]) -> dict[tuple[str, str], int]:
     loads: dict[tuple[str, str], int] = {}
     for spec in specs:
@@ -105,16 +71,24 @@ def _loads(specs: list[str]) -> dict[tuple[str, str], int]:
 
 
 def explain(args: argparse.Namespace) -> int:
-    policy = compile_file(args.policy or DEFAULT_POLICY)
     try:
+        policy = compile_file(args.policy or DEFAULT_POLICY)
         event = ENRICHED_DECODER.decode(args.event.read_bytes())
+        at = report.at_or_now(args.at, SYSTEM_CLOCK.now())
+        snap = Snapshot(policy, at, _loads(args.load))
     except InvalidEvent as exc:
         print(f"router: {args.event}: {exc.reason}", file=sys.stderr)
-        return 2
-    settings = load_settings(RouterSettings)
-    at = reports.at_or_now(args.at, datetime.now(UTC))
-    snap = Snapshot(policy, at, _loads(args.load))
-    key = settings.pseudonym_key.get_secret_value().encode()
-    result = reports.explain(policy, event, snap, key)
-    print(json.dumps(result, indent=2) if args.json else reports.text_report(result))
+        return USAGE_EXIT
+    except (PolicyInvalid, ValueError, OSError) as exc:
+        print(f"router: {exc}", file=sys.stderr)
+        return USAGE_EXIT
+    key = load_settings(RouterSettings).pseudonym_key.get_secret_value().encode()
+    result = report.explain(policy, event, snap, key)
+    print(json.dumps(result, indent=2) if args.json else report.text_report(result))
     return 0
+
+
+COMMANDS = {
+    "check": Command("validate policy files", check, _check_arguments),
+    "explain": Command("show the decision for an event, step by step", explain, _explain_arguments),
+}

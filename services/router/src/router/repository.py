@@ -1,19 +1,23 @@
-"""All SQL of the router: live load, stored decisions, contact state. One round trip each."""
+"""The router's storage: the port the handler and the admin API use, and its PostgreSQL
+implementation (all SQL of the router; one round trip per call)."""
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from router import SCHEMA
+from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.retry import RetryPolicy, retrying
+
 DEADLOCK = "40P01"
-DEADLOCK_ATTEMPTS = 5
+DEADLOCK_RETRY = RetryPolicy(first_s=0.01, max_s=0.05, attempts=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,133 +40,165 @@ class ContactChange:
     queue_id: str | None
 
 
-async def open_load(session: AsyncSession, since: datetime) -> dict[tuple[str, str], int]:
-    """Open contacts per (queue, channel), over every router instance's decisions."""
-    rows = await session.execute(
-        text(
-            "SELECT queue_id, channel, count(*) FROM routing.contacts"
-            " WHERE status = 'open' AND opened_at > :since AND queue_id IS NOT NULL"
-            " GROUP BY queue_id, channel"
-        ),
-        {"since": since},
-    )
-    return {(queue, channel or ""): count for queue, channel, count in rows}
+class RoutingRepository(Protocol):
+    """What the router reads and writes, inside the caller's transaction."""
+
+    async def claim(self, claims: Sequence[Claim]) -> list[Delivery]:
+        """Claim the batch's events in the processed-events ledger (see `claim_events`)."""
+        ...
+
+    async def open_load(self, since: datetime) -> dict[tuple[str, str], int]:
+        """Open contacts per (queue, channel) opened after `since`, over every instance."""
+        ...
+
+    async def stored_decisions(self, decision_ids: Sequence[str]) -> dict[str, str]:
+        """The events already produced for these decision ids."""
+        ...
+
+    async def write_batch(
+        self, decisions: Sequence[StoredDecision], changes: Sequence[ContactChange]
+    ) -> None:
+        """Store decisions and open their contacts, then apply lifecycle changes.
+
+        A contact already decided keeps its decision; a contact closed before its decision
+        stays closed; a change to an unknown contact only records a closing one."""
+        ...
+
+    async def recent_decisions(self, contact_id: str, limit: int) -> list[str]:
+        """The contact's stored decision events, newest first."""
+        ...
 
 
-async def stored_decisions(session: AsyncSession, decision_ids: Sequence[str]) -> dict[str, str]:
-    """The events already produced for these decision ids."""
-    if not decision_ids:
-        return {}
-    rows = await session.execute(
-        text(
-            "SELECT decision_id, event FROM routing.decisions"
-            " WHERE decision_id = ANY(CAST(:ids AS text[]))"
-        ),
-        {"ids": list(decision_ids)},
-    )
-    return {row[0]: row[1] for row in rows}
+class PostgresRoutingRepository:
+    """`RoutingRepository` on the `routing` schema, in the session's transaction."""
 
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
-async def write_batch(
-    session: AsyncSession, decisions: Sequence[StoredDecision], changes: Sequence[ContactChange]
-) -> None:
-    """Store decisions and apply lifecycle changes, retrying a deadlock inside a savepoint.
+    async def claim(self, claims: Sequence[Claim]) -> list[Delivery]:
+        return await claim_events(self.session, SCHEMA, claims)
 
-    Instances lock contact rows in contact-id order, but a decision and a lifecycle event of
-    the same contact can still meet in two instances' batches in the opposite order; the
-    database then aborts one statement, and only that savepoint is rolled back and retried.
-    """
-    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
-        try:
-            async with session.begin_nested():
-                await _save_decisions(session, decisions)
-                await _apply_lifecycle(session, changes)
+    async def open_load(self, since: datetime) -> dict[tuple[str, str], int]:
+        rows = await self.session.execute(
+            text(
+                "SELECT queue_id, channel, count(*) FROM routing.contacts"
+                " WHERE status = 'open' AND opened_at > :since AND queue_id IS NOT NULL"
+                " GROUP BY queue_id, channel"
+            ),
+            {"since": since},
+        )
+        return {(queue, channel or ""): count for queue, channel, count in rows}
+
+    async def stored_decisions(self, decision_ids: Sequence[str]) -> dict[str, str]:
+        if not decision_ids:
+            return {}
+        rows = await self.session.execute(
+            text(
+                "SELECT decision_id, event FROM routing.decisions"
+                " WHERE decision_id = ANY(CAST(:ids AS text[]))"
+            ),
+            {"ids": list(decision_ids)},
+        )
+        return {row[0]: row[1] for row in rows}
+
+    async def write_batch(
+        self, decisions: Sequence[StoredDecision], changes: Sequence[ContactChange]
+    ) -> None:
+        """A deadlock is retried inside a savepoint.
+
+        Instances lock contact rows in contact-id order, but a decision and a lifecycle event of
+        the same contact can still meet in two instances' batches in the opposite order; the
+        database then aborts one statement, and only that savepoint is rolled back and retried.
+        """
+
+        async def attempt() -> None:
+            async with self.session.begin_nested():
+                await self._save_decisions(decisions)
+                await self._apply_lifecycle(changes)
+
+        await retrying("storing the batch", attempt, policy=DEADLOCK_RETRY, retry_if=_deadlock)
+
+    async def _save_decisions(self, decisions: Sequence[StoredDecision]) -> None:
+        """Store the decisions and open their contacts (a contact closed already stays closed)."""
+        if not decisions:
             return
-        except DBAPIError as exc:
-            if getattr(exc.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
-                raise
-            await asyncio.sleep(random.uniform(0.01, 0.05) * attempt)
+        await self.session.execute(
+            text(
+                "INSERT INTO routing.decisions"
+                " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
+                " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:contacts AS text[]),"
+                " CAST(:queues AS text[]), CAST(:versions AS text[]),"
+                " CAST(:times AS timestamptz[]), CAST(:events AS text[]))"
+                " ON CONFLICT (decision_id) DO NOTHING"
+            ),
+            {
+                "ids": [d.decision_id for d in decisions],
+                "contacts": [d.contact_id for d in decisions],
+                "queues": [d.queue_id for d in decisions],
+                "versions": [d.policy_version for d in decisions],
+                "times": [d.decided_at for d in decisions],
+                "events": [d.event for d in decisions],
+            },
+        )
+        # One row per contact: a later decision of the same batch wins.
+        latest = sorted({d.contact_id: d for d in decisions}.values(), key=lambda d: d.contact_id)
+        await self.session.execute(
+            text(
+                "INSERT INTO routing.contacts"
+                " (contact_id, queue_id, channel, status, decision_id, opened_at, updated_at)"
+                " SELECT c, q, ch, 'open', d, t, t FROM unnest(CAST(:contacts AS text[]),"
+                " CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:ids AS text[]),"
+                " CAST(:times AS timestamptz[])) AS u(c, q, ch, d, t)"
+                " ON CONFLICT (contact_id) DO UPDATE SET"
+                "  queue_id = COALESCE(routing.contacts.queue_id, EXCLUDED.queue_id),"
+                "  channel = EXCLUDED.channel, decision_id = EXCLUDED.decision_id,"
+                "  opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at"
+                " WHERE routing.contacts.decision_id IS NULL"
+            ),
+            {
+                "contacts": [d.contact_id for d in latest],
+                "queues": [d.queue_id for d in latest],
+                "channels": [d.channel for d in latest],
+                "ids": [d.decision_id for d in latest],
+                "times": [d.decided_at for d in latest],
+            },
+        )
+
+    async def _apply_lifecycle(self, changes: Sequence[ContactChange]) -> None:
+        """Close, reopen or move contacts. A contact closed before its decision is recorded closed,
+        so the decision arriving later does not count it as load."""
+        if not changes:
+            return
+        changes = sorted(changes, key=lambda c: c.contact_id)
+        await self.session.execute(
+            text(
+                "WITH u AS (SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:statuses AS text[]),"
+                "  CAST(:queues AS text[])) AS u(c, s, q)),"
+                " moved AS (UPDATE routing.contacts AS t SET status = COALESCE(u.s, t.status),"
+                "  queue_id = COALESCE(u.q, t.queue_id), updated_at = now()"
+                "  FROM u WHERE t.contact_id = u.c RETURNING t.contact_id)"
+                " INSERT INTO routing.contacts (contact_id, queue_id, status)"
+                " SELECT u.c, u.q, u.s FROM u"
+                " WHERE u.s IN ('resolved', 'abandoned') AND u.c NOT IN (SELECT contact_id FROM moved)"
+                " ON CONFLICT (contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()"
+            ),
+            {
+                "contacts": [c.contact_id for c in changes],
+                "statuses": [c.status for c in changes],
+                "queues": [c.queue_id for c in changes],
+            },
+        )
+
+    async def recent_decisions(self, contact_id: str, limit: int) -> list[str]:
+        rows = await self.session.execute(
+            text(
+                "SELECT event FROM routing.decisions WHERE contact_id = :contact"
+                " ORDER BY decided_at DESC LIMIT :limit"
+            ),
+            {"contact": contact_id, "limit": limit},
+        )
+        return [event for (event,) in rows]
 
 
-async def _save_decisions(session: AsyncSession, decisions: Sequence[StoredDecision]) -> None:
-    """Store the decisions and open their contacts (a contact closed already stays closed)."""
-    if not decisions:
-        return
-    await session.execute(
-        text(
-            "INSERT INTO routing.decisions"
-            " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
-            " SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:contacts AS text[]),"
-            " CAST(:queues AS text[]), CAST(:versions AS text[]),"
-            " CAST(:times AS timestamptz[]), CAST(:events AS text[]))"
-            " ON CONFLICT (decision_id) DO NOTHING"
-        ),
-        {
-            "ids": [d.decision_id for d in decisions],
-            "contacts": [d.contact_id for d in decisions],
-            "queues": [d.queue_id for d in decisions],
-            "versions": [d.policy_version for d in decisions],
-            "times": [d.decided_at for d in decisions],
-            "events": [d.event for d in decisions],
-        },
-    )
-    # One row per contact: a later decision of the same batch wins.
-    latest = sorted({d.contact_id: d for d in decisions}.values(), key=lambda d: d.contact_id)
-    await session.execute(
-        text(
-            "INSERT INTO routing.contacts"
-            " (contact_id, queue_id, channel, status, decision_id, opened_at, updated_at)"
-            " SELECT c, q, ch, 'open', d, t, t FROM unnest(CAST(:contacts AS text[]),"
-            " CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:ids AS text[]),"
-            " CAST(:times AS timestamptz[])) AS u(c, q, ch, d, t)"
-            " ON CONFLICT (contact_id) DO UPDATE SET"
-            "  queue_id = COALESCE(routing.contacts.queue_id, EXCLUDED.queue_id),"
-            "  channel = EXCLUDED.channel, decision_id = EXCLUDED.decision_id,"
-            "  opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at"
-            " WHERE routing.contacts.decision_id IS NULL"
-        ),
-        {
-            "contacts": [d.contact_id for d in latest],
-            "queues": [d.queue_id for d in latest],
-            "channels": [d.channel for d in latest],
-            "ids": [d.decision_id for d in latest],
-            "times": [d.decided_at for d in latest],
-        },
-    )
-
-
-async def _apply_lifecycle(session: AsyncSession, changes: Sequence[ContactChange]) -> None:
-    """Close, reopen or move contacts. A contact closed before its decision is recorded closed,
-    so the decision arriving later does not count it as load."""
-    if not changes:
-        return
-    changes = sorted(changes, key=lambda c: c.contact_id)
-    await session.execute(
-        text(
-            "WITH u AS (SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:statuses AS text[]),"
-            "  CAST(:queues AS text[])) AS u(c, s, q)),"
-            " moved AS (UPDATE routing.contacts AS t SET status = COALESCE(u.s, t.status),"
-            "  queue_id = COALESCE(u.q, t.queue_id), updated_at = now()"
-            "  FROM u WHERE t.contact_id = u.c RETURNING t.contact_id)"
-            " INSERT INTO routing.contacts (contact_id, queue_id, status)"
-            " SELECT u.c, u.q, u.s FROM u"
-            " WHERE u.s IN ('resolved', 'abandoned') AND u.c NOT IN (SELECT contact_id FROM moved)"
-            " ON CONFLICT (contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()"
-        ),
-        {
-            "contacts": [c.contact_id for c in changes],
-            "statuses": [c.status for c in changes],
-            "queues": [c.queue_id for c in changes],
-        },
-    )
-
-
-async def recent_decisions(session: AsyncSession, contact_id: str, limit: int) -> list[str]:
-    rows = await session.execute(
-        text(
-            "SELECT event FROM routing.decisions WHERE contact_id = :contact"
-            " ORDER BY decided_at DESC LIMIT :limit"
-        ),
-        {"contact": contact_id, "limit": limit},
-    )
-    return [event for (event,) in rows]
+def _deadlock(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == DEADLOCK

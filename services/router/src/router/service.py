@@ -17,21 +17,24 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from router import SCHEMA, metrics, repository
+from router import metrics
 from router.domain.engine import CompiledPolicy, Snapshot
 from router.domain.outcome import SOURCE, decision_event
 from router.domain.rules import Facts
-from router.policy_store import PolicyHolder
-from router.repository import ContactChange, StoredDecision
+from router.policies import RoutingPolicies
+from router.repository import (
+    ContactChange,
+    PostgresRoutingRepository,
+    RoutingRepository,
+    StoredDecision,
+)
 from switchboard_events import (
-    CONTENT_TYPE,
-    CONTENT_TYPE_HEADER,
     ContactEnriched,
     ContactLifecycle,
     LifecycleKind,
@@ -39,23 +42,23 @@ from switchboard_events import (
     decision_id,
     encode,
 )
-from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.db import Claim, Delivery, EventKey
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
 
 _CLOSING = {LifecycleKind.RESOLVED: "resolved", LifecycleKind.ABANDONED: "abandoned"}
-_HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
 _DECIDED_TYPE = RoutingDecided.event_type()
 
 
-def claim_of(record: Record[ContactEnriched | ContactLifecycle]) -> Claim:
-    """A lifecycle record claims its event, an enriched one the decision it yields (whose id
-    is derived from the inbound event's source and id); `legacy_id` is what the router
+def claim_of(record: Record[ContactEnriched | ContactLifecycle], ident: str | None) -> Claim:
+    """A lifecycle record claims its event, an enriched one the decision it yields (`ident`,
+    derived from the inbound event's source and id); `legacy_id` is what the router
     claimed before the ledger had keys."""
     event = record.event
     if isinstance(event, ContactEnriched):
-        ident = decision_of(event)
+        assert ident is not None, "an enriched record claims its decision id"
         return Claim.of(record, EventKey(_DECIDED_TYPE, SOURCE, ident), legacy_id=ident)
     return Claim.of(record, legacy_id=f"lifecycle:{event.source}:{event.id}")
 
@@ -84,56 +87,70 @@ def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
 
 @dataclass
 class Router:
-    """Routes batches with the policy in force; `clock` is replaceable in tests."""
+    """Routes batches with the policy in force, at the instant of `clock`.
 
-    policies: PolicyHolder
+    `handle` is the runner's handler (PostgreSQL, in the runner's transaction); `route`
+    is the same on any `RoutingRepository` (the in-memory one in unit tests)."""
+
+    policies: RoutingPolicies
     pseudonym_key: bytes
     decisions_topic: str
     open_contact_ttl: timedelta
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    clock: Clock = SYSTEM_CLOCK
 
     async def handle(
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
     ) -> Sequence[Output]:
+        return await self.route(batch, PostgresRoutingRepository(session))
+
+    async def route(
+        self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], store: RoutingRepository
+    ) -> Sequence[Output]:
         policy = self.policies.current
-        deliveries = await claim_events(session, SCHEMA, [claim_of(r) for r in batch])
+        # Derived once per record: a UUIDv5 over JSON costs as much as deciding.
+        idents = [
+            decision_of(r.event) if isinstance(r.event, ContactEnriched) else None for r in batch
+        ]
+        deliveries = await store.claim([claim_of(r, i) for r, i in zip(batch, idents, strict=True)])
         emit: list[tuple[str, ContactEnriched]] = []  # decisions to emit, in batch order
         fresh: dict[str, ContactEnriched] = {}
         lifecycle: list[ContactLifecycle] = []
-        for record, delivery in zip(batch, deliveries, strict=True):
+        for record, ident, delivery in zip(batch, idents, deliveries, strict=True):
             event = record.event
             if isinstance(event, ContactLifecycle):
                 if delivery == Delivery.NEW:
                     lifecycle.append(event)
             elif delivery != Delivery.COPY:
-                ident = decision_of(event)
+                assert ident is not None
                 emit.append((ident, event))
                 if delivery == Delivery.NEW:
                     fresh.setdefault(ident, event)
-        produced = await repository.stored_decisions(
-            session, [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
+        produced = await store.stored_decisions(
+            [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
         )
-        stored = await self._decide(policy, fresh, session) if fresh else []
-        await repository.write_batch(session, stored, contact_changes(lifecycle))
+        stored = await self._decide(policy, fresh, store) if fresh else []
+        await store.write_batch(stored, contact_changes(lifecycle))
         produced |= {s.decision_id: s.event for s in stored}
         return [
-            Output(self.decisions_topic, e.contact_id.encode(), produced[i].encode(), _HEADERS)
+            Output.of(self.decisions_topic, produced[i].encode(), key=e.contact_id.encode())
             for i, e in emit
             if i in produced
         ]
 
     async def _decide(
-        self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], session: AsyncSession
+        self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], store: RoutingRepository
     ) -> list[StoredDecision]:
-        now = self.clock()
-        load = await repository.open_load(session, now - self.open_contact_ttl)
+        now = self.clock.now()
+        load = await store.open_load(now - self.open_contact_ttl)
         snap = Snapshot(policy, now, load)
         stored: list[StoredDecision] = []
         counted: Counter[tuple[str, str, str]] = Counter()
         overflows: Counter[tuple[str, str]] = Counter()
         for ident, event in fresh.items():
             decision = policy.decide(Facts.of(event), snap)
-            out = decision_event(event, decision, policy.version, now, self.pseudonym_key)
+            out = decision_event(
+                event, decision, policy.version, now, self.pseudonym_key, ident=ident
+            )
             stored.append(
                 StoredDecision(
                     ident,

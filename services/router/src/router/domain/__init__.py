@@ -1,1 +1,1 @@
-"""Pure routing rules: policy model, calendars, Erlang C, priority and placement, PII views."""
+"""Pure routing rules: policy model, calendars, wait estimates, priority and placement, PII views."""

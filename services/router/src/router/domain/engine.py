@@ -1,6 +1,6 @@
 """The routing decision: priority, first matching rule, then placement with overflow.
 
-`CompiledPolicy.compile(spec, version)` runs once per policy version; `decide` runs per
+`CompiledPolicy(spec, version)` compiles once per policy version; `decide` runs per
 contact against a `Snapshot` (the instant and the live load of one batch).
 
 Placement, in order (every step is recorded when explaining):
@@ -31,12 +31,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from router.domain.erlang import expected_wait
 from router.domain.policy import Action, PolicySpec, QueueSpec, Visibility
 from router.domain.rules import Condition, Facts, Scored, compile_match, language_matches
 from switchboard_calendars import Calendar
 from switchboard_events import Channel, QueueKind
 from switchboard_events.routing import MAX_PRIORITY
+from switchboard_planning.erlang import expected_wait
 
 DEFAULT_RULE = "default"
 OUTSIDE_HOURS = "outside_business_hours"
@@ -157,7 +157,14 @@ class Snapshot:
         return work / agents
 
     def wait(self, queue: Queue, channel: Channel) -> float:
-        """Estimated wait (s) for a new contact of `channel`; see `router.domain.erlang`."""
+        """Estimated wait (s) for a new contact of `channel`, by Erlang C.
+
+        Slots N = agents x concurrency[channel]; traffic A = the open contacts of every
+        channel at the queue converted into slots of this channel (an open contact of
+        channel k takes 1/concurrency[k] of an agent). Open contacts stand in for the
+        offered load: in a stable queue the contacts in service are the offered traffic
+        (Little's law). A >= N, or no agents, is saturated: an unbounded wait.
+        """
         concurrency = queue.concurrency(channel)
         slots = queue.spec.capacity.agents * concurrency
         traffic = self.work(queue) * concurrency

@@ -51,8 +51,11 @@ def decision_event(
     policy_version: str,
     decided_at: datetime,
     pseudonym_key: bytes,
+    *,
+    ident: str | None = None,
 ) -> RoutingDecided:
-    """The outgoing event; its id is derived from the inbound event id, so replays repeat it.
+    """The outgoing event; its id is derived from the inbound event id, so replays repeat it
+    (`ident`: that id when the caller has derived it already).
 
     `decided_at` is the batch snapshot's instant, at which the calendars and load were
     evaluated: it is the decision's `evaluated_at` too. A replay re-emits the stored
@@ -66,7 +69,7 @@ def decision_event(
     if data.customer is not None and data.identification.status == IdentificationStatus.KNOWN:
         raw_id = data.customer.customer_id
         customer_id = pseudonym(raw_id, pseudonym_key) if minimised else raw_id
-    ident = decision_id(data.inbound_event_id, data.inbound_source)
+    ident = ident or decision_id(data.inbound_event_id, data.inbound_source)
     overflow = decision.overflow
     return RoutingDecided.model_validate(
         {

@@ -5,13 +5,12 @@ then every cross-reference (queue, calendar and band names), collecting all prob
 before it raises one `PolicyInvalid` whose lines read
 ``rules[3].action.queue (line 172): unknown queue 'billing-x'; expected one of: ...``.
 Calendars have the shared shape of `switchboard_calendars.CalendarSpec`.
-The version of a policy is the hash of its bytes, so the same file always has the
-same version and any edit gives a new one.
+Its version is the hash of its bytes (`switchboard_runtime.policies.policy_version`),
+so the same file always has the same version and any edit gives a new one.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
@@ -185,11 +184,6 @@ class PolicyInvalid(switchboard_calendars.PolicyInvalid):
     """The policy file is wrong; `problems` are 'path (line n): what is wrong' lines."""
 
     what = "routing policy"
-
-
-def policy_version(content: bytes) -> str:
-    """The version of a policy file: a hash of its exact bytes."""
-    return "sha256:" + hashlib.sha256(content).hexdigest()[:16]
 
 
 def load_policy(content: bytes | str) -> PolicySpec:

@@ -1,5 +1,10 @@
-"""What operators read: a decision explained step by step, and the queues' live state.
-Shared by the CLI and the admin API."""
+"""For people: a decision explained step by step, and the queues' live state.
+
+`explain(...)` gives the decision the policy makes for a contact at a snapshot, with
+every step taken; `queues(...)` each queue's calendar, load, occupancy and wait;
+`text_report(...)` turns an explanation into text for the CLI. Shared by the CLI and
+the admin API.
+"""
 
 from __future__ import annotations
 

@@ -8,19 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from router_support import MONDAY_10_LONDON
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from router.config import RouterSettings
-from router.consumer import build_router, decoders
-from router.policy_store import PolicyHolder
+from router.config import SERVICE, RouterSettings
+from router.policies import RoutingPolicies, holder
 from router.service import Router
-from router.testing import MONDAY_10_LONDON
-from switchboard_events import Event, encode
-from switchboard_runtime.runner import BatchRunner, Output, Record
+from router.wiring import build_router, decoders
+from switchboard_events import ContactEnriched, ContactLifecycle, Event, encode
+from switchboard_runtime.runner import BatchRunner, Output
 from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing import ManualClock, run_batch, running_runner
 from switchboard_runtime.testing.kafka import publish
-from switchboard_runtime.testing.runner import running_runner
 
 
 @dataclass
@@ -31,20 +31,20 @@ class RouterSetup:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
 
-    def router(self, policies: PolicyHolder | None = None) -> Router:
-        router = build_router(self.settings, policies or PolicyHolder.from_file(self.policy_path))
-        router.clock = lambda: MONDAY_10_LONDON
-        return router
+    def router(self, policies: RoutingPolicies | None = None) -> Router:
+        """A router deciding at Monday 10:00 London (its clock stays there unless moved)."""
+        policies = policies or holder(self.policy_path)
+        return build_router(self.settings, policies, ManualClock(MONDAY_10_LONDON))
 
     async def publish(self, topic: str, events: Sequence[Event]) -> None:
         records = [(e.partition_key().encode(), encode(e)) for e in events]
         await publish(self.kafka, topic, records)
 
-    async def handle(self, router: Router, events: Sequence[Event]) -> Sequence[Output]:
+    async def handle(
+        self, router: Router, events: Sequence[ContactEnriched | ContactLifecycle]
+    ) -> Sequence[Output]:
         """Run one batch through the handler in one transaction, as the runner does."""
-        batch = [Record("t", 0, i, None, 0, e) for i, e in enumerate(events)]
-        async with self.sessions() as session, session.begin():
-            return await router.handle(batch, session)  # type: ignore[arg-type]
+        return await run_batch(router.handle, self.sessions, events, topic="t")
 
     async def open_load(self) -> dict[str, int]:
         async with self.engine.connect() as conn:
@@ -69,12 +69,12 @@ def runner_factory(setup: RouterSetup) -> RunnerFactory:
 
     @asynccontextmanager
     async def running(
-        policies: PolicyHolder | None = None,
+        policies: RoutingPolicies | None = None,
     ) -> AsyncIterator[tuple[Router, BatchRunner[Any]]]:
         s = setup.settings
         router = setup.router(policies)
         async with running_runner(
-            "router", s, decoders(s), router.handle, setup.sessions
+            SERVICE.name, s, decoders(s), router.handle, setup.sessions
         ) as runner:
             yield router, runner
 

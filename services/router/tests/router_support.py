@@ -1,4 +1,6 @@
-"""Builders for tests and benchmarks: a small policy as data, and enriched contacts."""
+"""Builders of the router's tests: a small policy as data, compiled, and one decision.
+
+Events come from `switchboard_events.testing` (`enriched`, `lifecycle`, ...)."""
 
 from __future__ import annotations
 
@@ -9,25 +11,13 @@ from typing import Any
 import yaml
 
 from router.domain.engine import CompiledPolicy, Decision, Snapshot
-from router.domain.policy import load_policy, policy_version
 from router.domain.rules import Facts
-from switchboard_events import (
-    ContactEnriched,
-    ContactEnrichedData,
-    ContactLifecycle,
-    ContactLifecycleData,
-    ContactReceivedData,
-    CustomerProfile,
-    HistorySummary,
-    Identification,
-    LifecycleKind,
-    Sender,
-)
+from router.policies import compile_policy as compile_content
+from switchboard_events import ContactEnriched
+from switchboard_runtime.policies import policy_version
 
 MONDAY_10_LONDON = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
 SATURDAY_10_LONDON = datetime(2025, 3, 8, 10, 0, tzinfo=UTC)
-RAW_PHONE = "+44 7700 900958"
-RAW_EMAIL = "Ivan Petrov <IVAN.Petrov@Example.com>"
 
 _OFFICE = {d: ["09:00-17:00"] for d in ("mon", "tue", "wed", "thu", "fri")}
 _BASE: dict[str, Any] = {
@@ -145,7 +135,7 @@ def policy_yaml(data: dict[str, Any]) -> str:
 
 def compile_policy(data: dict[str, Any] | None = None) -> CompiledPolicy:
     content = policy_yaml(policy_dict() if data is None else data).encode()
-    return CompiledPolicy(load_policy(content), policy_version(content))
+    return compile_content(content, policy_version(content))
 
 
 def decide(
@@ -157,95 +147,3 @@ def decide(
     """One decision, explained, against `load` open contacts per (queue, channel)."""
     policy = policy or compile_policy()
     return policy.decide(Facts.of(event), Snapshot(policy, at, load or {}), explain=True)
-
-
-def enriched(
-    contact_id: str = "c-1",
-    *,
-    channel: str = "call",
-    contact_type: str = "general",
-    status: str = "known",
-    tier: str = "standard",
-    customer_id: str = "cust-1",
-    language: str | None = None,
-    customer_language: str | None = None,
-    region: str | None = "UK",
-    repeat: bool = False,
-    subject: str | None = None,
-    attributes: dict[str, Any] | None = None,
-    hint: int | None = None,
-    phone: str | None = RAW_PHONE,
-    email: str | None = None,
-    display_name: str | None = "Ivan Petrov",
-    at: datetime = MONDAY_10_LONDON,
-    inbound_event_id: str | None = None,
-) -> ContactEnriched:
-    """An enriched contact as profile-lookup would publish it."""
-    if channel == "email" and email is None:
-        email = RAW_EMAIL
-    known = status == "known"
-    identification = Identification(
-        status=status,
-        matched_by="phone" if known else None,
-        candidates={"known": 1, "unknown": 0}.get(status, 2),
-    )
-    customer = (
-        CustomerProfile(
-            customer_id=customer_id,
-            tier=tier,
-            display_name=display_name,
-            language=customer_language,
-            region=region,
-            timezone="Europe/London",
-        )
-        if known
-        else None
-    )
-    contact = ContactReceivedData(
-        contact_id=contact_id,
-        channel=channel,
-        sender=Sender(phone=phone, email=email, display_name=display_name),
-        contact_type=contact_type,
-        priority_hint=hint,
-        language_hint=language,
-        subject=subject,
-        attributes=attributes or {},
-    )
-    history = HistorySummary(
-        contacts_24h=1 if repeat else 0,
-        contacts_7d=1 if repeat else 0,
-        contacts_30d=1 if repeat else 0,
-        repeat_contact=repeat,
-    )
-    return ContactEnriched(
-        id=f"enr-{contact_id}",
-        source="switchboard/profile-lookup",
-        subject=contact_id,
-        time=at,
-        producedtime=at,
-        data=ContactEnrichedData(
-            inbound_event_id=inbound_event_id or f"in-{contact_id}",
-            contact=contact,
-            identification=identification,
-            customer=customer,
-            history=history,
-        ),
-    )
-
-
-def lifecycle(
-    contact_id: str, kind: str, *, event_id: str | None = None, to_queue: str | None = None
-) -> ContactLifecycle:
-    now = datetime.now(UTC)
-    return ContactLifecycle(
-        id=event_id or f"life-{contact_id}-{kind}",
-        source="desktop/agent",
-        subject=contact_id,
-        time=now,
-        producedtime=now,
-        data=ContactLifecycleData(
-            contact_id=contact_id,
-            kind=LifecycleKind(kind),
-            to_queue_id=to_queue,
-        ),
-    )

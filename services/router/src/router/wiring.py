@@ -1,0 +1,52 @@
+"""Wires the router into the host: topics, decoders, handler, admin API, policy reload."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, cast
+
+from router.api import make_router
+from router.config import RouterSettings
+from router.domain.policy import PolicyInvalid
+from router.policies import RoutingPolicies, holder
+from router.service import Router
+from switchboard_events import ENRICHED_DECODER, LIFECYCLE_DECODER
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.errors import ConfigurationError
+from switchboard_runtime.host import Resources, Service
+from switchboard_runtime.runner import Decoder
+
+
+def build_router(
+    settings: RouterSettings, policies: RoutingPolicies, clock: Clock = SYSTEM_CLOCK
+) -> Router:
+    return Router(
+        policies=policies,
+        pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+        decisions_topic=settings.decisions_topic,
+        open_contact_ttl=timedelta(hours=settings.open_contact_ttl_hours),
+        clock=clock,
+    )
+
+
+def decoders(settings: RouterSettings) -> dict[str, Decoder[Any]]:
+    return {
+        settings.enriched_topic: ENRICHED_DECODER.decode,
+        settings.lifecycle_topic: LIFECYCLE_DECODER.decode,
+    }
+
+
+def build(resources: Resources) -> Service:
+    """The service; the policy file is compiled here, so an invalid one stops the start."""
+    settings = cast(RouterSettings, resources.settings)
+    try:
+        policies = holder(settings.policy_path, resources.clock)
+    except (PolicyInvalid, OSError) as exc:
+        raise ConfigurationError(f"cannot load the policy {settings.policy_path}: {exc}") from exc
+    router = build_router(settings, policies, resources.clock)
+    return Service(
+        decoders=decoders(settings),
+        handler=router.handle,
+        routers=[make_router(router, resources.sessions, settings.recent_decisions_limit)],
+        tasks={"policy-reload": policies.task(settings.policy_poll_seconds)},
+    )

@@ -1,0 +1,78 @@
+"""Fixtures of the router's tests: on the real broker and database (`setup`, `run_router`),
+or on the in-memory repository (`fake`).
+
+They live here rather than in conftest.py, which only re-exports them: every test
+directory has a conftest.py, and mypy cannot check two modules of the same name."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from router_fakes import FakeRoutingRepository
+from router_stack import RouterSetup, RunnerFactory, runner_factory
+from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
+
+from router.config import RouterSettings
+from router.policies import holder
+from router.service import Router
+from router.wiring import build_router
+from switchboard_events import ContactEnriched, ContactLifecycle, dlq
+from switchboard_runtime import db, kafka
+from switchboard_runtime.runner import Output, Record
+from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.testing import ManualClock
+
+
+@pytest.fixture
+def policy_path(tmp_path: Path) -> Path:
+    path = tmp_path / "routing.yaml"
+    path.write_text(policy_yaml(policy_dict()))
+    return path
+
+
+@pytest.fixture
+async def setup(
+    kafka_settings: KafkaSettings, database_url: str, topic_suffix: str, policy_path: Path
+) -> AsyncIterator[RouterSetup]:
+    settings = RouterSettings(
+        database_url=database_url,
+        kafka=kafka_settings.model_copy(update={"max_batch_records": 100}),
+        topic_suffix=topic_suffix,
+        consumer_group=f"router{topic_suffix}",
+        policy_path=policy_path,
+        policy_poll_seconds=0.1,
+    )
+    topics = [settings.enriched_topic, settings.lifecycle_topic, settings.decisions_topic]
+    await kafka.create_topics(kafka_settings, [*topics, *map(dlq, topics[:2])])
+    engine = db.make_engine(database_url)
+    yield RouterSetup(settings, kafka_settings, policy_path, engine, db.make_sessionmaker(engine))
+    await engine.dispose()
+
+
+@pytest.fixture
+def run_router(setup: RouterSetup) -> RunnerFactory:
+    return runner_factory(setup)
+
+
+@dataclass
+class FakeSetup:
+    """A router on the in-memory repository, deciding at Monday 10:00 London."""
+
+    router: Router
+    store: FakeRoutingRepository
+    clock: ManualClock
+
+    async def handle(self, events: Sequence[ContactEnriched | ContactLifecycle]) -> list[Output]:
+        """One batch, its records at offsets 0.. of topic `t` (as `run_batch` numbers them)."""
+        batch = [Record("t", 0, i, None, 0, e) for i, e in enumerate(events)]
+        return list(await self.router.route(batch, self.store))
+
+
+@pytest.fixture
+def fake(policy_path: Path) -> FakeSetup:
+    clock = ManualClock(MONDAY_10_LONDON)
+    router = build_router(RouterSettings(policy_path=policy_path), holder(policy_path), clock)
+    return FakeSetup(router, FakeRoutingRepository(now=clock.now), clock)
