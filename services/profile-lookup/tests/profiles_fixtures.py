@@ -12,8 +12,10 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from profile_lookup.api import Admin, make_router
+from profile_lookup.api import make_router
 from profile_lookup.config import ProfilesSettings
+from profile_lookup.consumer import customers_service
+from profile_lookup.customers import Customers
 from profile_lookup.service import Enricher
 from switchboard_runtime import db
 from switchboard_runtime.settings import KafkaSettings
@@ -47,12 +49,20 @@ def enricher(settings: ProfilesSettings) -> Enricher:
 
 
 @pytest.fixture
+def customers(settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]) -> Customers:
+    return customers_service(settings, sessions)
+
+
+@pytest.fixture
 async def client(
-    settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]
+    settings: ProfilesSettings, customers: Customers
 ) -> AsyncIterator[httpx.AsyncClient]:
-    admin = Admin(settings)
-    admin.bind(sessions)
-    app = create_app("profile-lookup", {}, [make_router(admin)], auth=auth.authenticator())
+    router = make_router(
+        lambda: customers,
+        chunk_rows=settings.import_chunk_rows,
+        import_max_bytes=settings.import_max_bytes,
+    )
+    app = create_app("profile-lookup", {}, [router], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://profiles.test", headers=auth.HEADERS

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from profile_lookup.customer_repository import postgres_transactions
+from profile_lookup.customers import Customers
 from profile_lookup.importer import Importer, ImportFormat, ImportReport
 from profile_lookup.service import Enricher
 from switchboard_events import (
@@ -145,8 +147,10 @@ async def seed(
     region: str = "GB",
 ) -> ImportReport:
     body = "\n".join(json.dumps(c) for c in customers).encode()
-    importer = Importer(sessions, default_region=region, tiers=["standard", "premium", "vip"])
-    report = await importer.run(io.BytesIO(body), ImportFormat.JSONL)
+    service = Customers(
+        postgres_transactions(sessions), default_region=region, tiers=["standard", "premium", "vip"]
+    )
+    report = await Importer(service).run(io.BytesIO(body), ImportFormat.JSONL)
     assert report.rejected == 0, report.rejections
     return report
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import stat
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from profile_lookup.config import SCHEMA, SERVICE_NAME, ProfilesSettings
-from profile_lookup.consumer import build
+from profile_lookup.consumer import build, customers_service
 from profile_lookup.importer import Importer, ImportFormat, ImportReport
 from switchboard_runtime import db
 from switchboard_runtime.errors import ConfigurationError
@@ -85,12 +84,8 @@ async def _import(settings: ProfilesSettings, stream: IO[bytes], fmt: ImportForm
     size = os.fstat(stream.fileno())
     total = size.st_size if stat.S_ISREG(size.st_mode) else 0
     engine = db.engine_from(settings)
-    importer = Importer(
-        db.make_sessionmaker(engine),
-        default_region=settings.default_region,
-        tiers=settings.tiers,
-        chunk_rows=settings.import_chunk_rows,
-    )
+    customers = customers_service(settings, db.make_sessionmaker(engine))
+    importer = Importer(customers, chunk_rows=settings.import_chunk_rows)
     started = time.monotonic()
 
     def progress(report: ImportReport, bytes_read: int) -> None:
@@ -111,7 +106,7 @@ async def _import(settings: ProfilesSettings, stream: IO[bytes], fmt: ImportForm
     finally:
         await engine.dispose()
     print(file=sys.stderr)
-    print(json.dumps(report.as_dict(), indent=2))
+    print(report.result().model_dump_json(indent=2))
     return 0
 
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from profile_lookup.api import Admin, make_router
+from profile_lookup.api import make_router
 from profile_lookup.config import SERVICE_NAME, ProfilesSettings
+from profile_lookup.customer_repository import postgres_transactions
+from profile_lookup.customers import Customers
 from profile_lookup.service import Enricher
 from switchboard_events import INBOUND_DECODER, LIFECYCLE_DECODER
 from switchboard_runtime.db import make_sessionmaker
@@ -24,21 +27,41 @@ def decoders(settings: ProfilesSettings) -> Mapping[str, Decoder[Any]]:
     }
 
 
+def customers_service(
+    settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]
+) -> Customers:
+    return Customers(
+        postgres_transactions(sessions),
+        default_region=settings.default_region,
+        tiers=settings.tiers,
+    )
+
+
 def build(settings: ProfilesSettings) -> Service:
     enricher = Enricher.from_settings(settings)
-    admin = Admin(settings)
+    bound: list[Customers] = []  # until the host hands over the database (on_start)
+
+    def customers() -> Customers:
+        if not bound:
+            raise HTTPException(503, "the service is starting: no database yet")
+        return bound[0]
 
     def handler(_: async_sessionmaker[AsyncSession]) -> Handler[Any]:
         return enricher
 
     async def on_start(engine: AsyncEngine) -> None:
-        admin.bind(make_sessionmaker(engine))
+        bound[:] = [customers_service(settings, make_sessionmaker(engine))]
 
+    router = make_router(
+        customers,
+        chunk_rows=settings.import_chunk_rows,
+        import_max_bytes=settings.import_max_bytes,
+    )
     return Service(
         name=SERVICE_NAME,
         settings=settings,
         decoders=decoders(settings),
         make_handler=handler,
-        routers=[make_router(admin)],
+        routers=[router],
         on_start=on_start,
     )
