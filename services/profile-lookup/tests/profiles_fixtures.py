@@ -10,14 +10,15 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from profile_lookup.api import make_router
-from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import customers_service
+from profile_lookup.config import SERVICE, ProfilesSettings
 from profile_lookup.customers import Customers
 from profile_lookup.service import Enricher
-from switchboard_runtime import db
+from profile_lookup.wiring import build, customers_service
+from switchboard_runtime import db, kafka
+from switchboard_runtime.clock import SYSTEM_CLOCK
+from switchboard_runtime.host import Resources
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
@@ -37,10 +38,15 @@ def settings(
 
 
 @pytest.fixture
-async def sessions(settings: ProfilesSettings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def engine(settings: ProfilesSettings) -> AsyncIterator[AsyncEngine]:
     engine = db.engine_from(settings)
-    yield db.make_sessionmaker(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return db.make_sessionmaker(engine)
 
 
 @pytest.fixture
@@ -55,16 +61,15 @@ def customers(settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSess
 
 @pytest.fixture
 async def client(
-    settings: ProfilesSettings, customers: Customers
+    settings: ProfilesSettings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    router = make_router(
-        lambda: customers,
-        chunk_rows=settings.import_chunk_rows,
-        import_max_bytes=settings.import_max_bytes,
-    )
-    app = create_app("profile-lookup", {}, [router], auth=auth.authenticator())
+    """The admin API as `build` wires it (the routes hold the sessions from the start)."""
+    producer = kafka.make_producer(settings.kafka, client_id="profiles-test")
+    service = build(Resources(settings, engine, sessions, producer, SYSTEM_CLOCK))
+    app = create_app(SERVICE.name, {}, service.routers, auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://profiles.test", headers=auth.HEADERS
     ) as http:
         yield http
+    await producer.stop()

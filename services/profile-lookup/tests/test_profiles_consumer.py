@@ -12,8 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher, enriched_id
+from profile_lookup.wiring import decoders
 from switchboard_events import (
     CONTENT_TYPE,
     CONTENT_TYPE_HEADER,

@@ -16,8 +16,8 @@ from profiles_support import T0, customer, hours, inbound, seed
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher
+from profile_lookup.wiring import decoders
 from switchboard_events import (
     ENRICHED_DECODER,
     ContactEnriched,

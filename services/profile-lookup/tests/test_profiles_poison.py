@@ -6,8 +6,8 @@ import pytest
 from profiles_support import T0, hours, inbound
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher
+from profile_lookup.wiring import decoders
 from switchboard_events import ENRICHED_DECODER, encode
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_REASON, dlq
 from switchboard_runtime import kafka

@@ -334,3 +334,22 @@ class PostgresCustomers:
             {"id": customer_id, "limit": limit},
         )
         return [dict(r._mapping) for r in rows]
+
+
+@asynccontextmanager
+async def rehearsal(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[Transactions]:
+    """Transactions that are undone: each use a savepoint of one transaction rolled back
+    when the block ends, so later uses see earlier ones' writes and nothing stays (what
+    `check` runs an import in). Rows written stay locked until then."""
+    async with sessions() as session:
+        outer = await session.begin()
+        try:
+
+            @asynccontextmanager
+            async def transaction() -> AsyncIterator[CustomerRepository]:
+                async with session.begin_nested():
+                    yield PostgresCustomers(session)
+
+            yield transaction
+        finally:
+            await outer.rollback()

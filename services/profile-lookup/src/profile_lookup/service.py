@@ -57,8 +57,6 @@ from profile_lookup.enrichment_repository import (
     StoredContact,
 )
 from switchboard_events import (
-    CONTENT_TYPE,
-    CONTENT_TYPE_HEADER,
     Channel,
     ContactEnriched,
     ContactEnrichedData,
@@ -82,12 +80,6 @@ _LOOKUPS = {result: metrics.LOOKUPS.labels(result.value) for result in LookupRes
 SOURCE = "switchboard/profile-lookup"
 ENRICHED_NAMESPACE = "contact.enriched"
 _ENRICHED_PREFIX = f"[{encode_basestring(ENRICHED_NAMESPACE)},"
-
-
-def enriched_output(topic: str, key: bytes | None, value: bytes) -> Output:
-    """An encoded contact.enriched event with the CloudEvents headers its AsyncAPI
-    document declares (a replay re-emits the stored bytes with the same headers)."""
-    return Output(topic, key, value, ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),))
 
 
 def enriched_id(inbound_source: str, inbound_event_id: str) -> str:
@@ -197,7 +189,7 @@ class Enricher:
                     )
                     continue
                 metrics.REPLAYS.inc()
-                out = enriched_output(self.enriched_topic, row.enriched_key, row.enriched)
+                out = Output.of(self.enriched_topic, row.enriched, key=row.enriched_key)
             outputs.append(out)
         return outputs
 
@@ -245,7 +237,7 @@ class Enricher:
             enriched = self.enriched(event, verdict, customer, histories.get(event.contact_id), now)
             key = enriched.partition_key().encode()
             value = encode(enriched)
-            outputs[event.contact_id] = enriched_output(self.enriched_topic, key, value)
+            outputs[event.contact_id] = Output.of(self.enriched_topic, value, key=key)
             rows.append(
                 NewContact(
                     contact_id=event.contact_id,

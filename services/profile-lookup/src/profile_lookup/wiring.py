@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from fastapi import HTTPException
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.api import make_router
-from profile_lookup.config import SERVICE_NAME, ProfilesSettings
+from profile_lookup.config import ProfilesSettings
 from profile_lookup.customer_repository import postgres_transactions
 from profile_lookup.customers import Customers
 from profile_lookup.service import Enricher
 from switchboard_events import INBOUND_DECODER, LIFECYCLE_DECODER
-from switchboard_runtime.db import make_sessionmaker
-from switchboard_runtime.host import Service
-from switchboard_runtime.runner import Decoder, Handler
+from switchboard_runtime.host import Resources, Service
+from switchboard_runtime.runner import Decoder
 
 
 def decoders(settings: ProfilesSettings) -> Mapping[str, Decoder[Any]]:
@@ -37,31 +35,16 @@ def customers_service(
     )
 
 
-def build(settings: ProfilesSettings) -> Service:
-    enricher = Enricher.from_settings(settings)
-    bound: list[Customers] = []  # until the host hands over the database (on_start)
-
-    def customers() -> Customers:
-        if not bound:
-            raise HTTPException(503, "the service is starting: no database yet")
-        return bound[0]
-
-    def handler(_: async_sessionmaker[AsyncSession]) -> Handler[Any]:
-        return enricher
-
-    async def on_start(engine: AsyncEngine) -> None:
-        bound[:] = [customers_service(settings, make_sessionmaker(engine))]
-
+def build(resources: Resources) -> Service:
+    settings = cast(ProfilesSettings, resources.settings)
+    customers = customers_service(settings, resources.sessions)
     router = make_router(
-        customers,
+        lambda: customers,
         chunk_rows=settings.import_chunk_rows,
         import_max_bytes=settings.import_max_bytes,
     )
     return Service(
-        name=SERVICE_NAME,
-        settings=settings,
         decoders=decoders(settings),
-        make_handler=handler,
+        handler=Enricher.from_settings(settings),
         routers=[router],
-        on_start=on_start,
     )
