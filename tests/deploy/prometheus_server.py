@@ -1,5 +1,6 @@
-"""A real Prometheus (Debian's binary, see support.prometheus_binary) for tests: it scrapes
-the given targets with Switchboard's rules loaded, and answers PromQL over its HTTP API.
+"""A real Prometheus (what ensure-prometheus.sh builds, see support.prometheus_binary) for
+tests: it scrapes the given targets with Switchboard's rules loaded, and answers PromQL over
+its HTTP API.
 
     with running_prometheus({"router": "127.0.0.1:8102"}, tmp_path) as url:
         samples = query(url, "up")

@@ -29,7 +29,7 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 GRAFANA_DIR = DEPLOY / "grafana"
 K8S_DIR = DEPLOY / "k8s"
 VENV_BIN = Path(sys.executable).parent
-PROMETHEUS_BIN = REPO / ".venv" / "tools" / "prometheus" / "usr" / "bin"
+PROMETHEUS_BIN = REPO / ".venv" / "tools" / "prometheus" / "bin"
 ENSURE_PROMETHEUS = "deploy/scripts/ensure-prometheus.sh"
 
 SETTINGS_BY_MODULE: dict[str, type[ServiceSettings]] = {
@@ -67,8 +67,8 @@ def prometheus_binary(name: str) -> Path:
     if not os.access(path, os.X_OK):
         pytest.fail(
             f"{name} is missing: expected an executable at {path}. Run `{ENSURE_PROMETHEUS}`"
-            " (it unpacks Debian's prometheus package there with apt-get download and"
-            " dpkg-deb, nothing system-wide; `make test` runs it first)",
+            " (it builds Prometheus there from source with a Go toolchain that pip installs,"
+            " nothing system-wide; `make test` runs it first)",
             pytrace=False,
         )
     return path
