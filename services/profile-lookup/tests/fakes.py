@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from profiles_support import T0
-
 from profile_lookup.customer_repository import (
     CUSTOMER_COLUMNS,
     CustomerRepository,
@@ -31,6 +29,7 @@ from profile_lookup.enrichment_repository import (
     NewContact,
     StoredContact,
 )
+from switchboard_events.testing import T0
 from switchboard_runtime.db import Claim, Delivery
 
 Position = tuple[str, int, int]

@@ -7,12 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
-from profiles_support import T0, customer, handle, handle_raw, hours, inbound, lifecycle, seed
+from profiles_support import customer, handle, handle_raw, hours, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.service import Enricher
 from switchboard_events import IdentificationStatus, MatchedBy
+from switchboard_events.testing import T0, inbound, lifecycle
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
-from profiles_support import T0, customer, hours, inbound, lifecycle, seed
+from profiles_support import customer, hours, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,6 +22,7 @@ from switchboard_events import (
     IdentificationStatus,
     encode,
 )
+from switchboard_events.testing import T0, inbound, lifecycle
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_ORIGINAL_TOPIC, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.runner import BatchRunner

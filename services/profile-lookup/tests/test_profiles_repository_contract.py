@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeDatabase, FakeEnrichment, fake_transactions
-from profiles_support import T0, hours, inbound, records
+from profiles_support import hours, records
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.customer_repository import KeyTaken, Transactions, postgres_transactions
@@ -23,6 +23,7 @@ from profile_lookup.enrichment_repository import (
     NewContact,
     PostgresEnrichment,
 )
+from switchboard_events.testing import T0, inbound
 from switchboard_runtime.db import Claim, Delivery
 
 Enrichment = Callable[[], AbstractAsyncContextManager[EnrichmentRepository]]

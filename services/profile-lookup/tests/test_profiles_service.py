@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fakes import FakeDatabase, FakeEnrichment, fake_transactions
-from profiles_support import T0, customer, hours, inbound, records
+from profiles_support import customer, hours, records
 
 from profile_lookup.customers import Conflict, Customers, Erased, NotFound
 from profile_lookup.domain.customers import CustomerIn
@@ -24,6 +24,7 @@ from switchboard_events import (
     IdentificationStatus,
     MatchedBy,
 )
+from switchboard_events.testing import T0, inbound
 from switchboard_runtime.runner import Output
 
 TIERS = ["standard", "premium", "vip"]
