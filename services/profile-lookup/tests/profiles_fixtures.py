@@ -13,9 +13,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from profile_lookup.config import SERVICE, ProfilesSettings
-from profile_lookup.customers import Customers
 from profile_lookup.service import Enricher
-from profile_lookup.wiring import build, customers_service
+from profile_lookup.wiring import build
 from switchboard_runtime import db, kafka
 from switchboard_runtime.clock import SYSTEM_CLOCK
 from switchboard_runtime.host import Resources
@@ -52,11 +51,6 @@ def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 @pytest.fixture
 def enricher(settings: ProfilesSettings) -> Enricher:
     return Enricher.from_settings(settings)
-
-
-@pytest.fixture
-def customers(settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]) -> Customers:
-    return customers_service(settings, sessions)
 
 
 @pytest.fixture

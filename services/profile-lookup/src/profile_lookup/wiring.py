@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from profile_lookup.api import make_router
 from profile_lookup.config import ProfilesSettings
 from profile_lookup.customer_repository import postgres_transactions
@@ -25,19 +23,13 @@ def decoders(settings: ProfilesSettings) -> Mapping[str, Decoder[Any]]:
     }
 
 
-def customers_service(
-    settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]
-) -> Customers:
-    return Customers(
-        postgres_transactions(sessions),
+def build(resources: Resources) -> Service:
+    settings = cast(ProfilesSettings, resources.settings)
+    customers = Customers(
+        postgres_transactions(resources.sessions),
         default_region=settings.default_region,
         tiers=settings.tiers,
     )
-
-
-def build(resources: Resources) -> Service:
-    settings = cast(ProfilesSettings, resources.settings)
-    customers = customers_service(settings, resources.sessions)
     router = make_router(
         lambda: customers,
         chunk_rows=settings.import_chunk_rows,
