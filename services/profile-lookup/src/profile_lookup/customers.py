@@ -36,7 +36,7 @@ from profile_lookup.schemas import (
 
 LOST_RACE = "conflicts with another customer (customer_id or external_ref)"
 
-Verdict = tuple[int, str]
+RowVerdict = tuple[int, str]
 """(line, "imported" | "updated" | the reason the row was rejected)."""
 
 
@@ -57,6 +57,8 @@ class Conflict(CustomerError):
 
 
 class Customers:
+    """The customers use cases, each in one transaction of `transaction`."""
+
     def __init__(
         self, transaction: Transactions, *, default_region: str, tiers: Sequence[str]
     ) -> None:
@@ -143,7 +145,7 @@ class Customers:
 
     async def upsert(
         self, chunk: Sequence[tuple[int, CustomerRecord]]
-    ) -> tuple[list[Verdict], list[tuple[int, CustomerRecord]]]:
+    ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
         """Upsert a chunk of import rows in one transaction (keyed by customer_id, else by
         external_ref); returns each line's verdict and the rows left for a next round (a
         customer named twice). Raises `KeyTaken` when a concurrent writer won a race."""
@@ -153,7 +155,7 @@ class Customers:
                 [ref for _, r in chunk for ref in _refs(r)],
             )
             by_ref = {row["external_ref"]: row for row in existing.values() if row["external_ref"]}
-            verdicts: list[Verdict] = []
+            verdicts: list[RowVerdict] = []
             later: list[tuple[int, CustomerRecord]] = []
             rows: dict[str, dict[str, Any]] = {}
             identities: dict[str, tuple[tuple[str, str], ...]] = {}

@@ -31,7 +31,7 @@ from typing import IO, Any
 
 from profile_lookup import metrics
 from profile_lookup.customer_repository import KeyTaken
-from profile_lookup.customers import LOST_RACE, Customers, Verdict
+from profile_lookup.customers import LOST_RACE, Customers, RowVerdict
 from profile_lookup.domain.customers import CustomerRecord, RecordError
 from profile_lookup.schemas import ImportResult, Rejection
 
@@ -207,7 +207,7 @@ class Importer:
         _count(verdicts, report)
 
 
-def _count(verdicts: list[Verdict], report: ImportReport) -> None:
+def _count(verdicts: list[RowVerdict], report: ImportReport) -> None:
     for line, verdict in verdicts:
         if verdict == "imported":
             report.imported += 1
