@@ -77,9 +77,15 @@ class NewContact:
 class EnrichmentRepository(Protocol):
     """What the enricher reads and writes, inside the batch's one transaction."""
 
-    async def claim(self, claims: Sequence[Claim]) -> list[Delivery]: ...
+    async def claim(self, claims: Sequence[Claim]) -> list[Delivery]:
+        """Each record: NEW (first claim of its event), REDELIVERED (the claiming record
+        again) or COPY (another record of a claimed event, in this batch or before)."""
+        ...
 
-    async def apply_lifecycle(self, changes: Sequence[LifecycleChange]) -> int: ...
+    async def apply_lifecycle(self, changes: Sequence[LifecycleChange]) -> int:
+        """At most one change per contact (as `fold` makes them); the newest wins per field
+        group; a contact not recorded yet gets a placeholder. Returns the rows written."""
+        ...
 
     async def stored_contacts(
         self, event_ids: Sequence[str], contact_ids: Sequence[str]
@@ -87,13 +93,19 @@ class EnrichmentRepository(Protocol):
 
     async def find_customers(
         self, identities: Iterable[tuple[str, str]], refs: Iterable[str]
-    ) -> Found: ...
+    ) -> Found:
+        """Customers (not merged away) holding each identity; the survivor of each CRM id."""
+        ...
 
     async def prior_history(
         self, queries: Sequence[tuple[str, datetime, str]], rules: HistoryRules
-    ) -> list[Prior]: ...
+    ) -> list[Prior]:
+        """Per (customer id, moment, contact type): the recorded contacts before it."""
+        ...
 
-    async def record_contacts(self, contacts: Sequence[NewContact]) -> int: ...
+    async def record_contacts(self, contacts: Sequence[NewContact]) -> int:
+        """New contacts, filling in placeholders; a recorded contact is left as it is."""
+        ...
 
 
 class PostgresEnrichment:
