@@ -10,12 +10,14 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from profile_lookup.api import Admin, make_router
-from profile_lookup.config import ProfilesSettings
+from profile_lookup.config import SERVICE, ProfilesSettings
 from profile_lookup.service import Enricher
-from switchboard_runtime import db
+from profile_lookup.wiring import build
+from switchboard_runtime import db, kafka
+from switchboard_runtime.clock import SYSTEM_CLOCK
+from switchboard_runtime.host import Resources
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
@@ -35,10 +37,15 @@ def settings(
 
 
 @pytest.fixture
-async def sessions(settings: ProfilesSettings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def engine(settings: ProfilesSettings) -> AsyncIterator[AsyncEngine]:
     engine = db.engine_from(settings)
-    yield db.make_sessionmaker(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return db.make_sessionmaker(engine)
 
 
 @pytest.fixture
@@ -48,13 +55,15 @@ def enricher(settings: ProfilesSettings) -> Enricher:
 
 @pytest.fixture
 async def client(
-    settings: ProfilesSettings, sessions: async_sessionmaker[AsyncSession]
+    settings: ProfilesSettings, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    admin = Admin(settings)
-    admin.bind(sessions)
-    app = create_app("profile-lookup", {}, [make_router(admin)], auth=auth.authenticator())
+    """The admin API as `build` wires it (the routes hold the sessions from the start)."""
+    producer = kafka.make_producer(settings.kafka, client_id="profiles-test")
+    service = build(Resources(settings, engine, sessions, producer, SYSTEM_CLOCK))
+    app = create_app(SERVICE.name, {}, service.routers, auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://profiles.test", headers=auth.HEADERS
     ) as http:
         yield http
+    await producer.stop()

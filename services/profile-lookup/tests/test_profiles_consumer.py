@@ -7,14 +7,22 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
-from profiles_support import T0, customer, hours, inbound, lifecycle, seed
+from profiles_support import customer, hours, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher, enriched_id
-from switchboard_events import ENRICHED_DECODER, Event, IdentificationStatus, encode
+from profile_lookup.wiring import decoders
+from switchboard_events import (
+    CONTENT_TYPE,
+    CONTENT_TYPE_HEADER,
+    ENRICHED_DECODER,
+    Event,
+    IdentificationStatus,
+    encode,
+)
+from switchboard_events.testing import T0, inbound, lifecycle
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_ORIGINAL_TOPIC, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.runner import BatchRunner
@@ -82,6 +90,7 @@ async def test_inbound_events_come_out_enriched_and_bad_ones_are_dead_lettered(
     assert enriched["x1"].data.identification.reasons == ["phone unparseable: not a phone number"]
     by_key = {m.key for m in out}
     assert by_key == {b"cust-1", b"u1", b"w1", b"x1"}
+    assert [m.headers[CONTENT_TYPE_HEADER] for m in out] == [CONTENT_TYPE.encode()] * len(good)
 
     assert sorted(m.key or b"" for m in letters) == [b"b1", b"b2"]
     assert {m.headers[DLQ_ERROR_CLASS] for m in letters} == {b"not_json", b"schema_violation"}
@@ -100,3 +109,4 @@ async def test_inbound_events_come_out_enriched_and_bad_ones_are_dead_lettered(
     assert len(replay) == 2 * len(good)
     first = sorted(m.value for m in out)
     assert sorted(m.value for m in replay) == sorted(first * 2), "byte-identical records"
+    assert {m.headers[CONTENT_TYPE_HEADER] for m in replay} == {CONTENT_TYPE.encode()}

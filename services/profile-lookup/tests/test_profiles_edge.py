@@ -12,12 +12,12 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
-from profiles_support import T0, customer, hours, inbound, seed
+from profiles_support import customer, hours, seed
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher
+from profile_lookup.wiring import decoders
 from switchboard_events import (
     ENRICHED_DECODER,
     ContactEnriched,
@@ -25,6 +25,7 @@ from switchboard_events import (
     IdentificationStatus,
     encode,
 )
+from switchboard_events.testing import T0, inbound
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_ORIGINAL_OFFSET, DLQ_REASON, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.runner import BatchRunner

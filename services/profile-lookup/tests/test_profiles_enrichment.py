@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from profiles_support import T0, customer, handle, handle_raw, hours, inbound, lifecycle, seed
+from profiles_support import customer, handle, handle_raw, hours, seed
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.service import Enricher, enriched_id
 from switchboard_events import IdentificationStatus, MatchedBy, Outcome, derive_id
+from switchboard_events.testing import T0, inbound, lifecycle
 
 pytestmark = pytest.mark.integration
 
@@ -214,7 +215,7 @@ async def test_history_counters_and_repeat_flag_follow_contacts_and_lifecycle(
         [
             lifecycle("h1", "first_response", T0 + hours(0.1)),
             lifecycle("h1", "resolved", T0 + hours(1)),
-            lifecycle("h1", "csat_recorded", T0 + hours(1.1), csat=2),
+            lifecycle("h1", "csat_recorded", T0 + hours(1.1), csat_score=2),
             lifecycle("h2", "abandoned", T0 + hours(30.2)),  # h2 not recorded yet
         ],
     )
@@ -246,7 +247,7 @@ async def test_history_counters_and_repeat_flag_follow_contacts_and_lifecycle(
                 contact_type="technical",
             ),
             inbound("h4", phone=ivan, at=T0 + hours(241)),
-            lifecycle("h3", "csat_recorded", T0 + hours(240.5), csat=5),
+            lifecycle("h3", "csat_recorded", T0 + hours(240.5), csat_score=5),
         ],
     )
     h3, h4 = third.data.history, fourth.data.history
@@ -296,7 +297,7 @@ async def test_replaying_events_changes_nothing_and_repeats_the_output(
         inbound("r2", phone="+74951112233", at=T0 + hours(1)),
         inbound("r3", withheld=True, at=T0 + hours(2)),
         lifecycle("r1", "resolved", T0 + hours(3)),
-        lifecycle("r1", "csat_recorded", T0 + hours(4), csat=4),
+        lifecycle("r1", "csat_recorded", T0 + hours(4), csat_score=4),
         inbound("r4", phone="+79161234567", at=T0 + hours(5)),
     ]
     first = await handle_raw(enricher, sessions, events)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from profiles_support import T0, hours, inbound
+from profiles_support import hours
 
 from profile_lookup.config import ProfilesSettings
-from profile_lookup.consumer import decoders
 from profile_lookup.service import Enricher
+from profile_lookup.wiring import decoders
 from switchboard_events import ENRICHED_DECODER, encode
+from switchboard_events.testing import T0, inbound
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_REASON, dlq
 from switchboard_runtime import kafka
 from switchboard_runtime.testing.kafka import publish, read_topic

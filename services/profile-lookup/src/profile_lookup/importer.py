@@ -29,12 +29,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import IO, Any
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from profile_lookup import metrics
-from profile_lookup import repository as repo
-from profile_lookup.domain.customers import CustomerRecord, RecordError, validate_record
+from profile_lookup.customer_repository import KeyTaken
+from profile_lookup.customers import LOST_RACE, Customers, RowVerdict
+from profile_lookup.domain.customers import CustomerRecord, RecordError
+from profile_lookup.schemas import ImportResult, Rejection
 
 MAX_REPORTED_REJECTIONS = 1000
 LIST_SEPARATOR = "|"
@@ -54,25 +53,25 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     rejected: int = 0
-    rejections: list[dict[str, Any]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
     seconds: float = 0.0
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
         metrics.IMPORT_ROWS.labels("rejected").inc()
         if len(self.rejections) < MAX_REPORTED_REJECTIONS:
-            self.rejections.append({"line": line, "reason": reason})
+            self.rejections.append(Rejection(line=line, reason=reason))
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "lines": self.lines,
-            "imported": self.imported,
-            "updated": self.updated,
-            "rejected": self.rejected,
-            "rejections": self.rejections,
-            "rejections_truncated": self.rejected > len(self.rejections),
-            "seconds": round(self.seconds, 3),
-        }
+    def result(self) -> ImportResult:
+        return ImportResult(
+            lines=self.lines,
+            imported=self.imported,
+            updated=self.updated,
+            rejected=self.rejected,
+            rejections=self.rejections,
+            rejections_truncated=self.rejected > len(self.rejections),
+            seconds=round(self.seconds, 3),
+        )
 
 
 class _Lines:
@@ -145,19 +144,10 @@ def csv_rows(lines: _Lines) -> Iterator[Row]:
 
 
 class Importer:
-    """Validates rows and upserts them chunk by chunk."""
+    """Validates rows and upserts them chunk by chunk, through the customers service."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        default_region: str,
-        tiers: list[str],
-        chunk_rows: int = 1000,
-    ) -> None:
-        self._sessions = sessions
-        self._region = default_region
-        self._tiers = tiers
+    def __init__(self, customers: Customers, *, chunk_rows: int = 1000) -> None:
+        self._customers = customers
         self._chunk_rows = chunk_rows
 
     async def run(
@@ -177,7 +167,7 @@ class Importer:
             try:
                 if isinstance(parsed, RecordError):
                     raise parsed
-                record = validate_record(parsed, default_region=self._region, tiers=self._tiers)
+                record = self._customers.record(parsed)
             except RecordError as exc:
                 report.reject(number, str(exc))
                 continue
@@ -200,9 +190,8 @@ class Importer:
     async def _flush(self, chunk: list[tuple[int, CustomerRecord]], report: ImportReport) -> None:
         while chunk:
             try:
-                async with self._sessions() as session, session.begin():
-                    verdicts, chunk = await upsert(session, chunk, self._tiers[0])
-            except IntegrityError:
+                verdicts, chunk = await self._customers.upsert(chunk)
+            except KeyTaken:
                 # Lost a race with another writer: settle the rows one by one.
                 for line, record in chunk:
                     await self._one(line, record, report)
@@ -211,15 +200,14 @@ class Importer:
 
     async def _one(self, line: int, record: CustomerRecord, report: ImportReport) -> None:
         try:
-            async with self._sessions() as session, session.begin():
-                verdicts, _ = await upsert(session, [(line, record)], self._tiers[0])
-        except IntegrityError:
-            report.reject(line, "conflicts with another customer (customer_id or external_ref)")
+            verdicts, _ = await self._customers.upsert([(line, record)])
+        except KeyTaken:
+            report.reject(line, LOST_RACE)
             return
         _count(verdicts, report)
 
 
-def _count(verdicts: list[tuple[int, str]], report: ImportReport) -> None:
+def _count(verdicts: list[RowVerdict], report: ImportReport) -> None:
     for line, verdict in verdicts:
         if verdict == "imported":
             report.imported += 1
@@ -238,53 +226,3 @@ def _keys(record: CustomerRecord) -> set[str]:
     if record.external_ref:
         keys.add("ref:" + record.external_ref)
     return keys
-
-
-async def upsert(
-    session: AsyncSession, chunk: list[tuple[int, CustomerRecord]], default_tier: str
-) -> tuple[list[tuple[int, str]], list[tuple[int, CustomerRecord]]]:
-    """Upsert a chunk; returns each line's verdict ("imported", "updated" or the reason it
-    was rejected) and the rows left for a next round (a customer named twice)."""
-    existing = await repo.get_customers(
-        session,
-        [r.customer_id for _, r in chunk if r.customer_id],
-        [r.external_ref for _, r in chunk if r.external_ref],
-    )
-    by_ref = {row["external_ref"]: row for row in existing.values() if row["external_ref"]}
-    verdicts: list[tuple[int, str]] = []
-    later: list[tuple[int, CustomerRecord]] = []
-    rows: dict[str, dict[str, Any]] = {}
-    identities: dict[str, tuple[tuple[str, str], ...]] = {}
-    for line, record in chunk:
-        target = (
-            existing.get(record.customer_id)
-            if record.customer_id
-            else by_ref.get(record.external_ref or "")
-        )
-        owner = by_ref.get(record.external_ref or "")
-        if record.customer_id and owner and owner["customer_id"] != record.customer_id:
-            verdicts.append((line, f"external_ref belongs to customer {owner['customer_id']}"))
-            continue
-        if target and target["merged_into"]:
-            verdicts.append(
-                (
-                    line,
-                    f"customer {target['customer_id']} was merged into "
-                    f"{target['merged_into']}; import into that one",
-                )
-            )
-            continue
-        customer_id = target["customer_id"] if target else record.new_id()
-        if customer_id in rows:
-            later.append((line, record))
-            continue
-        base = dict(target) if target else {"customer_id": customer_id}
-        row = base | dict(record.fields)
-        row["tier"] = row.get("tier") or default_tier
-        rows[customer_id] = row
-        if record.identities is not None:
-            identities[customer_id] = record.identities
-        verdicts.append((line, "updated" if target else "imported"))
-    await repo.upsert_customers(session, list(rows.values()))
-    await repo.replace_identities(session, identities)
-    return verdicts, later

@@ -31,7 +31,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from profile_lookup import metrics
-from profile_lookup import repository as repo
 from profile_lookup.config import ProfilesSettings
 from profile_lookup.domain.history import (
     OPEN,
@@ -49,6 +48,13 @@ from profile_lookup.domain.normalise import (
     Withheld,
     known_region,
     region_of,
+)
+from profile_lookup.enrichment_repository import (
+    EnrichmentRepository,
+    Found,
+    NewContact,
+    PostgresEnrichment,
+    StoredContact,
 )
 from switchboard_events import (
     Channel,
@@ -116,8 +122,14 @@ class Enricher:
         )
 
     async def __call__(self, batch: Sequence[Record[Event]], session: AsyncSession) -> list[Output]:
+        """The runner's handler: the batch in the runner's transaction on `session`."""
+        return await self.handle(batch, PostgresEnrichment(session))
+
+    async def handle(
+        self, batch: Sequence[Record[Event]], repo: EnrichmentRepository
+    ) -> list[Output]:
         started = time.perf_counter()
-        deliveries = await repo.claim(session, [Claim.of(r) for r in batch])
+        deliveries = await repo.claim([Claim.of(r) for r in batch])
         inbound: list[tuple[ContactReceived, Delivery]] = []
         steps = []
         for record, delivery in zip(batch, deliveries, strict=True):
@@ -130,16 +142,16 @@ class Enricher:
 
         changes = fold(steps)
         if changes:
-            await repo.apply_lifecycle(session, changes)
+            await repo.apply_lifecycle(changes)
             metrics.HISTORY_WRITES.labels("lifecycle").inc(len(changes))
 
-        outputs = await self._contacts(session, inbound)
+        outputs = await self._contacts(repo, inbound)
         metrics.BATCH_EVENTS.observe(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return outputs
 
     async def _contacts(
-        self, session: AsyncSession, inbound: Sequence[tuple[ContactReceived, Delivery]]
+        self, repo: EnrichmentRepository, inbound: Sequence[tuple[ContactReceived, Delivery]]
     ) -> list[Output]:
         """Outputs for the new and the redelivered inbound records; copies emit nothing."""
         inbound = [(e, d) for e, d in inbound if d != Delivery.COPY]
@@ -150,7 +162,7 @@ class Enricher:
             if delivery == Delivery.NEW:
                 fresh.setdefault(event.contact_id, event)
         redelivered = [e.id for e, d in inbound if d == Delivery.REDELIVERED]
-        stored = await repo.stored_contacts(session, redelivered, list(fresh))
+        stored = await repo.stored_contacts(redelivered, list(fresh))
         by_event = {s.inbound_key: s for s in stored if s.inbound_event_id}
         by_contact = {s.contact_id: s for s in stored}
         todo = [
@@ -158,7 +170,7 @@ class Enricher:
             for e in fresh.values()
             if e.contact_id not in by_contact or by_contact[e.contact_id].inbound_event_id is None
         ]
-        produced = await self._enrich(session, todo, by_contact)
+        produced = await self._enrich(repo, todo, by_contact)
 
         outputs = []
         for event, _ in inbound:
@@ -177,15 +189,15 @@ class Enricher:
                     )
                     continue
                 metrics.REPLAYS.inc()
-                out = Output(self.enriched_topic, row.enriched_key, row.enriched)
+                out = Output.of(self.enriched_topic, row.enriched, key=row.enriched_key)
             outputs.append(out)
         return outputs
 
     async def _enrich(
         self,
-        session: AsyncSession,
+        repo: EnrichmentRepository,
         events: Sequence[ContactReceived],
-        stored: dict[str, repo.StoredContact],
+        stored: dict[str, StoredContact],
     ) -> dict[str, Output]:
         if not events:
             return {}
@@ -193,7 +205,6 @@ class Enricher:
         hits_before = self.normaliser.cache_counts()
         keys = [self.sender_keys(e) for e in events]
         found = await repo.find_customers(
-            session,
             [pair for k in keys for pair in k.lookups()],
             [k.external_ref for k in keys if k.external_ref is not None],
         )
@@ -210,7 +221,6 @@ class Enricher:
 
         known = [(e, v) for e, v in zip(events, verdicts, strict=True) if v.customer_id]
         priors = await repo.prior_history(
-            session,
             [(v.customer_id or "", e.time, e.data.contact_type) for e, v in known],
             self.rules,
         )
@@ -227,9 +237,9 @@ class Enricher:
             enriched = self.enriched(event, verdict, customer, histories.get(event.contact_id), now)
             key = enriched.partition_key().encode()
             value = encode(enriched)
-            outputs[event.contact_id] = Output(self.enriched_topic, key, value)
+            outputs[event.contact_id] = Output.of(self.enriched_topic, value, key=key)
             rows.append(
-                repo.NewContact(
+                NewContact(
                     contact_id=event.contact_id,
                     inbound_event_id=event.id,
                     inbound_source=event.source,
@@ -242,7 +252,7 @@ class Enricher:
                     enriched=value,
                 )
             )
-        written = await repo.record_contacts(session, rows)
+        written = await repo.record_contacts(rows)
         metrics.HISTORY_WRITES.labels("contact").inc(written)
         return outputs
 
@@ -250,7 +260,7 @@ class Enricher:
         self,
         known: Sequence[tuple[ContactReceived, Verdict]],
         priors: Sequence[Prior],
-        stored: dict[str, repo.StoredContact],
+        stored: dict[str, StoredContact],
     ) -> dict[str, HistorySummary]:
         """Each known contact's history: the recorded prior plus its customer's earlier
         contacts in this batch."""
@@ -344,7 +354,7 @@ class Enricher:
         )
 
     def _customer(
-        self, verdict: Verdict, found: repo.Found, cache: dict[str, CustomerProfile]
+        self, verdict: Verdict, found: Found, cache: dict[str, CustomerProfile]
     ) -> CustomerProfile | None:
         """The profile of a known customer, validated once per batch."""
         if verdict.status != IdentificationStatus.KNOWN or verdict.customer_id is None:
@@ -369,7 +379,7 @@ class Enricher:
             return CustomerProfile.model_validate(kept)
 
 
-def _matches(keys: SenderKeys, found: repo.Found) -> Matches:
+def _matches(keys: SenderKeys, found: Found) -> Matches:
     by_identity = {
         kind: found.by_identity.get((kind, value), set()) for kind, value in keys.lookups()
     }

@@ -1,0 +1,302 @@
+"""The customers use cases: the write rules of the admin API and of the bulk import, once.
+
+Both write customer records through here, so a rule (who owns a CRM id, that a customer
+merged away takes no writes, the default tier, how a lost race reads) has one wording.
+Errors: `RecordError` (the input is invalid), `NotFound`, `Erased` and `Conflict` (the
+stored state refuses it); each message names what was wrong.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, NoReturn
+
+from profile_lookup.customer_repository import CustomerRepository, KeyTaken, Transactions
+from profile_lookup.domain.customers import CustomerIn, CustomerRecord, RecordError, validate_record
+from profile_lookup.domain.normalise import (
+    PHONE,
+    Invalid,
+    Withheld,
+    known_region,
+    normalise_email,
+    normalise_phone,
+)
+from profile_lookup.schemas import (
+    Contact,
+    Customer,
+    CustomerRow,
+    Erasure,
+    IdentityAdded,
+    Lookup,
+    Merge,
+    RecentContacts,
+    Removal,
+)
+
+LOST_RACE = "conflicts with another customer (customer_id or external_ref)"
+
+RowVerdict = tuple[int, str]
+"""(line, "imported" | "updated" | the reason the row was rejected)."""
+
+
+class CustomerError(Exception):
+    """A request the stored customers refuse; the message says why."""
+
+
+class NotFound(CustomerError):
+    pass
+
+
+class Erased(CustomerError):
+    pass
+
+
+class Conflict(CustomerError):
+    pass
+
+
+class Customers:
+    """The customers use cases, each in one transaction of `transaction`."""
+
+    def __init__(
+        self, transaction: Transactions, *, default_region: str, tiers: Sequence[str]
+    ) -> None:
+        self._transaction = transaction
+        self.default_region = default_region
+        self.tiers = list(tiers)
+
+    # --- input ------------------------------------------------------------------------
+
+    def identity(self, kind: str, value: str, country: str | None = None) -> str:
+        """The normalised identity, exactly as the consumer normalises it."""
+        region = self.default_region
+        if country is not None:
+            region = known_region(country) or _invalid(f"country: unknown region {country!r}")
+        result = normalise_phone(value, region) if kind == PHONE else normalise_email(value)
+        if isinstance(result, Withheld):
+            _invalid("phone: a withheld-number placeholder, not a number")
+        if isinstance(result, Invalid):
+            _invalid(f"{kind} unparseable: {result.reason}")
+        return result
+
+    def record(self, data: object, *, need_key: bool = True) -> CustomerRecord:
+        """A validated record; raises `RecordError` naming the field."""
+        return validate_record(
+            data, default_region=self.default_region, tiers=self.tiers, need_key=need_key
+        )
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def lookup(self, kind: str, raw: str, country: str | None = None) -> Lookup:
+        """Customers holding a phone or an email, spelled any way a channel would."""
+        value = self.identity(kind, raw, country)
+        async with self._transaction() as repo:
+            ids = await repo.customers_with_identity(kind, value)
+            found = await repo.get_customers(ids)
+        state = "unknown" if not ids else "known" if len(ids) == 1 else "ambiguous"
+        return Lookup.model_validate(
+            {
+                "kind": kind,
+                "normalised": value,
+                "status": state,
+                "customers": [CustomerRow.model_validate(found[i]) for i in ids if i in found],
+            }
+        )
+
+    async def get(self, customer_id: str) -> Customer:
+        async with self._transaction() as repo:
+            return await _view(repo, customer_id)
+
+    async def recent_contacts(self, customer_id: str, limit: int) -> RecentContacts:
+        async with self._transaction() as repo:
+            await _view(repo, customer_id)
+            rows = await repo.recent_contacts(customer_id, limit)
+        contacts = [Contact.model_validate(row) for row in rows]
+        return RecentContacts(customer_id=customer_id, contacts=contacts)
+
+    # --- writes -----------------------------------------------------------------------
+
+    async def create(self, body: CustomerIn) -> Customer:
+        """A new customer; its id is derived from its CRM id, or generated, when not given."""
+        record = self.record(body.model_dump(exclude_unset=True), need_key=False)
+        if record.customer_id is None and record.external_ref is None:
+            customer_id = f"cust-{uuid.uuid4()}"
+        else:
+            customer_id = record.new_id()
+        async with self._transaction() as repo:
+            taken = await repo.get_customers([customer_id], _refs(record))
+            if customer_id in taken:
+                raise Conflict(f"customer {customer_id} already exists")
+            await _write(repo, self._compose(customer_id, None, record, taken), record)
+            return await _view(repo, customer_id)
+
+    async def update(self, customer_id: str, body: CustomerIn) -> Customer:
+        """Change the given fields; identities given replace the customer's set."""
+        if body.customer_id not in (None, customer_id):
+            _invalid("customer_id cannot be changed")
+        given = body.model_dump(exclude_unset=True) | {"customer_id": None}
+        record = self.record(given, need_key=False)
+        async with self._transaction() as repo:
+            current = await _writable(repo, customer_id)
+            owners = await repo.get_customers([], _refs(record))
+            await _write(repo, self._compose(customer_id, current, record, owners), record)
+            return await _view(repo, customer_id)
+
+    async def upsert(
+        self, chunk: Sequence[tuple[int, CustomerRecord]]
+    ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
+        """Upsert a chunk of import rows in one transaction (keyed by customer_id, else by
+        external_ref); returns each line's verdict and the rows left for a next round (a
+        customer named twice). Raises `KeyTaken` when a concurrent writer won a race."""
+        async with self._transaction() as repo:
+            existing = await repo.get_customers(
+                [r.customer_id for _, r in chunk if r.customer_id],
+                [ref for _, r in chunk for ref in _refs(r)],
+            )
+            by_ref = {row["external_ref"]: row for row in existing.values() if row["external_ref"]}
+            verdicts: list[RowVerdict] = []
+            later: list[tuple[int, CustomerRecord]] = []
+            rows: dict[str, dict[str, Any]] = {}
+            identities: dict[str, tuple[tuple[str, str], ...]] = {}
+            for line, record in chunk:
+                if record.customer_id:
+                    target = existing.get(record.customer_id)
+                else:
+                    target = by_ref.get(record.external_ref or "")
+                customer_id = target["customer_id"] if target else record.new_id()
+                try:
+                    row = self._compose(customer_id, target, record, existing)
+                except Conflict as exc:
+                    verdicts.append((line, str(exc)))
+                    continue
+                if customer_id in rows:
+                    later.append((line, record))
+                    continue
+                rows[customer_id] = row
+                if record.identities is not None:
+                    identities[customer_id] = record.identities
+                verdicts.append((line, "updated" if target else "imported"))
+            await repo.upsert_customers(list(rows.values()))
+            await repo.replace_identities(identities)
+        return verdicts, later
+
+    async def delete(self, customer_id: str) -> Removal:
+        """Delete a customer and its identities; its past contacts stay, unlinked."""
+        async with self._transaction() as repo:
+            await _writable(repo, customer_id)
+            return Removal.model_validate(await repo.remove_customer(customer_id, erase=False))
+
+    async def erase(self, customer_id: str) -> Erasure:
+        """Erase a customer's personal data; anonymised contact records stay."""
+        async with self._transaction() as repo:
+            await _writable(repo, customer_id)
+            return Erasure.model_validate(await repo.remove_customer(customer_id, erase=True))
+
+    async def add_identity(
+        self, customer_id: str, kind: str, raw: str, country: str | None = None
+    ) -> IdentityAdded:
+        value = self.identity(kind, raw, country)
+        async with self._transaction() as repo:
+            await _writable(repo, customer_id)
+            if not await repo.add_identities({customer_id: [(kind, value)]}):
+                raise Conflict(f"customer {customer_id} already has this {kind}")
+        return IdentityAdded.model_validate(
+            {"customer_id": customer_id, "kind": kind, "value": value}
+        )
+
+    async def remove_identity(
+        self, customer_id: str, kind: str, raw: str, country: str | None = None
+    ) -> None:
+        value = self.identity(kind, raw, country)
+        async with self._transaction() as repo:
+            await _writable(repo, customer_id)
+            if not await repo.remove_identity(customer_id, kind, value):
+                raise NotFound(f"customer {customer_id} has no such {kind}")
+
+    async def merge(self, customer_id: str, source: str) -> Merge:
+        """Merge `source` into `customer_id`: identities and history move, the source's CRM
+        id resolves to the survivor from now on, and the merge is recorded."""
+        if source == customer_id:
+            raise Conflict("cannot merge a customer into itself")
+        async with self._transaction() as repo:
+            rows = await repo.lock_customers([source, customer_id])
+            for cid in (customer_id, source):
+                if cid not in rows:
+                    await _missing(repo, cid)
+                if rows[cid]["merged_into"]:
+                    raise Conflict(
+                        f"customer {cid} was already merged into {rows[cid]['merged_into']}"
+                    )
+            return Merge.model_validate(await repo.merge(source, customer_id))
+
+    def _compose(
+        self,
+        customer_id: str,
+        target: Mapping[str, Any] | None,
+        record: CustomerRecord,
+        known: Mapping[str, Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """The row to store for `record` over `target` (the stored row, if any), with the
+        write rules checked; `known` holds the rows that may own the record's CRM id."""
+        if target is not None and target["merged_into"]:
+            raise Conflict(_merged(target))
+        ref = record.external_ref
+        for owner in known.values():
+            if ref and owner["external_ref"] == ref and owner["customer_id"] != customer_id:
+                raise Conflict(f"external_ref belongs to customer {owner['customer_id']}")
+        row: dict[str, Any] = dict(target) if target is not None else {"customer_id": customer_id}
+        row.update(record.fields)
+        row["tier"] = row.get("tier") or self.tiers[0]
+        return row
+
+
+def _invalid(message: str) -> NoReturn:
+    raise RecordError(message)
+
+
+def _merged(row: Mapping[str, Any]) -> str:
+    into = row["merged_into"]
+    return f"customer {row['customer_id']} was merged into {into}: use {into} instead"
+
+
+def _refs(record: CustomerRecord) -> list[str]:
+    return [record.external_ref] if record.external_ref else []
+
+
+async def _view(repo: CustomerRepository, customer_id: str) -> Customer:
+    rows = await repo.get_customers([customer_id])
+    if customer_id not in rows:
+        await _missing(repo, customer_id)
+    identities = await repo.identities_of([customer_id])
+    pairs = identities.get(customer_id, [])
+    return Customer.model_validate(
+        rows[customer_id] | {"identities": [{"kind": k, "value": v} for k, v in pairs]}
+    )
+
+
+async def _missing(repo: CustomerRepository, customer_id: str) -> NoReturn:
+    erased = await repo.erasure_of(customer_id)
+    if erased:
+        raise Erased(f"customer {customer_id} was erased at {erased['erased_at'].isoformat()}")
+    raise NotFound(f"no customer {customer_id}")
+
+
+async def _writable(repo: CustomerRepository, customer_id: str) -> dict[str, Any]:
+    """The customer's row, locked; raises unless it exists and was not merged away."""
+    rows = await repo.lock_customers([customer_id])
+    if customer_id not in rows:
+        await _missing(repo, customer_id)
+    row = rows[customer_id]
+    if row["merged_into"]:
+        raise Conflict(_merged(row))
+    return row
+
+
+async def _write(repo: CustomerRepository, row: dict[str, Any], record: CustomerRecord) -> None:
+    try:
+        await repo.upsert_customers([row])
+        if record.identities is not None:
+            await repo.replace_identities({row["customer_id"]: record.identities})
+    except KeyTaken:
+        raise Conflict(LOST_RACE) from None
