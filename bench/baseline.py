@@ -21,7 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from bench.common import Drain, ProcessMeter, percentile, reader
+from bench.common import Drain, ProcessMeter, percentile, reader, steady_latency
 from bench.context import BenchContext
 from switchboard_runtime.kafka import create_topics, make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
@@ -149,37 +149,22 @@ async def latency(settings: KafkaSettings, source: str, sink: str) -> list[float
     forward = asyncio.create_task(passthrough(settings, source, sink, None, stop))
     output = reader(settings, sink)
     await output.start()
-    producer = make_producer(settings, "bench-lat")
-    await producer.start()
-    total = LATENCY_RATE * LATENCY_SECONDS
-    delays: list[float] = []
-
-    async def publish() -> None:
-        started = time.perf_counter()
-        for i in range(total):
-            due = started + i / LATENCY_RATE
-            if (wait := due - time.perf_counter()) > 0:
-                await asyncio.sleep(wait)
-            await producer.send(source, payload(i, time.time()), key=str(i % 97).encode())
-        await producer.flush()
-
-    async def read() -> None:
-        deadline = time.monotonic() + LATENCY_SECONDS + 30
-        while len(delays) < total and time.monotonic() < deadline:
-            batch = await output.getmany(timeout_ms=200)
-            now = time.time()
-            for messages in batch.values():
-                for m in messages:
-                    delays.append((now - json.loads(m.value)["sent_at"]) * 1000)
-
     try:
-        await asyncio.gather(publish(), read())
+        return await steady_latency(
+            settings,
+            source,
+            output,
+            count=LATENCY_RATE * LATENCY_SECONDS,
+            rate=LATENCY_RATE,
+            make=lambda i: (str(i % 97).encode(), payload(i, time.time())),
+            delay_ms=lambda m, now: (now - json.loads(m.value)["sent_at"]) * 1000,
+            what="the pass-through",
+            grace_s=30,
+        )
     finally:
         stop.set()
         await forward
         await output.stop()
-        await producer.stop()
-    return delays
 
 
 async def database_inserts(ctx: BenchContext) -> None:

@@ -9,10 +9,11 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
@@ -134,6 +135,52 @@ async def drain(
         raise RuntimeError(f"{what}: {seen} of {count} records arrived in {timeout:.0f} s")
     counted = seen - first_batch
     return Drain(counted / (last - first), (cpu_last - cpu_first) / counted * 1e6, meter.rss_mb())
+
+
+async def steady_latency(
+    settings: KafkaSettings,
+    topic: str,
+    output: AIOKafkaConsumer,
+    *,
+    count: int,
+    rate: float,
+    make: Callable[[int], tuple[bytes | None, bytes]],
+    delay_ms: Callable[[Any, float], float | None],
+    what: str,
+    grace_s: float = 60.0,
+) -> list[float]:
+    """Publish `make(i)` (key, value) for i < count at a steady `rate` per second, and read
+    `output` meanwhile: `delay_ms(message, now)` is each output's delay from its
+    publication (None for an output that is not one of these)."""
+    delays: list[float] = []
+    producer = make_producer(settings, "bench-latency")
+    await producer.start()
+
+    async def send() -> None:
+        started = time.perf_counter()
+        for i in range(count):
+            # The steady rate itself: record i is due i / rate seconds in.
+            if (wait := started + i / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            key, value = make(i)
+            await producer.send(topic, value, key=key)
+        await producer.flush()
+
+    async def read() -> None:
+        deadline = time.monotonic() + count / rate + grace_s
+        while len(delays) < count and time.monotonic() < deadline:
+            batch = await output.getmany(timeout_ms=200, max_records=5000)
+            now = time.time()
+            for messages in batch.values():
+                delays.extend(d for m in messages if (d := delay_ms(m, now)) is not None)
+
+    try:
+        await asyncio.gather(send(), read())
+    finally:
+        await producer.stop()
+    if len(delays) < count:
+        raise RuntimeError(f"{what}: {len(delays)} of {count} steady-rate records came out")
+    return delays
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float:

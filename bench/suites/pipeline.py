@@ -26,7 +26,15 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import ProcessMeter, drain, percentile, publish, reader, wait_ready
+from bench.common import (
+    ProcessMeter,
+    drain,
+    percentile,
+    publish,
+    reader,
+    steady_latency,
+    wait_ready,
+)
 from bench.context import REPO, BenchContext
 from switchboard_demo.customers import demo_customers
 from switchboard_demo.traffic import TrafficConfig, generate_traffic
@@ -38,7 +46,7 @@ from switchboard_events import (
     dlq,
 )
 from switchboard_runtime.embedded import free_port
-from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.kafka import create_topics
 from switchboard_runtime.settings import KafkaSettings
 
 BACKLOG_SECONDS = 20  # of demo traffic at BACKLOG_RATE: about 20,000 contacts
@@ -141,32 +149,18 @@ async def _latency(
 ) -> list[float]:
     """Publish `records` at LATENCY_RATE; each one's delay from publication to decision."""
     sent: dict[bytes, float] = {}
-    delays: list[float] = []
-    producer = make_producer(settings, "bench-pipeline-lat")
-    await producer.start()
 
-    async def send() -> None:
-        started = time.perf_counter()
-        for i, (key, value) in enumerate(records):
-            due = started + i / LATENCY_RATE
-            if (wait := due - time.perf_counter()) > 0:
-                await asyncio.sleep(wait)
-            sent[key] = time.time()
-            await producer.send(inbound, value, key=key)
-        await producer.flush()
+    def make(i: int) -> tuple[bytes, bytes]:
+        sent[records[i][0]] = time.time()
+        return records[i]
 
-    async def read() -> None:
-        deadline = time.monotonic() + LATENCY_SECONDS + 60
-        while len(delays) < len(records) and time.monotonic() < deadline:
-            batch = await out.getmany(timeout_ms=200, max_records=5000)
-            now = time.time()
-            for messages in batch.values():
-                delays.extend((now - sent[m.key]) * 1000 for m in messages if m.key in sent)
-
-    try:
-        await asyncio.gather(send(), read())
-    finally:
-        await producer.stop()
-    if len(delays) < len(records):
-        raise RuntimeError(f"{len(delays)} of {len(records)} steady-rate contacts were decided")
-    return delays
+    return await steady_latency(
+        settings,
+        inbound,
+        out,
+        count=len(records),
+        rate=LATENCY_RATE,
+        make=make,
+        delay_ms=lambda m, now: (now - sent[m.key]) * 1000 if m.key in sent else None,
+        what="routing decisions of the steady-rate contacts",
+    )

@@ -14,7 +14,6 @@ service (`python -m profile_lookup`) as a process, then:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import statistics
@@ -26,10 +25,10 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import ProcessMeter, drain, percentile, publish, reader
+from bench.common import ProcessMeter, drain, percentile, publish, reader, steady_latency
 from bench.context import BenchContext
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
-from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.kafka import create_topics
 from switchboard_runtime.settings import KafkaSettings
 
 CUSTOMERS = 100_000
@@ -148,37 +147,23 @@ async def _latency(
     settings: KafkaSettings, reader: AIOKafkaConsumer, topic: str, run: str
 ) -> list[float]:
     rng = random.Random(2)
-    total = LATENCY_RATE * LATENCY_SECONDS
-    delays: list[float] = []
-    producer = make_producer(settings, "bench-profiles-lat")
-    await producer.start()
 
-    async def publish() -> None:
-        started = time.perf_counter()
-        for i in range(total):
-            due = started + i / LATENCY_RATE
-            if (wait := due - time.perf_counter()) > 0:
-                await asyncio.sleep(wait)
-            key, value = _event(rng, run, i, "latency")
-            await producer.send(topic, value, key=key)
-        await producer.flush()
+    def delay_ms(message: Any, now: float) -> float | None:
+        attributes = json.loads(message.value)["data"]["contact"]["attributes"]
+        if attributes.get("phase") != "latency":
+            return None
+        return float((now - attributes["sent_at"]) * 1000)
 
-    async def read() -> None:
-        deadline = time.monotonic() + LATENCY_SECONDS + 60
-        while len(delays) < total and time.monotonic() < deadline:
-            batch = await reader.getmany(timeout_ms=200)
-            now = time.time()
-            for messages in batch.values():
-                for m in messages:
-                    attributes = json.loads(m.value)["data"]["contact"]["attributes"]
-                    if attributes.get("phase") == "latency":
-                        delays.append((now - attributes["sent_at"]) * 1000)
-
-    try:
-        await asyncio.gather(publish(), read())
-    finally:
-        await producer.stop()
-    return delays
+    return await steady_latency(
+        settings,
+        topic,
+        reader,
+        count=LATENCY_RATE * LATENCY_SECONDS,
+        rate=LATENCY_RATE,
+        make=lambda i: _event(rng, run, i, "latency"),
+        delay_ms=delay_ms,
+        what="profile-lookup enrichments",
+    )
 
 
 async def run(ctx: BenchContext) -> None:

@@ -17,14 +17,21 @@ the decision and opens its contact, as in production.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime
 
-from bench.common import ProcessMeter, drain, percentile, publish, reader, wait_ready
+from bench.common import (
+    ProcessMeter,
+    drain,
+    percentile,
+    publish,
+    reader,
+    steady_latency,
+    wait_ready,
+)
 from bench.context import BenchContext
 from switchboard_events import (
     CONTACTS_ENRICHED,
@@ -36,7 +43,7 @@ from switchboard_events import (
 )
 from switchboard_events.testing import enriched, lifecycle
 from switchboard_runtime.embedded import free_port
-from switchboard_runtime.kafka import create_topics, make_producer
+from switchboard_runtime.kafka import create_topics
 from switchboard_runtime.settings import KafkaSettings
 
 BACKLOG = 30_000
@@ -130,42 +137,25 @@ def _record(event: Event) -> tuple[bytes, bytes]:
 async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
     """Publish at a steady rate; each contact's delay from its publication to its decision."""
     rng = random.Random(12)
-    total = LATENCY_RATE * LATENCY_SECONDS
     sent: dict[bytes, float] = {}
-    delays: list[float] = []
+
+    def make(i: int) -> tuple[bytes, bytes]:
+        event = _contact(rng, "lat", i, datetime.now(UTC))
+        sent[event.contact_id.encode()] = time.time()
+        return _record(event)
+
     decisions = reader(settings, sink)
-    producer = make_producer(settings, "bench-router-lat")
     await decisions.start()
-    await producer.start()
-
-    async def publish() -> None:
-        started = time.perf_counter()
-        for i in range(total):
-            due = started + i / LATENCY_RATE
-            if (wait := due - time.perf_counter()) > 0:
-                await asyncio.sleep(wait)
-            event = _contact(rng, "lat", i, datetime.now(UTC))
-            sent[event.contact_id.encode()] = time.time()
-            await producer.send(source, encode(event), key=event.partition_key().encode())
-        await producer.flush()
-
-    async def read() -> None:
-        deadline = time.monotonic() + LATENCY_SECONDS + 60
-        while len(delays) < total and time.monotonic() < deadline:
-            batch = await decisions.getmany(timeout_ms=200, max_records=5000)
-            now = time.time()
-            for messages in batch.values():
-                delays.extend(
-                    (now - sent[m.key]) * 1000
-                    for m in messages
-                    if m.key is not None and m.key in sent
-                )
-
     try:
-        await asyncio.gather(publish(), read())
+        return await steady_latency(
+            settings,
+            source,
+            decisions,
+            count=LATENCY_RATE * LATENCY_SECONDS,
+            rate=LATENCY_RATE,
+            make=make,
+            delay_ms=lambda m, now: (now - sent[m.key]) * 1000 if m.key in sent else None,
+            what="router decisions",
+        )
     finally:
         await decisions.stop()
-        await producer.stop()
-    if len(delays) < total:
-        raise RuntimeError(f"the router decided {len(delays)} of {total} steady-rate contacts")
-    return delays
