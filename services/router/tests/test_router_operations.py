@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -84,35 +82,6 @@ def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert [line.strip() for line in done.stderr.splitlines()[1:]] == FOUR_PROBLEMS
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed once the block ends: nothing listens there
-
-
-def test_an_unreachable_database_is_one_line() -> None:
-    # `serve` does not exit on an unreachable broker or database: it reports not-ready
-    # and retries (test_host_startup); a one-off command says so in one line instead.
-    port = closed_port()
-    env = os.environ | {
-        "ROUTER_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/routing",
-        "ROUTER_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
-        "ROUTER_HTTP_PORT": "0",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "router", "migrate"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    expected = f"router: cannot reach PostgreSQL at 127.0.0.1:{port}/routing: "
-    assert done.stderr.splitlines()[-1].startswith(expected)
 
 
 def test_explain_shows_each_step(capsys: pytest.CaptureFixture[str]) -> None:
