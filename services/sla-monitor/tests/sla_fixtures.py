@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sla_monitor.config import SlaSettings
 from sla_monitor.consumer import decoders, watermark_topics
-from sla_monitor.domain.policy import SlaPolicy, load_policy
+from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.scheduler import Scheduler, wall_clock
 from sla_monitor.service import SlaHandler, Watermarks

@@ -20,8 +20,8 @@ from sla_monitor.domain.clock import (
     Step,
     fold,
 )
+from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.domain.explain import explain, render
-from sla_monitor.domain.policy import SlaPolicy, load_policy
 from sla_monitor.domain.status import FiredRecord, LevelState, status
 from switchboard_calendars import Calendar, instant
 from switchboard_events import (

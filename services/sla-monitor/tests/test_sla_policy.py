@@ -12,9 +12,9 @@ import pytest
 
 from sla_monitor.__main__ import main
 from sla_monitor.config import DEFAULT_POLICY
+from sla_monitor.domain.compiled import Facts, load_policy
 from sla_monitor.domain.durations import format_duration, parse_duration
 from sla_monitor.domain.errors import PolicyInvalid
-from sla_monitor.domain.policy import Facts, load_policy
 from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
 
 BASE = """

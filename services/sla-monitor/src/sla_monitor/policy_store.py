@@ -18,13 +18,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sla_monitor import metrics
+from sla_monitor.domain.compiled import SlaPolicy, load_policy, policy_version
 from sla_monitor.domain.errors import PolicyInvalid
-from sla_monitor.domain.policy import SlaPolicy, load_policy, policy_version
-from switchboard_runtime.runner import is_transient
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +49,17 @@ class Refusal:
 class PolicyHolder:
     """Holds the policy in force and swaps in valid new versions of its file."""
 
-    def __init__(self, path: Path, policy: SlaPolicy) -> None:
+    def __init__(self, path: Path, policy: SlaPolicy, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
         self.current = policy
-        self.loaded_at = datetime.now(UTC)
+        self._clock = clock
+        self.loaded_at = clock.now()
         self.last_refusal: Refusal | None = None
         _show_active(None, policy)
 
     @classmethod
-    def from_file(cls, path: Path) -> PolicyHolder:
-        return cls(path, read_policy(path))
+    def from_file(cls, path: Path, clock: Clock = SYSTEM_CLOCK) -> PolicyHolder:
+        return cls(path, read_policy(path), clock)
 
     def reload(self) -> bool:
         """Check the file once; True when a new version was applied."""
@@ -77,7 +79,7 @@ class PolicyHolder:
             self._refuse(version, exc.problems)
             return False
         previous, self.current = self.current, policy
-        self.loaded_at = datetime.now(UTC)
+        self.loaded_at = self._clock.now()
         self.last_refusal = None
         _show_active(previous, policy)
         metrics.POLICY_RELOADS.labels("applied").inc()
@@ -90,7 +92,7 @@ class PolicyHolder:
     def _refuse(self, version: str, problems: list[str]) -> None:
         if self.last_refusal is not None and self.last_refusal.version == version:
             return
-        self.last_refusal = Refusal(version, datetime.now(UTC), problems)
+        self.last_refusal = Refusal(version, self._clock.now(), problems)
         metrics.POLICY_RELOADS.labels("refused").inc()
         log.error(
             "SLA policy refused; the active policy stays",
@@ -124,7 +126,7 @@ class PolicyHolder:
                             "open contacts re-planned with the SLA policy in force",
                             extra={"contacts": replanned, "policy_version": self.current.version},
                         )
-            await asyncio.sleep(interval_s)
+            await self._clock.sleep(interval_s)
 
 
 def _show_active(previous: SlaPolicy | None, policy: SlaPolicy) -> None:
