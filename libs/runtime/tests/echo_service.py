@@ -12,17 +12,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from switchboard_events.errors import NotJson, NotUtf8, SchemaViolation
 from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
-from switchboard_runtime.host import Service, serve
+from switchboard_runtime.host import Resources, Service, serve
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.runner import Handler, Output, Record
+from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import ServiceSettings, load_settings
 
 SCHEMA = "echo"
@@ -93,20 +95,25 @@ def make_handler(settings: EchoSettings) -> Handler[dict[str, Any]]:
     return handle
 
 
-def build(settings: EchoSettings) -> Service:
-    def handler_factory(_: async_sessionmaker[AsyncSession]) -> Handler[dict[str, Any]]:
-        return make_handler(settings)
+SERVICE = ServiceSpec(
+    name="echo",
+    package="echo_service",
+    env_prefix="ECHO_",
+    schema=SCHEMA,
+    migrations=Path(__file__).parent,
+    default_port=0,
+    consumes=("echo.in",),
+    produces=("echo.out",),
+    settings=EchoSettings,
+)
 
-    return Service(
-        name="echo",
-        settings=settings,
-        decoders={settings.input_topic: decode},
-        make_handler=handler_factory,
-        on_start=create_schema,
-    )
+
+def build(resources: Resources) -> Service:
+    settings = cast(EchoSettings, resources.settings)
+    return Service(decoders={settings.input_topic: decode}, handler=make_handler(settings))
 
 
 if __name__ == "__main__":
     echo_settings = load_settings(EchoSettings)
     configure_logging("echo", echo_settings.log_level)
-    asyncio.run(serve(build(echo_settings)))
+    asyncio.run(serve(SERVICE, echo_settings, build))

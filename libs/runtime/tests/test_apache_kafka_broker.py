@@ -32,13 +32,13 @@ from switchboard_runtime.testing.kafka import publish, read_topic
 pytestmark = pytest.mark.kafka
 
 HARNESS = """
-import sys, time
+import signal, sys
 from pathlib import Path
 from switchboard_runtime.apache_kafka import KafkaCluster
 cluster = KafkaCluster(Path(sys.argv[1]))
 cluster.start()
 print(cluster.root, *[node.pid for node in cluster.nodes], flush=True)
-time.sleep(600)
+signal.pause()  # until the test kills this harness
 """
 
 

@@ -7,11 +7,12 @@ from collections import Counter
 
 import pytest
 from conftest import EchoSetup, RunnerFactory
-from test_runner_integration import events, wait_for
+from test_runner_integration import events
 
 from switchboard_runtime import metrics
 from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.kafka import make_admin
+from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import committed, publish, read_topic
 from switchboard_runtime.testing.plugin import Stack
 
@@ -42,7 +43,7 @@ async def test_lag_metric_is_the_backlog_left_behind_the_last_commit(
         async def some_committed() -> bool:
             return sum((await committed(echo.kafka, echo.group, echo.input)).values()) >= 40
 
-        await wait_for(some_committed, 60, "the first batches to be committed")
+        await eventually(some_committed, timeout=60, what="the first batches to be committed")
     done = await committed(echo.kafka, echo.group, echo.input)
     backlog = {p: sent[p] - offset for p, offset in done.items()}
     assert sum(backlog.values()) > 0, "the runner was stopped before the end of the topic"
@@ -62,7 +63,9 @@ async def test_committed_offsets_are_what_kafkas_own_tools_read(
         async def all_committed() -> bool:
             return sum((await committed(echo.kafka, echo.group, echo.input)).values()) == 120
 
-        await wait_for(all_committed, 60, "offsets of all 120 records to be committed")
+        await eventually(
+            all_committed, timeout=60, what="offsets of all 120 records to be committed"
+        )
 
     admin = make_admin(echo.kafka)
     await admin.start()

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from conftest import EchoSetup, ProcessFactory
 from sqlalchemy.engine import make_url
-from test_runner_integration import events, wait_for
+from test_runner_integration import events
 
+from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import publish, read_topic
 from switchboard_runtime.testing.net import free_port, readiness, tcp_proxy
 
@@ -42,7 +43,9 @@ async def wait_not_ready_because(port: int, check: str, mentions: str) -> dict[s
         problem = str(seen.get("problems", {}).get(check, ""))
         return status == 503 and mentions in problem
 
-    await wait_for(answered, 60, f"/readyz to answer 503 naming the {check} ({mentions})")
+    await eventually(
+        answered, timeout=60, what=f"/readyz to answer 503 naming the {check} ({mentions})"
+    )
     return seen
 
 
@@ -60,7 +63,7 @@ async def test_a_service_started_without_a_broker_waits_not_ready_then_processes
     async def retried_twice() -> bool:
         return retries_logged(log, "broker") >= 2
 
-    await wait_for(retried_twice, 90, "the service to retry the broker twice")
+    await eventually(retried_twice, timeout=90, what="the service to retry the broker twice")
     assert proc.poll() is None, "the service must keep waiting, not exit"
     assert (await readiness(http_port) or (0, {}))[0] == 503
 
@@ -71,7 +74,9 @@ async def test_a_service_started_without_a_broker_waits_not_ready_then_processes
         async def ready() -> bool:
             return (await readiness(http_port) or (0, {}))[0] == 200
 
-        await wait_for(ready, 90, "/readyz to answer 200 once the broker is reachable")
+        await eventually(
+            ready, timeout=90, what="/readyz to answer 200 once the broker is reachable"
+        )
         out = await read_topic(echo.kafka, echo.output, 20, timeout=60)
     assert len(out) == 20
     assert await echo.effects() == {f"e{i}": i for i in range(20)}
@@ -96,7 +101,7 @@ async def test_a_service_started_without_a_database_waits_not_ready_then_process
     async def retried_twice() -> bool:
         return retries_logged(log, "database") >= 2
 
-    await wait_for(retried_twice, 90, "the service to retry the database twice")
+    await eventually(retried_twice, timeout=90, what="the service to retry the database twice")
     assert proc.poll() is None, "the service must keep waiting, not exit"
 
     await publish(echo.kafka, echo.input, events(20))
@@ -108,6 +113,8 @@ async def test_a_service_started_without_a_database_waits_not_ready_then_process
         async def ready() -> bool:
             return (await readiness(http_port) or (0, {}))[0] == 200
 
-        await wait_for(ready, 60, "/readyz to answer 200 once the database is reachable")
+        await eventually(
+            ready, timeout=60, what="/readyz to answer 200 once the database is reachable"
+        )
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(proc.wait, 20) == 0

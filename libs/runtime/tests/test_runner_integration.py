@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 
 import pytest
 from conftest import EchoSetup, RunnerFactory
@@ -17,7 +15,9 @@ from switchboard_events.topics import (
     DLQ_REASON,
     dlq,
 )
-from switchboard_runtime.testing.kafka import committed, publish, read_topic
+from switchboard_runtime import metrics
+from switchboard_runtime.testing import eventually
+from switchboard_runtime.testing.kafka import committed, publish, read_to_end, read_topic
 from switchboard_runtime.testing.plugin import Stack
 
 pytestmark = pytest.mark.integration
@@ -30,13 +30,14 @@ def events(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
     ]
 
 
-async def wait_for(predicate: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await predicate():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+def retries(name: str) -> float:
+    """How often the runner called `name` retried a transient failure, all stages."""
+    return sum(
+        sample.value
+        for metric in metrics.TRANSIENT_ERRORS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total") and sample.labels["consumer"] == name
+    )
 
 
 async def test_valid_batch_flows_and_commits(
@@ -51,7 +52,7 @@ async def test_valid_batch_flows_and_commits(
             offsets = await committed(echo.kafka, echo.group, echo.input)
             return sum(offsets.values()) == 500
 
-        await wait_for(all_committed, 20, "offsets of all 500 records to be committed")
+        await eventually(all_committed, timeout=20, what="offsets of all 500 records committed")
     effects = await echo.effects()
     assert effects == {f"e{i}": i for i in range(500)}
     # Keys are kept, so per-key order survives: each key's outputs arrive in input order.
@@ -100,17 +101,23 @@ async def test_database_outage_pauses_without_commit_or_dead_letters(
         stack.postgres.stop()
         try:
             await publish(echo.kafka, echo.input, events(100, start=100))
-            await wait_for(
-                lambda: asyncio.sleep(0, result=runner.state.retrying is not None),
-                20,
-                "the runner to notice the outage",
+            await eventually(
+                lambda: runner.state.retrying is not None,
+                timeout=20,
+                what="the runner to notice the outage",
             )
-            await asyncio.sleep(2)
+            noticed = retries(runner.name)
+            # Three more refused attempts at the batch: it was retried, never committed.
+            await eventually(
+                lambda: retries(runner.name) >= noticed + 3,
+                timeout=30,
+                what="the runner to retry the batch while the database is down",
+            )
             offsets = await committed(echo.kafka, echo.group, echo.input)
             assert sum(offsets.values()) == 100, "nothing may be committed while the DB is down"
         finally:
             stack.postgres.restart()
         out = await read_topic(echo.kafka, echo.output, 200, timeout=60)
         assert len({json.loads(m.value)["id"] for m in out}) == 200
-    assert await read_topic(echo.kafka, dlq(echo.input), 1, timeout=2) == []
+    assert await read_to_end(echo.kafka, dlq(echo.input)) == []
     assert await echo.effects() == {f"e{i}": i for i in range(200)}

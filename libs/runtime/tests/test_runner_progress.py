@@ -15,7 +15,8 @@ from aiokafka.errors import BrokerNotAvailableError, KafkaUnavailableError, Repl
 from conftest import EchoSetup
 
 from switchboard_runtime import db, kafka
-from switchboard_runtime.runner import BatchRunner, Progress, is_transient
+from switchboard_runtime.retry import is_transient
+from switchboard_runtime.runner import BatchRunner, Progress
 
 
 def test_no_broker_available_is_transient() -> None:

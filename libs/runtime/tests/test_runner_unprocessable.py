@@ -15,12 +15,13 @@ from conftest import EchoSetup, RunnerFactory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
-from test_runner_integration import events, wait_for
+from test_runner_integration import events
 
 from switchboard_events.topics import DLQ_ERROR_CLASS, DLQ_ORIGINAL_OFFSET, DLQ_REASON, dlq
 from switchboard_runtime import db, kafka
 from switchboard_runtime.logs import JsonFormatter
 from switchboard_runtime.runner import BatchRunner, Output, Record
+from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import committed, publish, read_topic
 
 pytestmark = pytest.mark.integration
@@ -53,7 +54,9 @@ async def test_records_refused_by_their_data_are_dead_lettered_and_the_rest_appl
         async def all_committed() -> bool:
             return sum((await committed(echo.kafka, echo.group, echo.input)).values()) == 303
 
-        await wait_for(all_committed, 30, "every offset, the poison records' too, to be committed")
+        await eventually(
+            all_committed, timeout=30, what="every offset, the poison records' too, to be committed"
+        )
         # Each valid record's output exactly once: nothing more arrives.
         assert len(await read_topic(echo.kafka, echo.output, 301, timeout=3)) == 300
 

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from switchboard_runtime.errors import ConfigurationError, DeadLetterRateExceeded
-from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, is_transient, record_failure
+from switchboard_runtime.retry import is_transient
+from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, record_failure
 from switchboard_runtime.settings import KafkaSettings, ServiceSettings, load_settings
 
 

@@ -24,10 +24,8 @@ is abandoned uncommitted and its partitions are re-read by whoever owns them nex
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
-import random
 import time
 import traceback
 from collections import deque
@@ -38,10 +36,10 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, Event, encode
 from switchboard_events.errors import InvalidEvent, NotJson, TooLarge, Unprocessable
 from switchboard_events.topics import (
     DLQ_CONSUMER_GROUP,
@@ -57,7 +55,9 @@ from switchboard_events.topics import (
     dlq,
 )
 from switchboard_runtime import metrics
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock, sleep_unless
 from switchboard_runtime.errors import DeadLetterRateExceeded
+from switchboard_runtime.retry import DEFAULT_RETRY, RetryPolicy, is_transient
 from switchboard_runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,19 @@ class Output:
     key: bytes | None
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+
+    @classmethod
+    def of(cls, topic: str, event: Event | bytes, key: bytes | None = None) -> Output:
+        """An event to produce, encoded (unless it already is), with the CloudEvents headers.
+
+        Every event a service produces goes through here, so none lacks the content type
+        its AsyncAPI document declares.
+        """
+        value = event if isinstance(event, bytes) else encode(event)
+        return cls(topic, key, value, EVENT_HEADERS)
+
+
+EVENT_HEADERS = ((CONTENT_TYPE_HEADER, CONTENT_TYPE.encode()),)
 
 
 Handler = Callable[[Sequence[Record[E]], AsyncSession], Awaitable[Sequence[Output]]]
@@ -132,39 +145,6 @@ class RunnerState:
 
     def stalled(self, limit_seconds: float) -> bool:
         return time.monotonic() - self.last_poll > limit_seconds
-
-
-# Serialization failure, deadlock, and the server shutting down or starting up:
-# retrying the whole transaction is the documented answer to each.
-TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03"})
-
-
-def is_transient(exc: BaseException) -> bool:
-    """Failures that heal by themselves: unreachable database or broker, lost races."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
-    if sqlstate in TRANSIENT_SQLSTATES or str(sqlstate or "").startswith("08"):
-        return True
-    if isinstance(exc, OperationalError | InterfaceError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, KafkaError):
-        return bool(getattr(exc, "retriable", False)) or type(exc).__name__.startswith(
-            (
-                "KafkaConnection",
-                "KafkaTimeout",
-                "RequestTimedOut",
-                "NodeNotReady",
-                # No broker reachable, or this one not serving yet: they come back.
-                "KafkaUnavailable",
-                "BrokerNotAvailable",
-                "ReplicaNotAvailable",
-            )
-        )
-    if isinstance(exc, OSError):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return cause is not None and cause is not exc and is_transient(cause)
 
 
 # Data exception (22: bad encoding, out of range, invalid text) and integrity constraint
@@ -264,7 +244,8 @@ class BatchRunner(Generic[E]):
         dlq_max_ratio: float = 0.5,
         dlq_window: int = 1000,
         poll_timeout_ms: int = 200,
-        max_backoff_s: float = 5.0,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        clock: Clock = SYSTEM_CLOCK,
         on_progress: ProgressHook | None = None,
     ) -> None:
         self.name = name
@@ -280,7 +261,8 @@ class BatchRunner(Generic[E]):
         self._max_dead_letter_bytes = max_dead_letter_bytes
         self._guard = _DeadLetterGuard(dlq_max_ratio, dlq_window)
         self._poll_timeout_ms = poll_timeout_ms
-        self._max_backoff = max_backoff_s
+        self._retry_policy = retry
+        self._clock = clock
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
         self._revoking = False
@@ -299,6 +281,7 @@ class BatchRunner(Generic[E]):
         decoders: Mapping[str, Decoder[E]],
         handler: Handler[E],
         on_progress: ProgressHook | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> BatchRunner[E]:
         """A runner with the batch, size and dead-letter limits of a service's settings."""
         return cls(
@@ -314,6 +297,7 @@ class BatchRunner(Generic[E]):
             dlq_max_ratio=settings.dlq_max_ratio,
             dlq_window=settings.dlq_window,
             on_progress=on_progress,
+            clock=clock,
         )
 
     def stop(self) -> None:
@@ -503,13 +487,16 @@ class BatchRunner(Generic[E]):
             log.warning("offset commit refused after a rebalance", extra={"error": str(exc)})
 
     async def _retry(self, stage: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
-        delay = 0.1
+        delays = self._retry_policy.delays()
         while True:
             try:
                 result = await attempt()
             except Exception as exc:
                 # A failure caused by the data fails again on retry, whatever the driver calls it.
                 if not is_transient(exc) or record_failure(exc) is not None:
+                    raise
+                delay = next(delays, None)
+                if delay is None:
                     raise
                 metrics.TRANSIENT_ERRORS.labels(self.name, stage).inc()
                 self.state.retrying = f"{stage}: {type(exc).__name__}"
@@ -521,9 +508,7 @@ class BatchRunner(Generic[E]):
                     raise _Abandon("rebalance") from exc
                 if self._stop.is_set():
                     raise _Abandon("shutdown") from exc
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay * (0.5 + random.random()))
-                delay = min(delay * 2, self._max_backoff)
+                await sleep_unless(self._clock, delay, self._stop)
             else:
                 self.state.retrying = None
                 return result

@@ -10,9 +10,9 @@ from pydantic import Field, StringConstraints, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE
+from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import ServiceSettings
 
-SERVICE_NAME = "profile-lookup"
 SCHEMA = "profiles"
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -89,3 +89,16 @@ class ProfilesSettings(ServiceSettings):
     @property
     def enriched_topic(self) -> str:
         return self.topic(CONTACTS_ENRICHED)
+
+
+SERVICE = ServiceSpec(
+    name="profile-lookup",
+    package="profile_lookup",
+    env_prefix="PROFILES_",
+    schema=SCHEMA,
+    migrations=MIGRATIONS_DIR,
+    default_port=ProfilesSettings.model_fields["http_port"].default,
+    consumes=(CONTACTS_INBOUND, CONTACTS_LIFECYCLE),
+    produces=(CONTACTS_ENRICHED,),
+    settings=ProfilesSettings,
+)

@@ -8,8 +8,9 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from router import DEFAULT_POLICY
+from router import DEFAULT_POLICY, MIGRATIONS, SCHEMA
 from switchboard_events import CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS
+from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import PLACEHOLDER_SECRETS, Environment, ServiceSettings
 
 DEV_PSEUDONYM_KEY = "switchboard-dev-pseudonym-key"
@@ -64,3 +65,16 @@ class RouterSettings(ServiceSettings):
     @property
     def decisions_topic(self) -> str:
         return ROUTING_DECISIONS + self.topic_suffix
+
+
+SERVICE = ServiceSpec(
+    name="router",
+    package="router",
+    env_prefix="ROUTER_",
+    schema=SCHEMA,
+    migrations=MIGRATIONS,
+    default_port=RouterSettings.model_fields["http_port"].default,
+    consumes=(CONTACTS_ENRICHED, CONTACTS_LIFECYCLE),
+    produces=(ROUTING_DECISIONS,),
+    settings=RouterSettings,
+)

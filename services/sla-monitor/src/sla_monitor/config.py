@@ -9,9 +9,9 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from switchboard_events import CONTACTS_LIFECYCLE, ROUTING_DECISIONS, SLA_ALERTS
+from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import ServiceSettings
 
-SERVICE = "sla-monitor"
 SCHEMA = "sla"
 SERVICE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = SERVICE_DIR / "policies" / "sla.yaml"
@@ -65,3 +65,16 @@ class SlaSettings(ServiceSettings):
     @property
     def alerts_topic(self) -> str:
         return SLA_ALERTS + self.topic_suffix
+
+
+SERVICE = ServiceSpec(
+    name="sla-monitor",
+    package="sla_monitor",
+    env_prefix="SLA_",
+    schema=SCHEMA,
+    migrations=MIGRATIONS,
+    default_port=SlaSettings.model_fields["http_port"].default,
+    consumes=(ROUTING_DECISIONS, CONTACTS_LIFECYCLE),
+    produces=(SLA_ALERTS,),
+    settings=SlaSettings,
+)

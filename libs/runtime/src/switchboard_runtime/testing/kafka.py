@@ -123,3 +123,12 @@ async def topic_size(settings: KafkaSettings, topic: str, timeout: float = 30.0)
         return sum(consumer.highwater(tp) or 0 for tp in partitions)
     finally:
         await consumer.stop()
+
+
+async def read_to_end(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> list[Message]:
+    """Every record `topic` holds now: to prove something was not produced."""
+    size = await topic_size(settings, topic, timeout)
+    found = await read_topic(settings, topic, size, timeout)
+    if len(found) < size:
+        raise AssertionError(f"read {len(found)} of the {size} records in {topic}")
+    return found

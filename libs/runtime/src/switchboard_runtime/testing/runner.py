@@ -1,17 +1,20 @@
-"""Run a service's batch runner in the test's own event loop, against the real broker."""
+"""Run a service's batch runner in the test's own event loop, against the real broker, or
+its handler on one batch without a broker."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard_runtime import db, kafka
-from switchboard_runtime.runner import BatchRunner, Decoder, Handler
+from switchboard_runtime.runner import BatchRunner, Decoder, Handler, Output, Record
 from switchboard_runtime.settings import ServiceSettings
+
+E = TypeVar("E")
 
 
 @asynccontextmanager
@@ -54,3 +57,18 @@ async def running_runner(
         await producer.stop()
         if engine is not None:
             await engine.dispose()
+
+
+async def run_batch(
+    handler: Handler[E],
+    sessions: async_sessionmaker[AsyncSession],
+    events: Sequence[E],
+    topic: str = "test",
+) -> Sequence[Output]:
+    """Run `handler` on `events` as one batch in one transaction, as the runner does."""
+    records = [
+        Record(topic=topic, partition=0, offset=i, key=None, timestamp_ms=0, event=event)
+        for i, event in enumerate(events)
+    ]
+    async with sessions() as session, session.begin():
+        return await handler(records, session)
