@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import live
 from sla_monitor.domain.clock import Step, fold
-from sla_monitor.domain.compiled import load_policy
+from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain
 from sla_monitor.domain.status import ContactSla, status
-from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.repository.reads import PgReadStore
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
@@ -29,6 +28,7 @@ from switchboard_events import (
 )
 from switchboard_runtime.auth import Scope, require
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.policies import PolicyHolder, policy_version
 
 
 def parse_decision(raw: Any) -> RoutingDecided:
@@ -51,7 +51,7 @@ def parse_steps(raws: Sequence[Any]) -> list[Step]:
 
 
 def build_router(
-    policies: PolicyHolder,
+    policies: PolicyHolder[SlaPolicy],
     sessions: async_sessionmaker[AsyncSession],
     windows: Sequence[int],
     clock: Clock = SYSTEM_CLOCK,
@@ -103,7 +103,7 @@ def build_router(
     async def check(content: Annotated[str, Body(media_type="application/yaml")]) -> JSONResponse:
         """Validate a policy file (the request body, YAML); 422 lists each problem with its path."""
         try:
-            checked = load_policy(content)
+            checked = load_policy(content, policy_version(content.encode()))
         except PolicyInvalid as exc:
             return JSONResponse({"valid": False, "problems": exc.problems}, status_code=422)
         return JSONResponse(

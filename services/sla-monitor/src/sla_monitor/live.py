@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sla_monitor import metrics
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.repository.reads import PgReadStore, ServiceLevelRow
 from switchboard_runtime.clock import Clock, sleep_unless
+from switchboard_runtime.host import Task
 from switchboard_runtime.retry import is_transient
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def refresher(
     windows: Sequence[int],
     every_s: float,
     clock: Clock,
-) -> Callable[[asyncio.Event], Awaitable[None]]:
+) -> Task:
     """The host task refreshing the gauges every `every_s`; a failed refresh keeps the last values."""
 
     async def refresh(stop: asyncio.Event) -> None:

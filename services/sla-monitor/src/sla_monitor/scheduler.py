@@ -39,12 +39,12 @@ from sla_monitor import metrics
 from sla_monitor.domain.alerts import build_alert, main_wait
 from sla_monitor.repository.rows import FiredAlert
 from sla_monitor.repository.scheduler import AlertStore, PgAlertStore
-from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, AlertKind, encode
+from switchboard_events import AlertKind, encode
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock, sleep_unless
 from switchboard_runtime.retry import DEFAULT_RETRY, RetryPolicy, is_transient, until_done
+from switchboard_runtime.runner import Output
 
 log = logging.getLogger(__name__)
-HEADERS = [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]
 MIN_WAIT_S = 0.01
 
 
@@ -198,9 +198,12 @@ class Scheduler:
             self._mark()  # alive, and retrying: readiness says so
 
     async def _send(self, records: list[tuple[str, bytes]]) -> None:
+        outputs = [
+            Output.of(self._topic, payload, key=contact.encode()) for contact, payload in records
+        ]
         futures = [
-            await self._producer.send(self._topic, payload, key=contact.encode(), headers=HEADERS)
-            for contact, payload in records
+            await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
+            for o in outputs
         ]
         if futures:
             await asyncio.gather(*futures)

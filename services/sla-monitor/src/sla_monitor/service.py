@@ -31,12 +31,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sla_monitor import metrics
 from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.compiled import SlaPolicy
-from sla_monitor.policy_store import PolicyHolder
 from sla_monitor.repository.consumer import ClockStore, PgClockStore
 from sla_monitor.repository.rows import DecisionRow, StepRow
 from switchboard_events import ContactLifecycle, Event, RoutingDecided
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery
+from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import Output, Progress, Record
 
 REPLAN_CHUNK = 500
@@ -74,7 +74,7 @@ def step_of(event: ContactLifecycle) -> StepRow:
 class SlaHandler:
     """The runner's handler: reads the policy in force, owns no other state."""
 
-    def __init__(self, policies: PolicyHolder, stores: Stores = PgClockStore) -> None:
+    def __init__(self, policies: PolicyHolder[SlaPolicy], stores: Stores = PgClockStore) -> None:
         self.policies = policies
         self._stores = stores
 

@@ -8,7 +8,6 @@ specific matching rule that sets it wins (most conditions; the earlier rule on a
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from sla_monitor.domain.durations import format_duration
@@ -25,15 +24,11 @@ from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
 
 
-def policy_version(content: bytes) -> str:
-    """The version of a policy file: a hash of its exact bytes."""
-    return "sha256:" + hashlib.sha256(content).hexdigest()[:16]
-
-
-def load_policy(content: bytes | str) -> SlaPolicy:
-    """Parse, validate and compile a policy; `PolicyInvalid` lists every problem with its path."""
-    raw_bytes = content.encode() if isinstance(content, str) else content
-    return SlaPolicy(load_spec(raw_bytes), policy_version(raw_bytes))
+def load_policy(content: bytes | str, version: str) -> SlaPolicy:
+    """Parse, validate and compile a policy file's content, whose version (a hash of its
+    bytes, `switchboard_runtime.policies.policy_version`) is `version`; `PolicyInvalid`
+    lists every problem with its path."""
+    return SlaPolicy(load_spec(content.encode() if isinstance(content, str) else content), version)
 
 
 @dataclass(frozen=True, slots=True)
