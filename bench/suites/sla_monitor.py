@@ -31,7 +31,6 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from bench.context import BenchContext
-from sla_monitor.samples import decision, step
 from switchboard_events import (
     CONTACTS_LIFECYCLE,
     ROUTING_DECISIONS,
@@ -40,6 +39,8 @@ from switchboard_events import (
     dlq,
     encode,
 )
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime.embedded import free_port
 from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.settings import KafkaSettings

@@ -50,9 +50,10 @@ default:
 """
 
 
-def policy_of(text: str) -> SlaPolicy:
-    """A policy compiled from YAML text, versioned as the service versions its file."""
-    return load_policy(text, policy_version(text.encode()))
+def policy_of(text: str | bytes) -> SlaPolicy:
+    """A policy compiled from YAML, versioned as the service versions its file."""
+    content = text.encode() if isinstance(text, str) else text
+    return load_policy(content, policy_version(content))
 
 
 def records(events: Sequence[Event], partition: int = 0, first: int = 0) -> list[Record[Event]]:
