@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, Step
 from sla_monitor.repository.rows import DecisionRow, StepRow
@@ -22,6 +22,8 @@ from switchboard_runtime.db import Claim, Delivery, EventKey
 
 NO_SESSION = cast(AsyncSession, object())
 """What a handler on fakes is given for the runner's session: it never reads it."""
+NO_SESSIONS = cast(async_sessionmaker[AsyncSession], object())
+"""For what takes a sessionmaker it does not use in the test (the re-plan after a reload)."""
 
 AlertKey = tuple[str, str, str, int, int]
 """(contact, target, kind, cycle, level): what `sla.alerts` is unique on."""
