@@ -53,6 +53,7 @@ class Rig:
     logs: Path
     clock: ManualClock
     schedulers: list[Scheduler] = field(default_factory=list)
+    reading: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -117,6 +118,7 @@ class Rig:
         """
         s = self.settings
         read = {t: decode for t, decode in decoders(s).items() if topics is None or t in topics}
+        self.reading = list(read)
         producer = kafka.make_producer(s.kafka, "sla-test")
         consumer = kafka.make_consumer(s.kafka, s.consumer_group or "sla", "sla-test")
         runner: BatchRunner[Event] = BatchRunner.from_settings(
@@ -154,7 +156,14 @@ class Rig:
         await self.clock.until_sleeping(len(self.schedulers))
 
     async def advance_to(self, at: datetime) -> None:
-        """Move the schedulers' clock to `at` and wait until each has done its round there."""
+        """Move the schedulers' clock to `at` and wait until each has done its round there.
+
+        First until the runner has reported every partition it reads: the watermarks (real
+        time) are then past every timer (clock time), so the gate holds none back.
+        """
+        marks = len(self.reading) * self.kafka.partitions
+        topics = ", ".join(f"'{t}'" for t in self.reading)
+        await self.rows(f"SELECT count(*) FROM sla.watermarks WHERE topic IN ({topics})", marks)
         await self.idle()
         step = (at - self.clock.now()).total_seconds()
         # Each sleeps at most its poll interval: a shorter step might wake none of them.

@@ -101,9 +101,10 @@ class Scheduler:
                 wait = 0.0 if fired >= self._batch else await self._until_next_due()
                 delays = self._retry.delays()
             except Exception as exc:
-                if not is_transient(exc):
+                delay = next(delays, None) if is_transient(exc) else None
+                if delay is None:  # not transient, or the policy's attempts are spent
                     raise
-                wait = next(delays)  # the policy retries rounds forever (attempts=None)
+                wait = delay
                 metrics.SCHEDULER_ERRORS.inc()
                 log.warning(
                     "scheduler: transient failure, retrying",
