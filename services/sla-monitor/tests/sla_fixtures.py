@@ -161,9 +161,10 @@ class Rig:
         First until the runner has reported every partition it reads: the watermarks (real
         time) are then past every timer (clock time), so the gate holds none back.
         """
-        marks = len(self.reading) * self.kafka.partitions
-        topics = ", ".join(f"'{t}'" for t in self.reading)
-        await self.rows(f"SELECT count(*) FROM sla.watermarks WHERE topic IN ({topics})", marks)
+        if self.reading:
+            marks = len(self.reading) * self.kafka.partitions
+            topics = ", ".join(f"'{t}'" for t in self.reading)
+            await self.rows(f"SELECT count(*) FROM sla.watermarks WHERE topic IN ({topics})", marks)
         await self.idle()
         step = (at - self.clock.now()).total_seconds()
         # Each sleeps at most its poll interval: a shorter step might wake none of them.
