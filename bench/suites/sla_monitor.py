@@ -32,7 +32,6 @@ import asyncpg
 
 from bench.common import Drain, ProcessMeter
 from bench.context import BenchContext
-from sla_monitor.samples import decision, step
 from switchboard_events import (
     CONTACTS_LIFECYCLE,
     ROUTING_DECISIONS,
@@ -41,6 +40,8 @@ from switchboard_events import (
     dlq,
     encode,
 )
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime.embedded import free_port
 from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.settings import KafkaSettings

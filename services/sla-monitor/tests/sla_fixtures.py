@@ -1,5 +1,9 @@
 """Fixtures of sla-monitor's tests: a rig on the real broker and database.
 
+The rig's schedulers run on a `ManualClock` the test moves (`advance_to`); the runner
+and the broker keep real time, so every record is read (watermarks) far past the
+clock's instants (2025) and only the test decides when a timer falls due.
+
 They live here rather than in conftest.py, which only re-exports them: every test
 directory has a conftest.py, and mypy cannot check two modules of the same name.
 """
@@ -11,66 +15,32 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
+from sla_support import short_policy_yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from sla_monitor.config import SlaSettings
-from sla_monitor.consumer import decoders, watermark_topics
-from sla_monitor.domain.policy import SlaPolicy, load_policy
-from sla_monitor.policy_store import PolicyHolder
-from sla_monitor.scheduler import Scheduler, wall_clock
+from sla_monitor.domain.compiled import SlaPolicy
+from sla_monitor.scheduler import Scheduler
 from sla_monitor.service import SlaHandler, Watermarks
+from sla_monitor.wiring import decoders, policies, watermark_topics
 from switchboard_events import SLA_ALERTS_DECODER, Event, SlaAlert, dlq, encode
 from switchboard_runtime import db, kafka
+from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import BatchRunner
 from switchboard_runtime.settings import KafkaSettings
-from switchboard_runtime.testing.kafka import publish, read_topic
+from switchboard_runtime.testing import ManualClock, eventually
+from switchboard_runtime.testing.kafka import publish
 
-
-def short_policy_yaml(today: date | None = None) -> str:
-    """Short calendar-time targets, plus a business-time queue closed around `today`."""
-    day = today or datetime.now(UTC).date()
-    closed = ", ".join(str(day + timedelta(days=d)) for d in (-1, 0, 1))
-    week = "\n".join(
-        f"      {d}: ['00:00-24:00']" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    )
-    return f"""
-name: test-policy
-calendars:
-  - id: always
-    always_open: true
-  - id: closed-now
-    timezone: UTC
-    weekly:
-{week}
-    holidays: [{closed}]
-queues:
-  - {{id: general, kind: in_house, calendar: always}}
-  - {{id: closed, kind: in_house, calendar: closed-now}}
-  - {{id: vendor, kind: outsourced, vendor: acme-bpo, calendar: always}}
-default_calendars: {{in_house: always, outsourced: always}}
-rules:
-  - id: call
-    match: {{channel: call}}
-    first_response: {{target: 2s, clock: calendar, warnings: [{{share: 50%}}], escalations: [1s]}}
-    next_response: {{target: 2s, clock: calendar, warnings: [{{before: 1s}}]}}
-  - id: email
-    match: {{channel: email}}
-    first_response: {{target: 2s, clock: business, warnings: [{{share: 50%}}]}}
-  - id: p1-resolution
-    match: {{priority: P1}}
-    resolution: {{target: 4s, clock: calendar, warnings: [{{share: 50%}}]}}
-default:
-  first_response: {{target: 1h}}
-  resolution: {{target: 1d}}
-"""
+POLL_S = 0.05
+"""The in-process schedulers' poll interval, on the clock: half the smallest step tests take."""
 
 
 @dataclass
@@ -78,9 +48,12 @@ class Rig:
     """sla-monitor on its own topics and database; runs in this process or as processes."""
 
     settings: SlaSettings
-    policies: PolicyHolder
+    policies: PolicyHolder[SlaPolicy]
     engine: AsyncEngine
     logs: Path
+    clock: ManualClock
+    schedulers: list[Scheduler] = field(default_factory=list)
+    reading: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -112,27 +85,22 @@ class Rig:
         for topic, records in by_topic.items():
             await publish(self.kafka, topic, records)
 
-    async def alerts(self, expected: int = 10_000, timeout: float = 10.0) -> list[SlaAlert]:
-        """Alerts on the topic, in partition order, once `expected` arrived or `timeout` passed."""
-        messages = await read_topic(self.kafka, self.settings.alerts_topic, expected, timeout)
-        ordered = sorted(messages, key=lambda m: (m.partition, m.offset))
-        found = [SLA_ALERTS_DECODER.decode(m.value) for m in ordered]
+    async def alerts(self) -> list[SlaAlert]:
+        """Every alert on the topic now, in partition order."""
+        values = await read_all(self.kafka, self.settings.alerts_topic)
+        found = [SLA_ALERTS_DECODER.decode(v) for v in values]
         return [a for a in found if isinstance(a, SlaAlert)]
 
-    def scheduler(
-        self,
-        producer: AIOKafkaProducer,
-        batch: int | None = None,
-        now: Callable[[], datetime] | None = None,
-    ) -> Scheduler:
+    def scheduler(self, producer: AIOKafkaProducer, batch: int | None = None) -> Scheduler:
+        """A scheduler on the rig's clock (`producer`: the real one, or a stand-in)."""
         s = self.settings
         return Scheduler(
             sessions=self.sessions,
             producer=producer,
             topic=s.alerts_topic,
             watermark_topics=watermark_topics(s),
-            now=now or wall_clock,
-            poll_s=s.scheduler_poll_s,
+            clock=self.clock,
+            poll_s=POLL_S,
             batch=batch or s.scheduler_batch,
             republish_after_s=s.republish_after_s,
         )
@@ -142,47 +110,73 @@ class Rig:
         self,
         schedulers: int = 1,
         batch: int | None = None,
-        now: Callable[[], datetime] | None = None,
         topics: Sequence[str] | None = None,
     ) -> AsyncIterator[list[Scheduler]]:
         """The batch runner and `schedulers` schedulers, as tasks in this event loop.
 
-        `topics` narrows what the runner reads (default: both topics), `now` is the
-        schedulers' clock (default: the wall clock).
+        `topics` narrows what the runner reads (default: both topics).
         """
         s = self.settings
         read = {t: decode for t, decode in decoders(s).items() if topics is None or t in topics}
+        self.reading = list(read)
         producer = kafka.make_producer(s.kafka, "sla-test")
         consumer = kafka.make_consumer(s.kafka, s.consumer_group or "sla", "sla-test")
-        runner: BatchRunner[Event] = BatchRunner(
-            name="sla-monitor",
+        runner: BatchRunner[Event] = BatchRunner.from_settings(
+            "sla-monitor",
+            s,
             consumer=consumer,
             producer=producer,
             sessions=self.sessions,
             decoders=read,
             handler=SlaHandler(self.policies),
-            max_records=s.kafka.max_batch_records,
             on_progress=Watermarks(self.sessions),
         )
         await producer.start()
         await consumer.start()
-        running = [self.scheduler(producer, batch, now) for _ in range(schedulers)]
+        self.schedulers = [self.scheduler(producer, batch) for _ in range(schedulers)]
+        stop = asyncio.Event()
         tasks = [
             asyncio.create_task(runner.run()),
-            *(asyncio.create_task(r.run()) for r in running),
+            *(asyncio.create_task(r.run(stop)) for r in self.schedulers),
         ]
         try:
-            async with asyncio.timeout(30):  # events sent from here on are consumed at once
-                while not runner.state.joined:  # noqa: ASYNC110 (the runner exposes no event)
-                    await asyncio.sleep(0.05)
-            yield running
+            # Events sent from here on are consumed at once.
+            await eventually(lambda: runner.state.joined, what="the runner to join", timeout=30)
+            await self.idle()
+            yield self.schedulers
         finally:
             runner.stop()
-            for r in running:
-                r.stop()
+            stop.set()
             await asyncio.wait_for(asyncio.gather(*tasks), 30)
             await consumer.stop()
             await producer.stop()
+
+    async def idle(self) -> None:
+        """Until every running scheduler has finished its round and sleeps on the clock."""
+        await self.clock.until_sleeping(len(self.schedulers))
+
+    async def advance_to(self, at: datetime) -> None:
+        """Move the schedulers' clock to `at` and wait until each has done its round there.
+
+        First until the runner has reported every partition it reads: the watermarks (real
+        time) are then past every timer (clock time), so the gate holds none back.
+        """
+        if self.reading:
+            marks = len(self.reading) * self.kafka.partitions
+            topics = ", ".join(f"'{t}'" for t in self.reading)
+            await self.rows(f"SELECT count(*) FROM sla.watermarks WHERE topic IN ({topics})", marks)
+        await self.idle()
+        step = (at - self.clock.now()).total_seconds()
+        # Each sleeps at most its poll interval: a shorter step might wake none of them.
+        assert step >= 2 * POLL_S or not self.schedulers, f"a step of {step} s"
+        self.clock.set(at)
+        if self.schedulers:
+            mark = self.clock.monotonic()
+            await eventually(
+                lambda: all(r.last_round == mark for r in self.schedulers),
+                what=f"a round of every scheduler at {at.isoformat()}",
+            )
+        await self.idle()
 
     def env(self, **overrides: str) -> dict[str, str]:
         s = self.settings
@@ -213,15 +207,30 @@ class Rig:
         self.processes.append(proc)
         return proc
 
-    async def fired(self, count: int, timeout: float = 10.0, where: str = "true") -> int:
-        """Wait until `count` alerts matching `where` are recorded and published; how many are."""
+    async def fired(self, count: int, where: str = "true") -> int:
+        """Once at least `count` alerts matching `where` are recorded and published, how many."""
         sql = f"SELECT count(*) FROM sla.alerts WHERE published_at IS NOT NULL AND ({where})"
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
+
+        async def enough() -> int | None:
             found = await self.count(sql)
-            if found >= count or asyncio.get_running_loop().time() > deadline:
-                return found
-            await asyncio.sleep(0.05)
+            return found if found >= count else None
+
+        return await eventually(enough, what=f"{count} alert(s) published where {where}")
+
+    async def published(self, where: str = "true") -> int:
+        """How many alerts matching `where` are recorded and published now."""
+        return await self.count(
+            f"SELECT count(*) FROM sla.alerts WHERE published_at IS NOT NULL AND ({where})"
+        )
+
+    async def rows(self, sql: str, expected: int) -> int:
+        """Once the `SELECT count(*) ...` given counts `expected` or more, what it counts."""
+
+        async def enough() -> int | None:
+            found = await self.count(sql)
+            return found if found >= expected else None
+
+        return await eventually(enough, what=f"{expected} from {sql!r}")
 
     async def count(self, sql: str) -> int:
         """The integer a `SELECT count(*) ...` returns."""
@@ -234,11 +243,40 @@ class Rig:
             return await conn.scalar(text(sql))
 
 
+async def read_all(settings: KafkaSettings, topic: str) -> list[bytes]:
+    """Every record `topic` holds now, in partition order, read without a consumer group
+    (joining one takes seconds): to its high watermarks, which a fetch reports."""
+    consumer = kafka.make_consumer(settings, None, "sla-test-reader")
+    await consumer.start()
+    try:
+        await consumer._client.force_metadata_update()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        found: dict[TopicPartition, list[bytes]] = {tp: [] for tp in partitions}
+
+        async def read_to_highwater() -> bool:
+            batch = await consumer.getmany(*partitions, timeout_ms=200)
+            for tp, messages in batch.items():
+                found[tp].extend(m.value for m in messages)
+            ends = [consumer.highwater(tp) for tp in partitions]
+            return all(
+                end is not None and len(found[tp]) >= end
+                for tp, end in zip(partitions, ends, strict=True)
+            )
+
+        await eventually(read_to_highwater, what=f"every record of {topic}")
+        return [value for tp in sorted(partitions) for value in found[tp]]
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture
 async def rig(
     database_url: str, kafka_settings: KafkaSettings, topic_suffix: str, tmp_path: Path
 ) -> AsyncIterator[Rig]:
-    policy_text = short_policy_yaml()
+    clock = ManualClock()
+    policy_text = short_policy_yaml(clock.now().date())
     policy_file = tmp_path / "sla.yaml"
     policy_file.write_text(policy_text)
     settings = SlaSettings(
@@ -253,7 +291,8 @@ async def rig(
     topics = [settings.decisions_topic, settings.lifecycle_topic, settings.alerts_topic]
     await kafka.create_topics(kafka_settings, [*topics, *(dlq(t) for t in topics[:2])])
     engine = db.make_engine(database_url)
-    rig = Rig(settings, PolicyHolder(policy_file, load_policy(policy_text)), engine, tmp_path)
+    holder = policies(settings, db.make_sessionmaker(engine), clock)
+    rig = Rig(settings, holder, engine, tmp_path, clock)
     try:
         yield rig
     finally:

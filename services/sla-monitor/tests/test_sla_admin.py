@@ -11,7 +11,8 @@ from sla_fixtures import Rig
 
 from sla_monitor import live
 from sla_monitor.api import build_router
-from sla_monitor.samples import decision, step
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
@@ -23,7 +24,7 @@ def at(text: str) -> datetime:
 
 
 def client_for(rig: Rig) -> httpx.AsyncClient:
-    router = build_router(rig.policies, rig.sessions, [900, 3600])
+    router = build_router(rig.policies, rig.sessions, [900, 3600], rig.clock)
     app = create_app("sla-monitor", {}, [router], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url="http://sla.test", headers=auth.HEADERS)
@@ -31,7 +32,7 @@ def client_for(rig: Rig) -> httpx.AsyncClient:
 
 async def test_contact_status_service_level_and_gauges(rig: Rig) -> None:
     async with rig.running():
-        arrived = datetime.now(UTC)
+        arrived = rig.clock.now()
         await rig.send(
             decision("met", arrived_at=arrived),
             decision("late", arrived_at=arrived),
@@ -40,7 +41,12 @@ async def test_contact_status_service_level_and_gauges(rig: Rig) -> None:
             step("gone", "abandoned", arrived + timedelta(seconds=0.5)),
             step("early", "assigned", arrived),
         )
+        await rig.rows("SELECT count(*) FROM sla.lifecycle", 3)
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE decision_id IS NOT NULL", 3)
+        await rig.advance_to(arrived + timedelta(seconds=3))
         assert await rig.fired(3) == 3
+        # Read a moment later, as an operator would: past the escalation.
+        await rig.advance_to(arrived + timedelta(seconds=3.5))
     async with client_for(rig) as http:
         late = (await http.get("/sla/contacts/late")).json()
         assert set(late) >= {"targets", "other_alerts"}
@@ -90,7 +96,7 @@ async def test_contact_status_service_level_and_gauges(rig: Rig) -> None:
         assert row["oldest_waiting_s"] > 3
         assert {r["window"] for r in shown["rows"]} == {"15m", "1h"}
 
-    live.export(await live.snapshot(rig.sessions, [900]))
+    live.export(await live.snapshot(rig.sessions, [900], rig.clock.now()))
     exposed = generate_latest().decode()
     assert (
         'switchboard_sla_service_level_ratio{channel="call",queue="general",window="15m"} 0.5'

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sla_support import policy_of
 
 from sla_monitor.domain.alerts import alert_id, build_alert, main_wait
 from sla_monitor.domain.clock import (
@@ -20,8 +21,8 @@ from sla_monitor.domain.clock import (
     Step,
     fold,
 )
+from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.explain import explain, render
-from sla_monitor.domain.policy import SlaPolicy, load_policy
 from sla_monitor.domain.status import FiredRecord, LevelState, status
 from switchboard_calendars import Calendar, instant
 from switchboard_events import (
@@ -72,7 +73,7 @@ seq = itertools.count()
 
 @pytest.fixture(scope="module")
 def policy() -> SlaPolicy:
-    return load_policy(POLICY)
+    return policy_of(POLICY)
 
 
 def decision(channel: Channel = Channel.CALL, queue: str = "general", at: float = T0) -> Decision:
@@ -382,7 +383,7 @@ def email_breach(steps: list[Step]) -> PendingAlert:
 
 
 def policy_once() -> SlaPolicy:
-    return load_policy(POLICY)
+    return policy_of(POLICY)
 
 
 def test_a_breach_says_where_the_time_went_per_queue_paused_and_wall() -> None:

@@ -1,6 +1,10 @@
 """sla-monitor on the real broker and database: clocks from events, alerts on the topic.
 
-The test policy (sla_fixtures.short_policy_yaml) gives calls a 2 s first-response target
+The schedulers run on the rig's ManualClock: a test moves it to each instant that
+matters (`rig.advance_to`) and, to show that nothing (more) fires, moves it to just
+before the next due time and reads what was published once the scheduler is idle.
+
+The test policy (sla_support.short_policy_yaml) gives calls a 2 s first-response target
 (warning at 1 s, escalation 1 s after the breach), a 2 s next response (warning 1 s
 before), P1 contacts a 4 s resolution (warning at 2 s), and emails a 2 s business-time
 target; queue `closed` works by a calendar closed today, `general` by one always open.
@@ -11,8 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,16 +24,27 @@ from prometheus_client import REGISTRY
 from sla_fixtures import Rig
 
 from sla_monitor.domain.alerts import alert_id
-from sla_monitor.samples import decision, step
 from switchboard_events import SlaAlert, dlq
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime import kafka
+from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import committed, publish, read_topic
 
 pytestmark = pytest.mark.integration
 
+BACKOFF_S = 1.0
+"""Longer than any of the scheduler's first few backoff delays (0.1 s, doubling, jittered)."""
 
-def now() -> datetime:
-    return datetime.now(UTC)
+
+def after(start: datetime, seconds: float) -> datetime:
+    return start + timedelta(seconds=seconds)
+
+
+async def no_timers(rig: Rig, contact: str) -> bool:
+    """Whether the contact's first-response timers are all cancelled."""
+    sql = f"SELECT count(*) FROM sla.due_alerts WHERE contact_id = '{contact}' AND target = 'first_response'"
+    return await rig.count(sql) == 0
 
 
 def keys(alerts: list[SlaAlert], contact: str | None = None) -> list[tuple[str, str, int]]:
@@ -45,7 +59,7 @@ async def test_unanswered_call_warns_breaches_escalates_in_order_answered_one_ge
     rig: Rig,
 ) -> None:
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(
             decision(
                 "late",
@@ -56,12 +70,18 @@ async def test_unanswered_call_warns_breaches_escalates_in_order_answered_one_ge
                 priority_label="P2",
             ),
             decision("quick", arrived_at=arrived),
-            step("quick", "first_response", arrived + timedelta(seconds=0.3)),
+            step("quick", "first_response", after(arrived, 0.3)),
         )
-        assert await rig.fired(3) == 3
-        await asyncio.sleep(1.5)  # nothing more may come
-        assert await rig.fired(4, timeout=0) == 3
-        alerts = await rig.alerts(expected=3)
+        timers = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
+        await rig.rows(timers, 3)
+        await rig.advance_to(after(arrived, 0.9))
+        assert await rig.published() == 0, "nothing before the warning"
+        for seconds, fired in ((1, 1), (2, 2), (3, 3)):
+            await rig.advance_to(after(arrived, seconds))
+            assert await rig.fired(fired) == fired
+        await rig.advance_to(after(arrived, 3.9))
+        assert await rig.published() == 3, "nothing more may come"
+        alerts = await rig.alerts()
     assert keys(alerts, "quick") == []
     assert keys(alerts, "late") == [
         ("first_response", "warning", 1),
@@ -80,32 +100,39 @@ async def test_unanswered_call_warns_breaches_escalates_in_order_answered_one_ge
     assert warning.elapsed_business_seconds == 1.0
     assert warning.policy_rule == "call"
     assert warning.due_at == arrived + timedelta(seconds=2)
-    for alert, after in zip(alerts, (1, 2, 3), strict=True):
-        assert alert.time == arrived + timedelta(seconds=after)
-        lag = (alert.data.fired_at - alert.time).total_seconds()
-        assert 0 <= lag < 5, f"fired {lag:.2f} s after due"
+    for alert, seconds in zip(alerts, (1, 2, 3), strict=True):
+        assert alert.time == after(arrived, seconds)
+        assert alert.data.fired_at == after(arrived, seconds), "fired in the round it fell due"
     pending = "SELECT count(*) FROM sla.due_alerts WHERE contact_id = 'quick' AND target = 'first_response'"
     assert await rig.scalar(pending) == 0
 
 
 async def test_lifecycle_before_the_decision_ends_up_right(rig: Rig) -> None:
     async with rig.running():
-        arrived = now()
-        # Steps first (they are on another topic), the decisions a moment later.
+        arrived = rig.clock.now()
+        # Steps first (they are on another topic), the decisions once they are stored.
         await rig.send(
-            step("answered", "first_response", arrived + timedelta(seconds=0.2)),
-            step("parked", "waiting_on_customer", arrived + timedelta(seconds=0.2)),
+            step("answered", "first_response", after(arrived, 0.2)),
+            step("parked", "waiting_on_customer", after(arrived, 0.2)),
         )
-        await asyncio.sleep(1.0)
+        await rig.rows("SELECT count(*) FROM sla.lifecycle", 2)
         await rig.send(
             decision("answered", arrived_at=arrived), decision("parked", arrived_at=arrived)
         )
-        await asyncio.sleep(3)
-        assert await rig.fired(1, timeout=0) == 0, "answered in time, or paused since 0.2 s"
-        resumed = now()
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE decision_id IS NOT NULL", 2)
+        await rig.advance_to(after(arrived, 3.5))
+        assert await rig.published() == 0, "answered in time, or paused since 0.2 s"
+        resumed = rig.clock.now()
         await rig.send(step("parked", "customer_replied", resumed))
+        replied = "SELECT count(*) FROM sla.lifecycle WHERE kind = 'customer_replied'"
+        await rig.rows(replied, 1)
+        timers = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
+        await rig.rows(timers, 3)
+        await rig.advance_to(after(resumed, 1.7))
+        assert await rig.published() == 1, "the warning only: 0.2 s counted before the pause"
+        await rig.advance_to(after(resumed, 2.8))
         assert await rig.fired(3) == 3
-        alerts = await rig.alerts(expected=3)
+        alerts = await rig.alerts()
     assert keys(alerts, "parked") == [
         ("first_response", "warning", 1),
         ("first_response", "breach", 1),
@@ -117,16 +144,18 @@ async def test_lifecycle_before_the_decision_ends_up_right(rig: Rig) -> None:
 
 async def test_business_time_waits_for_the_calendar_calendar_time_does_not(rig: Rig) -> None:
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(
             decision("office", channel="email", queue_id="closed", arrived_at=arrived),
             decision("anytime", channel="email", queue_id="general", arrived_at=arrived),
             decision("phone", channel="call", queue_id="closed", arrived_at=arrived),
         )
+        await rig.rows("SELECT count(DISTINCT contact_id) FROM sla.due_alerts", 3)
+        await rig.advance_to(after(arrived, 3))
         assert await rig.fired(5) == 5
-        await asyncio.sleep(1)
-        assert await rig.fired(6, timeout=0) == 5
-        alerts = await rig.alerts(expected=5)
+        await rig.advance_to(after(arrived, 4))
+        assert await rig.published() == 5
+        alerts = await rig.alerts()
     assert keys(alerts, "office") == [], "the closed calendar counts no business time today"
     assert keys(alerts, "anytime") == [
         ("first_response", "warning", 1),
@@ -137,23 +166,31 @@ async def test_business_time_waits_for_the_calendar_calendar_time_does_not(rig: 
         ("first_response", "breach", 1),
         ("first_response", "escalation", 1),
     ], "calls count calendar time, whatever the queue's calendar"
-    due = "SELECT due_at > now() + interval '1 day' FROM sla.due_alerts WHERE contact_id = 'office' AND kind = 'breach' AND target = 'first_response'"
+    due = (
+        f"SELECT due_at > TIMESTAMPTZ '{arrived.isoformat()}' + interval '1 day' FROM sla.due_alerts"
+        " WHERE contact_id = 'office' AND kind = 'breach' AND target = 'first_response'"
+    )
     assert await rig.scalar(due) is True, "the office email is due after the holidays"
 
 
 async def test_pause_and_resume_shift_the_breach_by_the_pause(rig: Rig) -> None:
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(
             decision("c", arrived_at=arrived),
-            step("c", "waiting_on_customer", arrived + timedelta(seconds=0.5)),
+            step("c", "waiting_on_customer", after(arrived, 0.5)),
         )
-        await asyncio.sleep(3)
-        assert await rig.fired(1, timeout=0) == 0
-        resumed = now()
+        await rig.rows("SELECT count(*) FROM sla.lifecycle", 1)
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE decision_id IS NOT NULL", 1)
+        await rig.advance_to(after(arrived, 3))
+        assert await rig.published() == 0
+        resumed = rig.clock.now()
         await rig.send(step("c", "resumed", resumed))
+        timers = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
+        await rig.rows(timers, 3)
+        await rig.advance_to(after(resumed, 2.5))
         assert await rig.fired(3) == 3
-        alerts = await rig.alerts(expected=3)
+        alerts = await rig.alerts()
     assert keys(alerts) == [
         ("first_response", "warning", 1),
         ("first_response", "breach", 1),
@@ -166,23 +203,27 @@ async def test_pause_and_resume_shift_the_breach_by_the_pause(rig: Rig) -> None:
 
 async def test_next_response_and_reopen_restart_their_clocks(rig: Rig) -> None:
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(
             decision("c", arrived_at=arrived, priority_label="P1"),
-            step("c", "first_response", arrived + timedelta(seconds=0.1)),
-            step("c", "customer_replied", arrived + timedelta(seconds=0.2)),
-            step("c", "agent_replied", arrived + timedelta(seconds=0.5)),
-            step("c", "resolved", arrived + timedelta(seconds=0.6)),
+            step("c", "first_response", after(arrived, 0.1)),
+            step("c", "customer_replied", after(arrived, 0.2)),
+            step("c", "agent_replied", after(arrived, 0.5)),
+            step("c", "resolved", after(arrived, 0.6)),
         )
-        await asyncio.sleep(3)
-        assert await rig.fired(1, timeout=0) == 0, "every target met in time"
-        reopened = now()
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE status = 'resolved'", 1)
+        await rig.advance_to(after(arrived, 3))
+        assert await rig.published() == 0, "every target met in time"
+        reopened = rig.clock.now()
         await rig.send(
             step("c", "reopened", reopened),
-            step("c", "customer_replied", reopened + timedelta(seconds=0.1)),
+            step("c", "customer_replied", after(reopened, 0.1)),
         )
+        await rig.rows("SELECT count(*) FROM sla.lifecycle", 6)
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE status = 'open'", 1)
+        await rig.advance_to(after(reopened, 4))
         assert await rig.fired(4) == 4
-        alerts = await rig.alerts(expected=4)
+        alerts = await rig.alerts()
     assert sorted((*key, a.data.cycle) for key, a in zip(keys(alerts), alerts, strict=True)) == [
         ("next_response", "breach", 1, 2),
         ("next_response", "warning", 1, 2),
@@ -190,26 +231,30 @@ async def test_next_response_and_reopen_restart_their_clocks(rig: Rig) -> None:
         ("resolution", "warning", 1, 2),
     ], "the second cycles' own warning and breach"
     by_key = {(a.data.target.value, a.data.kind.value): a for a in alerts}
-    assert by_key[("resolution", "breach")].time == reopened + timedelta(seconds=4)
-    assert by_key[("next_response", "breach")].time == reopened + timedelta(seconds=2.1)
+    assert by_key[("resolution", "breach")].time == after(reopened, 4)
+    assert by_key[("next_response", "breach")].time == after(reopened, 2.1)
 
 
 async def test_abandoned_and_resolved_contacts_get_nothing_more(rig: Rig) -> None:
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(
             decision("gone", arrived_at=arrived, priority_label="P1"),
             decision("done", arrived_at=arrived, priority_label="P1"),
             decision("late", arrived_at=arrived),
-            step("gone", "abandoned", arrived + timedelta(seconds=0.4)),
-            step("done", "resolved", arrived + timedelta(seconds=0.4)),
+            step("gone", "abandoned", after(arrived, 0.4)),
+            step("done", "resolved", after(arrived, 0.4)),
         )
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE status <> 'open'", 2)
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE decision_id IS NOT NULL", 3)
+        await rig.advance_to(after(arrived, 1.2))
         assert await rig.fired(1) == 1
         # The first response comes after the warning, before the breach: nothing after it.
-        await rig.send(step("late", "first_response", now()))
-        await asyncio.sleep(3)
-        assert await rig.fired(2, timeout=0) == 1
-        alerts = await rig.alerts(expected=1)
+        await rig.send(step("late", "first_response", rig.clock.now()))
+        await eventually(lambda: no_timers(rig, "late"), what="the late contact's timers cancelled")
+        await rig.advance_to(after(arrived, 3.9))
+        assert await rig.published() == 1
+        alerts = await rig.alerts()
     assert keys(alerts, "late") == [("first_response", "warning", 1)]
     state = "SELECT status FROM sla.contacts WHERE contact_id = 'gone'"
     assert await rig.scalar(state) == "abandoned"
@@ -220,15 +265,23 @@ async def test_abandoned_and_resolved_contacts_get_nothing_more(rig: Rig) -> Non
 async def test_a_replayed_event_changes_nothing_and_invalid_ones_are_dead_lettered(
     rig: Rig,
 ) -> None:
+    group = rig.settings.consumer_group or "sla"
     async with rig.running():
-        arrived = now()
+        arrived = rig.clock.now()
         d = decision("c", arrived_at=arrived)
-        await rig.send(d, d, step("c", "first_response", arrived + timedelta(seconds=0.1)))
+        await rig.send(d, d, step("c", "first_response", after(arrived, 0.1)))
         await publish(rig.kafka, rig.settings.lifecycle_topic, [(b"c", b'{"type": "nonsense"')])
         letters = await read_topic(rig.kafka, dlq(rig.settings.lifecycle_topic), 1, timeout=10)
         await rig.send(d)
-        await asyncio.sleep(3)
-        assert await rig.fired(1, timeout=0) == 0
+
+        async def all_read() -> bool:
+            offsets = await committed(rig.kafka, group, rig.settings.decisions_topic)
+            return sum(offsets.values()) == 3
+
+        await eventually(all_read, what="the three copies of the decision")
+        await rig.rows("SELECT count(*) FROM sla.lifecycle", 1)
+        await rig.advance_to(after(arrived, 3.9))
+        assert await rig.published() == 0
     assert len(letters) == 1
     assert await rig.scalar("SELECT count(*) FROM sla.lifecycle WHERE contact_id = 'c'") == 1
 
@@ -237,11 +290,16 @@ async def test_two_schedulers_fire_each_alert_exactly_once(rig: Rig) -> None:
     contacts = [f"c{i:03d}" for i in range(150)]
     expected = 3 * len(contacts)
     async with rig.running(schedulers=2, batch=20) as schedulers:
-        arrived = now()
+        arrived = rig.clock.now()
         await rig.send(*(decision(c, arrived_at=arrived) for c in contacts))
-        assert await rig.fired(expected, timeout=30) == expected
-        await asyncio.sleep(1)
-        alerts = await rig.alerts(expected=expected)
+        await rig.rows(
+            "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'", expected
+        )
+        for seconds in (1, 2, 3):
+            await rig.advance_to(after(arrived, seconds))
+        assert await rig.fired(expected) == expected
+        await rig.advance_to(after(arrived, 3.9))
+        alerts = await rig.alerts()
     counts = Counter((a.data.contact_id, *k) for a, k in zip(alerts, keys(alerts), strict=True))
     assert len(counts) == expected
     assert set(counts.values()) == {1}, "no alert may be published twice"
@@ -253,13 +311,11 @@ async def test_two_schedulers_fire_each_alert_exactly_once(rig: Rig) -> None:
 
 async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Rig) -> None:
     """The crash between the database commit and the broker's ack, made to happen."""
-    arrived = now() - timedelta(seconds=10)
+    arrived = rig.clock.now() - timedelta(seconds=10)
     async with rig.running(schedulers=0):
         await rig.send(decision("c", arrived_at=arrived))
-        for _ in range(100):
-            if await rig.scalar("SELECT count(*) FROM sla.due_alerts WHERE due_at < now()") == 3:
-                break
-            await asyncio.sleep(0.1)
+        due = f"SELECT count(*) FROM sla.due_alerts WHERE due_at < TIMESTAMPTZ '{rig.clock.now().isoformat()}'"
+        await rig.rows(due, 3)
     producer = kafka.make_producer(rig.kafka, "sla-crashy")
     await producer.start()
     try:
@@ -276,11 +332,11 @@ async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Ri
         recovered = rig.scheduler(producer)
         assert await recovered.fire_due() == 0, "the timers are gone: they were claimed"
         assert await recovered.republish_stale() == 0, "not before republish_after_s"
-        await asyncio.sleep(rig.settings.republish_after_s)
+        rig.clock.advance(rig.settings.republish_after_s)
         assert await recovered.republish_stale() == 3
     finally:
         await producer.stop()
-    alerts = await rig.alerts(expected=3)
+    alerts = await rig.alerts()
     assert [a.id for a in alerts] == [alert_id("c", *k) for k in keys(alerts)]
     assert keys(alerts) == [
         ("first_response", "warning", 1),
@@ -291,9 +347,11 @@ async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Ri
 
 
 async def test_alert_payload_is_the_contract_json(rig: Rig) -> None:
-    arrived = now() - timedelta(seconds=10)
+    arrived = rig.clock.now() - timedelta(seconds=10)
     async with rig.running():
         await rig.send(decision("c", arrived_at=arrived, tier="vip"))
+        await rig.rows("SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'", 3)
+        await rig.advance_to(after(rig.clock.now(), 0.1))
         messages = await read_topic(rig.kafka, rig.settings.alerts_topic, 3, timeout=10)
     body = json.loads(messages[0].value)
     assert body["type"] == "switchboard.sla.alert.v1"
@@ -320,15 +378,11 @@ class FlakyProducer:
 async def test_broker_failures_while_publishing_are_retried_each_alert_published_once(
     rig: Rig,
 ) -> None:
-    arrived = now() - timedelta(seconds=10)
+    arrived = rig.clock.now() - timedelta(seconds=10)
     async with rig.running(schedulers=0):
         await rig.send(decision("c", arrived_at=arrived))
-        for _ in range(200):
-            timers = "SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'"
-            marks = await rig.count("SELECT count(*) FROM sla.watermarks")
-            if await rig.count(timers) == 3 and marks == 2 * rig.kafka.partitions:
-                break
-            await asyncio.sleep(0.05)
+        await rig.rows("SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'", 3)
+        await rig.rows("SELECT count(*) FROM sla.watermarks", 2 * rig.kafka.partitions)
     producer = kafka.make_producer(rig.kafka, "sla-flaky")
     await producer.start()
     failures: list[Exception] = [
@@ -339,16 +393,24 @@ async def test_broker_failures_while_publishing_are_retried_each_alert_published
     flaky = FlakyProducer(producer, failures)
     republished = REGISTRY.get_sample_value("switchboard_sla_alerts_republished_total")
     scheduler = rig.scheduler(flaky)
-    running = asyncio.create_task(scheduler.run())
+    stop = asyncio.Event()
+    running = asyncio.create_task(scheduler.run(stop))
+
+    async def published_after_backoff() -> int | None:
+        if rig.clock.sleeping:
+            rig.clock.advance(BACKOFF_S)  # the scheduler waits out its backoff on the clock
+        found = await rig.published()
+        return found if found >= 3 else None
+
     try:
-        assert await rig.fired(3) == 3
+        assert await eventually(published_after_backoff, what="3 alerts published") == 3
         assert not running.done(), "the scheduler must keep running through broker failures"
         assert failures == []
     finally:
-        scheduler.stop()
+        stop.set()
         await asyncio.wait_for(running, 30)
         await producer.stop()
-    alerts = await rig.alerts(expected=3)
+    alerts = await rig.alerts()
     assert sorted(a.id for a in alerts) == sorted(alert_id("c", *k) for k in keys(alerts))
     assert len(alerts) == 3, "each alert exactly once"
     assert scheduler.retrying is None
@@ -356,19 +418,9 @@ async def test_broker_failures_while_publishing_are_retried_each_alert_published
     assert again == republished, "retried in place, not left to the crash-recovery sweep"
 
 
-async def until(what: str, check: Callable[[], Awaitable[bool]], timeout: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if await check():
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def test_one_lifecycle_id_from_two_desktops_answers_both_contacts(rig: Rig) -> None:
-    arrived = now()
-    answered = arrived + timedelta(seconds=0.3)
+    arrived = rig.clock.now()
+    answered = after(arrived, 0.3)
     steps = [
         step(contact, "first_response", answered).model_copy(
             update={"id": "lc-0001", "source": desktop}
@@ -388,12 +440,12 @@ async def test_one_lifecycle_id_from_two_desktops_answers_both_contacts(rig: Rig
             decision("chat-a", arrived_at=arrived), decision("chat-b", arrived_at=arrived)
         )
         await rig.send(*steps)
-        await until("the two decisions", lambda: read(s.decisions_topic, 2))
-        await until("the two first responses", lambda: read(s.lifecycle_topic, 2))
+        await eventually(lambda: read(s.decisions_topic, 2), what="the two decisions")
+        await eventually(lambda: read(s.lifecycle_topic, 2), what="the two first responses")
         assert await rig.count(stored) == 2, "both first responses are recorded"
         assert await rig.count(pending) == 0, "neither contact can breach its first response"
         # The same steps again (a replay) change nothing.
         await rig.send(*steps)
-        await until("the replayed steps", lambda: read(s.lifecycle_topic, 4))
+        await eventually(lambda: read(s.lifecycle_topic, 4), what="the replayed steps")
     assert await rig.count(stored) == 2
     assert await rig.count(pending) == 0

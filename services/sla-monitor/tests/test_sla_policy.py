@@ -9,13 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from sla_support import policy_of
 
 from sla_monitor.__main__ import main
 from sla_monitor.config import DEFAULT_POLICY
+from sla_monitor.domain.compiled import Facts
 from sla_monitor.domain.durations import format_duration, parse_duration
 from sla_monitor.domain.errors import PolicyInvalid
-from sla_monitor.domain.policy import Facts, load_policy
 from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 
 BASE = """
 calendars:
@@ -33,13 +36,13 @@ default:
 
 def problems(text: str) -> list[str]:
     with pytest.raises(PolicyInvalid) as caught:
-        load_policy(text)
+        policy_of(text)
     return caught.value.problems
 
 
 def test_the_shipped_policy_is_valid_and_found_without_configuration() -> None:
     assert DEFAULT_POLICY.is_file()
-    policy = load_policy(DEFAULT_POLICY.read_bytes())
+    policy = policy_of(DEFAULT_POLICY.read_bytes())
     call = policy.targets_for(Facts(Channel.CALL, "P3", None))
     assert call[SlaTarget.FIRST_RESPONSE].seconds == 20
     assert call[SlaTarget.FIRST_RESPONSE].basis == "calendar"
@@ -55,7 +58,7 @@ def test_the_shipped_policy_is_valid_and_found_without_configuration() -> None:
 
 
 def test_the_most_specific_rule_wins_per_target_and_ties_go_to_the_first() -> None:
-    policy = load_policy(
+    policy = policy_of(
         BASE
         + """
 rules:
@@ -239,8 +242,6 @@ def test_check_and_explain_commands(tmp_path: Path, capsys: pytest.CaptureFixtur
     bad.write_text(BASE.replace("target: 1h", "target: later"))
     assert main(["check", str(bad)]) == 1
     assert "default.first_response.target (line 10)" in capsys.readouterr().out
-
-    from sla_monitor.samples import decision, step
 
     event = decision("c1", channel="email", tier="vip", priority_label="P1")
     (tmp_path / "decision.json").write_text(event.model_dump_json())

@@ -4,17 +4,18 @@ the old one stays; a change re-plans the open contacts (on the real broker and d
 
 from __future__ import annotations
 
-import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sla_fixtures import Rig, short_policy_yaml
+from sla_fixtures import Rig
+from sla_support import short_policy_yaml
 
 from sla_monitor.api import build_router
-from sla_monitor.samples import decision, step
 from sla_monitor.service import replan
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime.testing import auth
 from switchboard_runtime.web import create_app
 
@@ -29,7 +30,7 @@ def reloads(result: str) -> float:
 
 
 def client_for(rig: Rig) -> httpx.AsyncClient:
-    router = build_router(rig.policies, rig.sessions, [900])
+    router = build_router(rig.policies, rig.sessions, [900], rig.clock)
     app = create_app("sla-monitor", {}, [router], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     return httpx.AsyncClient(transport=transport, base_url="http://sla.test", headers=auth.HEADERS)
@@ -40,7 +41,9 @@ async def test_an_invalid_policy_is_refused_counted_and_shown_while_the_old_one_
 ) -> None:
     holder = rig.policies
     before, refused, applied = holder.current, reloads("refused"), reloads("applied")
-    broken = short_policy_yaml().replace("timezone: UTC", "timezone: Mars/Olympus")
+    broken = short_policy_yaml(rig.clock.now().date()).replace(
+        "timezone: UTC", "timezone: Mars/Olympus"
+    )
     broken = broken.replace("calendar: always}", "calendar: nowhere}", 1)
     rig.policy_file.write_text(broken)
     assert not holder.reload()
@@ -59,7 +62,7 @@ async def test_an_invalid_policy_is_refused_counted_and_shown_while_the_old_one_
     assert shown["last_refused"]["problems"] == problems
 
     rig.policy_file.write_text(
-        short_policy_yaml().replace(P1_RESOLUTION, "resolution: {target: 9s")
+        short_policy_yaml(rig.clock.now().date()).replace(P1_RESOLUTION, "resolution: {target: 9s")
     )
     assert holder.reload()
     assert holder.current.version != before.version
@@ -71,9 +74,8 @@ async def test_an_invalid_policy_is_refused_counted_and_shown_while_the_old_one_
 
 
 async def test_a_policy_change_replans_open_contacts_and_leaves_closed_ones(rig: Rig) -> None:
-    # P1: resolution 4 s of calendar time, warning at 50 % (sla_fixtures policy); then 10 s.
-    t0 = datetime.now(UTC) - timedelta(minutes=5)
-    clock = [t0 + timedelta(seconds=1.5)]
+    # P1: resolution 4 s of calendar time, warning at 50 % (sla_support policy); then 10 s.
+    t0 = rig.clock.now()
 
     def at(seconds: float) -> datetime:
         return t0 + timedelta(seconds=seconds)
@@ -84,17 +86,20 @@ async def test_a_policy_change_replans_open_contacts_and_leaves_closed_ones(rig:
     )
     version = "SELECT policy_version FROM sla.contacts WHERE contact_id = '{}'"
     old = rig.policy.version
-    async with rig.running(now=lambda: clock[0]):
+    async with rig.running():
         await rig.send(
             decision("open", arrived_at=t0, priority=900, priority_label="P1"),
             decision("done", arrived_at=t0, priority=900, priority_label="P1"),
             step("done", "resolved", at(0.5)),
         )
-        await until(rig, "SELECT count(*) FROM sla.contacts WHERE status = 'resolved'", 1)
-        await until(rig, f"SELECT count(*) FROM ({breach}) b", 1)
+        await rig.rows("SELECT count(*) FROM sla.contacts WHERE status = 'resolved'", 1)
+        await rig.rows(f"SELECT count(*) FROM ({breach}) b", 1)
+        await rig.advance_to(at(1.5))
         assert await rig.scalar(breach) == at(4)
 
-        longer = short_policy_yaml().replace(P1_RESOLUTION, "resolution: {target: 10s")
+        longer = short_policy_yaml(rig.clock.now().date()).replace(
+            P1_RESOLUTION, "resolution: {target: 10s"
+        )
         rig.policy_file.write_text(longer)
         assert rig.policies.reload()
         new = rig.policy.version
@@ -104,9 +109,10 @@ async def test_a_policy_change_replans_open_contacts_and_leaves_closed_ones(rig:
         assert await rig.scalar(version.format("done")) == old, "a closed contact keeps its plan"
         assert await replan(rig.sessions, rig.policy) == 0, "nothing left to re-plan"
 
-        clock[0] = at(11)
+        await rig.advance_to(at(11))
         assert await rig.fired(2, where="target = 'resolution'") == 2
-        sent = await rig.alerts(expected=2 + 3)  # and first response: warning, breach, escalation
+        sent = await rig.alerts()  # and first response: warning, breach, escalation
+        assert len(sent) == 2 + 3
     resolution = sorted(
         (a.data.kind.value, a.time, a.data.target_seconds)
         for a in sent
@@ -114,10 +120,3 @@ async def test_a_policy_change_replans_open_contacts_and_leaves_closed_ones(rig:
     )
     assert resolution == [("breach", at(10), 10), ("warning", at(5), 10)]
     assert {a.data.contact_id for a in sent if a.data.target.value == "resolution"} == {"open"}
-
-
-async def until(rig: Rig, sql: str, expected: int) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while await rig.count(sql) < expected:
-        assert asyncio.get_running_loop().time() < deadline, f"waited for {sql!r}"
-        await asyncio.sleep(0.05)

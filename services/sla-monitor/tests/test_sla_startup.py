@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import pytest
 from sla_fixtures import Rig
 
-from sla_monitor.samples import decision
+from switchboard_events.testing import decided as decision
+from switchboard_runtime.clock import SYSTEM_CLOCK
+from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.net import free_port, readiness, tcp_proxy
 
 pytestmark = pytest.mark.integration
-
-
-async def wait_until(what: str, timeout: float, check: object) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 async def test_started_without_a_broker_it_serves_not_ready_then_consumes_and_alerts(
@@ -40,12 +32,14 @@ async def test_started_without_a_broker_it_serves_not_ready_then_consumes_and_al
             and bootstrap in answer[1]["problems"].get("broker", "")
         )
 
-    await wait_until("/readyz to answer 503 naming the broker", 60, not_ready_naming_the_broker)
+    await eventually(
+        not_ready_naming_the_broker, what="/readyz to answer 503 naming the broker", timeout=60
+    )
 
     async def retried() -> bool:
         return log.read_text().count("transient failure, retrying") >= 4
 
-    await wait_until("both producers to retry the broker", 90, retried)
+    await eventually(retried, what="the producer to retry the broker", timeout=90)
     assert proc.poll() is None, "sla-monitor must keep waiting for the broker, not exit"
 
     host, _, port = rig.kafka.bootstrap.rpartition(":")
@@ -55,9 +49,16 @@ async def test_started_without_a_broker_it_serves_not_ready_then_consumes_and_al
             answer = await readiness(http_port)
             return answer is not None and answer[0] == 200
 
-        await wait_until("/readyz to answer 200 once the broker is reachable", 90, ready)
-        await rig.send(decision("late-start"))
+        await eventually(
+            ready, what="/readyz to answer 200 once the broker is reachable", timeout=90
+        )
+        # The process keeps real time: the call arrives now.
+        await rig.send(decision("late-start", arrived_at=SYSTEM_CLOCK.now()))
+
+        async def alerted() -> bool:
+            return await rig.published("contact_id = 'late-start'") >= 1
+
         # The consumer applied the decision and the scheduler, started late, fires its alerts.
-        assert await rig.fired(1, timeout=60, where="contact_id = 'late-start'") >= 1
+        await eventually(alerted, what="an alert for the late-started contact", timeout=60)
     proc.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(proc.wait, 20) == 0

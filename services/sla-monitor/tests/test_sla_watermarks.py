@@ -15,11 +15,14 @@ import pytest
 from prometheus_client import REGISTRY
 from sla_fixtures import Rig
 
-from sla_monitor.samples import decision, step
 from sla_monitor.service import consumed_until
 from switchboard_events import Event, encode
+from switchboard_events.testing import decided as decision
+from switchboard_events.testing import lifecycle as step
 from switchboard_runtime import kafka
+from switchboard_runtime.clock import SYSTEM_CLOCK
 from switchboard_runtime.runner import Progress
+from switchboard_runtime.testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -48,18 +51,11 @@ async def produce_at(rig: Rig, topic: str, events: Sequence[tuple[Event, datetim
         await producer.stop()
 
 
-async def wait_for(rig: Rig, sql: str, expected: int, timeout: float = 60) -> int:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while (found := await rig.count(sql)) < expected:
-        if asyncio.get_running_loop().time() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    return found
-
-
 async def test_a_lagging_monitor_alerts_only_contacts_not_answered_in_time(rig: Rig) -> None:
-    t0 = datetime.now(UTC) - timedelta(seconds=30)
+    # Record times are real (the broker's fetches answer in real time); the clock too, here.
+    t0 = SYSTEM_CLOCK.now() - timedelta(seconds=30)
     late = t0 + timedelta(seconds=75)  # the scheduler's clock: every level is past due
+    rig.clock.set(late)
     contacts = ANSWERED + UNANSWERED
     await produce_at(
         rig,
@@ -78,11 +74,11 @@ async def test_a_lagging_monitor_alerts_only_contacts_not_answered_in_time(rig: 
     # The consumer has read the decisions but none of the lifecycle yet.
     async with rig.running(schedulers=0, topics=[rig.settings.decisions_topic]):
         timed = "SELECT count(DISTINCT contact_id) FROM sla.due_alerts"
-        assert await wait_for(rig, timed, len(contacts)) == len(contacts)
+        assert await rig.rows(timed, len(contacts)) == len(contacts)
     producer = kafka.make_producer(rig.kafka, "sla-late")
     await producer.start()
     try:
-        scheduler = rig.scheduler(producer, now=lambda: late)
+        scheduler = rig.scheduler(producer)
         assert await scheduler.fire_due() == 0, "the lifecycle is unread: nothing may fire yet"
         await scheduler.count_held_back()
         held = REGISTRY.get_sample_value("switchboard_sla_alerts_held_back")
@@ -92,11 +88,25 @@ async def test_a_lagging_monitor_alerts_only_contacts_not_answered_in_time(rig: 
 
     # Now it catches up on the lifecycle backlog while the scheduler runs.
     expected = PER_UNANSWERED * len(UNANSWERED)
-    async with rig.running(now=lambda: late):
+    async with rig.running():
         steps = "SELECT count(*) FROM sla.lifecycle"
-        assert await wait_for(rig, steps, NOISE + len(ANSWERED)) == NOISE + len(ANSWERED)
-        assert await rig.fired(expected, timeout=30) == expected
-        alerts = await rig.alerts(expected=expected)
+
+        async def caught_up() -> int | None:
+            if rig.clock.sleeping:
+                rig.clock.advance(0.1)  # a scheduler round at every look, all along the catch-up
+            found = await rig.count(steps)
+            return found if found >= NOISE + len(ANSWERED) else None
+
+        assert await eventually(caught_up, what="the lifecycle backlog") == NOISE + len(ANSWERED)
+        # Read past every level of the unanswered (t0 + 3 s) on every partition: none waits.
+        read_past = (
+            "SELECT count(*) FROM sla.watermarks"
+            f" WHERE consumed_until >= TIMESTAMPTZ '{(t0 + timedelta(seconds=3)).isoformat()}'"
+        )
+        await rig.rows(read_past, 2 * rig.kafka.partitions)
+        await rig.advance_to(rig.clock.now() + timedelta(seconds=0.1))
+        assert await rig.fired(expected) == expected
+        alerts = await rig.alerts()
     assert sorted({a.data.contact_id for a in alerts}) == UNANSWERED
     assert len(alerts) == expected
     assert await rig.count("SELECT count(*) FROM sla.alerts") == expected

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -12,13 +11,13 @@ from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import live, repository
+from sla_monitor import live
 from sla_monitor.domain.clock import Step, fold
+from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain
-from sla_monitor.domain.policy import load_policy
 from sla_monitor.domain.status import ContactSla, status
-from sla_monitor.policy_store import PolicyHolder
+from sla_monitor.repository.reads import PgReadStore
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
     DECISIONS_DECODER,
@@ -28,6 +27,8 @@ from switchboard_events import (
     RoutingDecided,
 )
 from switchboard_runtime.auth import Scope, require
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.policies import PolicyHolder, policy_version
 
 
 def parse_decision(raw: Any) -> RoutingDecided:
@@ -50,9 +51,10 @@ def parse_steps(raws: Sequence[Any]) -> list[Step]:
 
 
 def build_router(
-    policies: PolicyHolder,
+    policies: PolicyHolder[SlaPolicy],
     sessions: async_sessionmaker[AsyncSession],
     windows: Sequence[int],
+    clock: Clock = SYSTEM_CLOCK,
 ) -> APIRouter:
     router = APIRouter(prefix="/sla", tags=["sla"])
 
@@ -65,15 +67,16 @@ def build_router(
         """Per target (every cycle): due time, elapsed, remaining and paused time, and each
         alert level with when it is (or was) reached and whether and when it fired."""
         async with sessions() as session:
-            decision, steps = await repository.load_history(session, contact_id)
-            fired = await repository.fired_alerts(session, contact_id)
+            reads = PgReadStore(session)
+            decision, steps = await reads.load_history(contact_id)
+            fired = await reads.fired_alerts(contact_id)
         if decision is None:
             detail = (
                 f"no routing decision for contact {contact_id!r} yet"
                 f" ({len(steps)} lifecycle step(s) kept until it arrives)"
             )
             raise HTTPException(404, detail)
-        return status(fold(decision, steps, policies.current), time.time(), fired)
+        return status(fold(decision, steps, policies.current), clock.time(), fired)
 
     @router.get("/policy", dependencies=[require(Scope.STATE_READ)])
     async def active_policy() -> dict[str, Any]:
@@ -100,7 +103,7 @@ def build_router(
     async def check(content: Annotated[str, Body(media_type="application/yaml")]) -> JSONResponse:
         """Validate a policy file (the request body, YAML); 422 lists each problem with its path."""
         try:
-            checked = load_policy(content)
+            checked = load_policy(content, policy_version(content.encode()))
         except PolicyInvalid as exc:
             return JSONResponse({"valid": False, "problems": exc.problems}, status_code=422)
         return JSONResponse(
@@ -121,7 +124,7 @@ def build_router(
             steps = parse_steps(lifecycle)
         except InvalidEvent as exc:
             raise HTTPException(422, exc.reason) from None
-        now = at.timestamp() if at is not None else time.time()
+        now = at.timestamp() if at is not None else clock.time()
         return explain(policies.current, decision_of(event).decision, steps, now)
 
     @router.get("/service-level", dependencies=[require(Scope.STATE_READ)])
@@ -132,7 +135,7 @@ def build_router(
         chosen = window or list(windows)
         if any(w < 60 or w > 7 * 86_400 for w in chosen):
             raise HTTPException(422, "windows must be 60..604800 seconds")
-        rows = await live.snapshot(sessions, chosen)
+        rows = await live.snapshot(sessions, chosen, clock.now())
         return {"windows": [live.window_label(w) for w in chosen], "rows": live.as_json(rows)}
 
     return router

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import metrics, repository
+from sla_monitor import metrics
 from sla_monitor.domain.durations import format_duration
-from sla_monitor.repository import ServiceLevelRow
-from switchboard_runtime.runner import is_transient
+from sla_monitor.repository.reads import PgReadStore, ServiceLevelRow
+from switchboard_runtime.clock import Clock, sleep_unless
+from switchboard_runtime.host import Task
+from switchboard_runtime.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -67,25 +68,28 @@ def export(rows: Sequence[ServiceLevelRow]) -> None:
 
 
 async def snapshot(
-    sessions: async_sessionmaker[AsyncSession], windows: Sequence[int]
+    sessions: async_sessionmaker[AsyncSession], windows: Sequence[int], now: datetime
 ) -> list[ServiceLevelRow]:
     async with sessions() as session:
-        return await repository.service_level(session, windows, datetime.now(UTC))
+        return await PgReadStore(session).service_level(windows, now)
 
 
-async def refresh_forever(
+def refresher(
     sessions: async_sessionmaker[AsyncSession],
     windows: Sequence[int],
     every_s: float,
-    stop: asyncio.Event,
-) -> None:
-    """Refresh the gauges every `every_s` until `stop`; a failed refresh keeps the last values."""
-    while not stop.is_set():
-        try:
-            export(await snapshot(sessions, windows))
-        except Exception as exc:
-            if not is_transient(exc):
-                raise
-            log.warning("live service level: refresh failed", extra={"error": repr(exc)[:300]})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), every_s)
+    clock: Clock,
+) -> Task:
+    """The host task refreshing the gauges every `every_s`; a failed refresh keeps the last values."""
+
+    async def refresh(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                export(await snapshot(sessions, windows, clock.now()))
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("live service level: refresh failed", extra={"error": repr(exc)[:300]})
+            await sleep_unless(clock, every_s, stop)
+
+    return refresh

@@ -18,38 +18,34 @@ lags, alerts wait for it rather than fire on wall time alone.
 - A consumer that stops a clock deletes its timers in its own transaction; a timer
   the scheduler holds makes that delete wait, so it is fired or cancelled, never both.
 
-The loop sleeps until the next timer is due, at most `poll_s`. Transient failures
-(database or broker down) are retried with backoff: publishing the alerts of a round
-is retried in place until acknowledged (they are recorded already, so none is lost,
-and a retry repeats the same ids); anything else fails the round and is retried.
+The loop sleeps until the next timer is due, at most `poll_s`, on its `Clock` (tests move
+a `ManualClock`). Transient failures (database or broker down) are retried with the
+runtime's backoff (`RetryPolicy`): publishing the alerts of a round is retried in place
+until acknowledged (they are recorded already, so none is lost, and a retry repeats the
+same ids); anything else fails the round and is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import random
-import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import metrics, repository
+from sla_monitor import metrics
 from sla_monitor.domain.alerts import build_alert, main_wait
-from sla_monitor.repository import FiredAlert
-from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, AlertKind, encode
-from switchboard_runtime.runner import is_transient
+from sla_monitor.repository.rows import FiredAlert
+from sla_monitor.repository.scheduler import AlertStore, PgAlertStore
+from switchboard_events import AlertKind, encode
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock, sleep_unless
+from switchboard_runtime.retry import DEFAULT_RETRY, RetryPolicy, is_transient, until_done
+from switchboard_runtime.runner import Output
 
 log = logging.getLogger(__name__)
-HEADERS = [(CONTENT_TYPE_HEADER, CONTENT_TYPE.encode())]
 MIN_WAIT_S = 0.01
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:
@@ -63,79 +59,84 @@ class Scheduler:
         poll_s: float = 0.25,
         batch: int = 500,
         republish_after_s: float = 5.0,
-        max_backoff_s: float = 5.0,
-        now: Callable[[], datetime] = wall_clock,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        clock: Clock = SYSTEM_CLOCK,
+        stores: Callable[[AsyncSession], AlertStore] = PgAlertStore,
     ) -> None:
         self._sessions = sessions
         self._producer = producer
         self._topic = topic
         self._gate = list(watermark_topics)
-        self._now = now
+        self._clock = clock
+        self._stores = stores
         self._poll_s = poll_s
         self._batch = batch
         self._republish_after = timedelta(seconds=republish_after_s)
-        self._max_backoff = max_backoff_s
+        self._retry = retry
         self._stop = asyncio.Event()
-        self.last_round = time.monotonic()
+        self.last_round = clock.monotonic()
         self.fired = 0
         self.retrying: str | None = None
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def stalled(self, limit_s: float) -> bool:
-        return time.monotonic() - self.last_round > limit_s
+        return self._clock.monotonic() - self.last_round > limit_s
 
-    async def run(self) -> None:
-        """Fire due alerts until `stop()`; raises on anything not transient."""
-        delay = 0.1
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fire due alerts until `stop` is set (a host task); raises on anything not transient.
+
+        The round in flight when `stop` is set is finished: claimed alerts are published
+        and marked (a publish still failing then is left to the next instance's sweep).
+        """
+        self._stop = stop
+        delays = self._retry.delays()
         next_sweep = 0.0
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 fired = await self.fire_due()
-                if time.monotonic() >= next_sweep:
+                if self._clock.monotonic() >= next_sweep:
                     await self.republish_stale()
                     await self.count_held_back()
-                    next_sweep = time.monotonic() + min(1.0, self._republish_after.total_seconds())
+                    sweep_every = min(1.0, self._republish_after.total_seconds())
+                    next_sweep = self._clock.monotonic() + sweep_every
                 wait = 0.0 if fired >= self._batch else await self._until_next_due()
-                delay = 0.1
+                delays = self._retry.delays()
             except Exception as exc:
-                if not is_transient(exc):
+                delay = next(delays, None) if is_transient(exc) else None
+                if delay is None:  # not transient, or the policy's attempts are spent
                     raise
+                wait = delay
                 metrics.SCHEDULER_ERRORS.inc()
                 log.warning(
                     "scheduler: transient failure, retrying",
-                    extra={"error": repr(exc)[:300], "retry_in_s": delay},
+                    extra={"error": repr(exc)[:300], "retry_in_s": wait},
                 )
-                wait = delay * (0.5 + random.random())
-                delay = min(delay * 2, self._max_backoff)
             self._mark()
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), wait)
+                await sleep_unless(self._clock, wait, stop)
 
     def _mark(self) -> None:
-        self.last_round = time.monotonic()
-        metrics.SCHEDULER_LAST_RUN.set(time.time())
+        self.last_round = self._clock.monotonic()
+        metrics.SCHEDULER_LAST_RUN.set(self._clock.time())
 
     async def fire_due(self) -> int:
         """One round: claim, record, publish, mark. Returns how many timers were taken."""
-        now = self._now()
+        now = self._clock.now()
         async with self._sessions() as session:
+            store = self._stores(session)
             async with session.begin():
-                due = await repository.claim_due(session, now, self._batch, self._gate)
+                due = await store.claim_due(now, self._batch, self._gate)
                 if not due:
                     return 0
                 fired = []
                 for pending in due:
                     alert = build_alert(pending, now)
                     fired.append(FiredAlert(pending, alert.id, now, encode(alert)))
-                claimed = await repository.record_fired(session, fired)
+                claimed = await store.record_fired(fired)
             fresh = [f for f in fired if f.alert_id in claimed]
             if not await self._publish([(f.pending.contact_id, f.payload) for f in fresh]):
                 return len(due)  # stopping: the outbox keeps them for the sweep
             async with session.begin():
-                await repository.mark_published(session, [f.alert_id for f in fresh], now)
+                await store.mark_published([f.alert_id for f in fresh], now)
         for f in fresh:
             metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
             if f.pending.kind is AlertKind.BREACH:
@@ -155,53 +156,55 @@ class Scheduler:
 
     async def republish_stale(self) -> int:
         """Publish again what was recorded but not acknowledged `republish_after_s` ago."""
-        now = self._now()
+        now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            stale = await repository.claim_unpublished(
-                session, now - self._republish_after, self._batch
-            )
+            store = self._stores(session)
+            stale = await store.claim_unpublished(now - self._republish_after, self._batch)
             if not stale:
                 return 0
             # One attempt: the rows stay locked meanwhile; a failure is retried next sweep.
             await self._send([(contact, payload) for _, contact, payload in stale])
-            await repository.mark_published(session, [ident for ident, _, _ in stale], now)
+            await store.mark_published([ident for ident, _, _ in stale], now)
         metrics.REPUBLISHED.inc(len(stale))
         log.warning("re-published alerts left unacknowledged", extra={"count": len(stale)})
         return len(stale)
 
     async def _publish(self, records: list[tuple[str, bytes]]) -> bool:
-        """Send and await the acks, retrying transient failures; False if stopped first.
+        """Send and await the acks, retrying transient failures; False once stopped.
 
         The alerts are recorded already: a retry sends the same ids again, and alerts
-        given up at a stop are published by the sweep of the next instance to run.
+        given up at a stop are published by the sweep of the next instance to run. A send
+        in flight at the stop is not cancelled: the round finishes (see `run`).
         """
-        delay = 0.1
-        while True:
-            try:
-                await self._send(records)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                metrics.SCHEDULER_ERRORS.inc()
-                self.retrying = f"publish: {type(exc).__name__}"
-                log.warning(
-                    "scheduler: publishing alerts failed, retrying",
-                    extra={"error": repr(exc)[:300], "alerts": len(records), "retry_in_s": delay},
-                )
-                self._mark()  # alive, and retrying: readiness says so
-                if self._stop.is_set():
-                    return False
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), delay * (0.5 + random.random()))
-                delay = min(delay * 2, self._max_backoff)
-            else:
-                self.retrying = None
-                return True
+        try:
+            await until_done(
+                f"publish {len(records)} alert(s)",
+                lambda: self._send(records),
+                stop=asyncio.Event(),  # never set: a failure after the stop ends it instead
+                report=self._report,
+                policy=self._retry,
+                clock=self._clock,
+                retry_if=lambda exc: is_transient(exc) and not self._stop.is_set(),
+            )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            return False
+        return True
+
+    def _report(self, reason: str | None) -> None:
+        self.retrying = reason
+        if reason is not None:
+            metrics.SCHEDULER_ERRORS.inc()
+            self._mark()  # alive, and retrying: readiness says so
 
     async def _send(self, records: list[tuple[str, bytes]]) -> None:
+        outputs = [
+            Output.of(self._topic, payload, key=contact.encode()) for contact, payload in records
+        ]
         futures = [
-            await self._producer.send(self._topic, payload, key=contact.encode(), headers=HEADERS)
-            for contact, payload in records
+            await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
+            for o in outputs
         ]
         if futures:
             await asyncio.gather(*futures)
@@ -209,13 +212,14 @@ class Scheduler:
     async def count_held_back(self) -> None:
         """Export how many timers past due wait for the consumer (the monitor lags)."""
         async with self._sessions() as session:
-            metrics.HELD_BACK.set(await repository.held_back(session, self._now(), self._gate))
+            held = await self._stores(session).held_back(self._clock.now(), self._gate)
+        metrics.HELD_BACK.set(held)
 
     async def _until_next_due(self) -> float:
         """Until the next timer falls due; at most `poll_s`, when watermarks are looked at again."""
-        now = self._now()
+        now = self._clock.now()
         async with self._sessions() as session:
-            due = await repository.next_due(session, now)
+            due = await self._stores(session).next_due(now)
         if due is None:
             return self._poll_s
         return min(self._poll_s, max(MIN_WAIT_S, (due - now).total_seconds()))

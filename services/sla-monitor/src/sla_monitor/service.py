@@ -22,27 +22,30 @@ The scheduler fires a timer only once its partition is read past the timer's tim
 
 from __future__ import annotations
 
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import metrics, repository
-from sla_monitor.config import SCHEMA
+from sla_monitor import metrics
 from sla_monitor.domain.clock import Decision, QueueRef, fold
-from sla_monitor.domain.policy import SlaPolicy
-from sla_monitor.policy_store import PolicyHolder
-from sla_monitor.repository import DecisionRow, StepRow
+from sla_monitor.domain.compiled import SlaPolicy
+from sla_monitor.repository.consumer import ClockStore, PgClockStore
+from sla_monitor.repository.rows import DecisionRow, StepRow
 from switchboard_events import ContactLifecycle, Event, RoutingDecided
-from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.db import Claim, Delivery
+from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import Output, Progress, Record
 
 REPLAN_CHUNK = 500
 """Open contacts re-planned per transaction after a policy change."""
 WATERMARK_INTERVAL_S = 0.1
 """Write watermarks at most this often: a skipped report is repeated by the next poll."""
+
+Stores = Callable[[AsyncSession], ClockStore]
+"""The clock store on a transaction's session (`PgClockStore`; a fake in tests)."""
 
 
 def decision_of(event: RoutingDecided) -> DecisionRow:
@@ -71,13 +74,15 @@ def step_of(event: ContactLifecycle) -> StepRow:
 class SlaHandler:
     """The runner's handler: reads the policy in force, owns no other state."""
 
-    def __init__(self, policies: PolicyHolder) -> None:
+    def __init__(self, policies: PolicyHolder[SlaPolicy], stores: Stores = PgClockStore) -> None:
         self.policies = policies
+        self._stores = stores
 
     async def __call__(
         self, batch: Sequence[Record[Event]], session: AsyncSession
     ) -> Sequence[Output]:
-        deliveries = await claim_events(session, SCHEMA, [Claim.of(r) for r in batch])
+        store = self._stores(session)
+        deliveries = await store.claim([Claim.of(r) for r in batch])
         decisions: list[DecisionRow] = []
         steps: list[StepRow] = []
         partitions: dict[str, int] = {}  # both topics put a contact on the same partition
@@ -99,15 +104,15 @@ class SlaHandler:
             known = newest.get(row.decision.contact_id)
             if known is None or row.decided_at > known.decided_at:
                 newest[row.decision.contact_id] = row
-        decided = await repository.upsert_contacts(session, touched, list(newest.values()))
+        decided = await store.upsert_contacts(touched, list(newest.values()))
         # Read once the contacts are locked: a re-plan after a swap waits for this batch
         # and sees its version, or ran before it and the swap is visible here.
         policy = self.policies.current
-        histories = await repository.insert_steps(session, steps, list(decided))
+        histories = await store.insert_steps(steps, list(decided))
         states = [fold(d, histories.get(cid, []), policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
-        scheduled = await repository.replace_due_alerts(session, list(decided), pending, partitions)
-        await repository.update_summaries(session, states)
+        scheduled = await store.replace_due_alerts(list(decided), pending, partitions)
+        await store.update_summaries(states)
 
         metrics.DECISIONS.inc(len(decisions))
         for step in steps:
@@ -118,7 +123,10 @@ class SlaHandler:
 
 
 async def replan(
-    sessions: async_sessionmaker[AsyncSession], policy: SlaPolicy, chunk: int = REPLAN_CHUNK
+    sessions: async_sessionmaker[AsyncSession],
+    policy: SlaPolicy,
+    chunk: int = REPLAN_CHUNK,
+    stores: Stores = PgClockStore,
 ) -> int:
     """Fold every open contact planned with another policy again with `policy`; how many.
 
@@ -129,16 +137,17 @@ async def replan(
     total = 0
     while True:
         async with sessions() as session, session.begin():
-            decisions = await repository.lock_stale_open(session, policy.version, chunk)
+            store = stores(session)
+            decisions = await store.lock_stale_open(policy.version, chunk)
             if not decisions:
                 return total
             ids = [d.contact_id for d in decisions]
-            histories = await repository.load_steps(session, ids)
+            histories = await store.load_steps(ids)
             states = [fold(d, histories.get(d.contact_id, []), policy) for d in decisions]
-            partitions = await repository.timer_partitions(session, ids)
+            partitions = await store.timer_partitions(ids)
             pending = [alert for state in states for alert in state.pending_alerts()]
-            scheduled = await repository.replace_due_alerts(session, ids, pending, partitions)
-            await repository.update_summaries(session, states)
+            scheduled = await store.replace_due_alerts(ids, pending, partitions)
+            await store.update_summaries(states)
         metrics.REPLANNED.inc(len(decisions))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         total += len(decisions)
@@ -156,12 +165,20 @@ def consumed_until(progress: Progress) -> datetime | None:
 class Watermarks:
     """The runner's progress hook: stores each partition's watermark for the scheduler."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock = SYSTEM_CLOCK,
+        stores: Stores = PgClockStore,
+    ) -> None:
         self._sessions = sessions
-        self._last_write = 0.0
+        self._clock = clock
+        self._stores = stores
+        self._last_write: float | None = None
 
     async def __call__(self, progress: Mapping[TopicPartition, Progress]) -> None:
-        if time.monotonic() - self._last_write < WATERMARK_INTERVAL_S:
+        now = self._clock.monotonic()
+        if self._last_write is not None and now - self._last_write < WATERMARK_INTERVAL_S:
             return
         consumed = [
             (tp.topic, tp.partition, until)
@@ -171,5 +188,5 @@ class Watermarks:
         if not consumed:
             return
         async with self._sessions() as session, session.begin():
-            await repository.record_watermarks(session, consumed)
-        self._last_write = time.monotonic()
+            await self._stores(session).record_watermarks(consumed)
+        self._last_write = self._clock.monotonic()

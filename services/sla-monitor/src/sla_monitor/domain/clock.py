@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from sla_monitor.domain.policy import Facts, Level, ResolvedTarget, SlaPolicy
+from sla_monitor.domain.compiled import Facts, Level, ResolvedTarget, SlaPolicy
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 

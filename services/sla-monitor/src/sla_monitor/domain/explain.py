@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from sla_monitor.domain.clock import Decision, Step, fold
+from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.durations import format_duration
-from sla_monitor.domain.policy import SlaPolicy
 from sla_monitor.domain.status import status
 from switchboard_calendars import instant
 

@@ -1,4 +1,4 @@
-"""The SLA policy file: its YAML shape, validation with errors naming the YAML path, matching.
+"""The SLA policy file: its YAML shape and validation, with errors naming the YAML path.
 
 A policy has calendars (the router's shape), queues with the calendar each works by,
 default calendars per queue kind, rules and a default. Each rule matches on channel,
@@ -11,16 +11,15 @@ A target counts `business` time by the queue's calendar or `calendar` time, warn
 before the breach (a share of the target or a lead time; several levels), breaches at
 the target, and escalates at times after the breach.
 
-`load_policy(text)` parses YAML (safe_load), validates with pydantic and then every
+`load_spec(text)` parses YAML (safe_load), validates with pydantic and then every
 cross-reference, and raises one `PolicyInvalid` listing every problem as
-``rules[2].first_response.warnings[0].share (line 31): ...``.
+``rules[2].first_response.warnings[0].share (line 31): ...``. The compiled policy, what
+the clocks read, is `compiled.SlaPolicy`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -36,7 +35,6 @@ from pydantic import (
 from sla_monitor.domain.durations import format_duration, parse_duration
 from sla_monitor.domain.errors import PolicyInvalid
 from switchboard_calendars import (
-    Calendar,
     CalendarSpec,
     Name,
     calendar_problems,
@@ -45,7 +43,7 @@ from switchboard_calendars import (
     queue_problems,
     unknown,
 )
-from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
+from switchboard_events import Channel, QueueKind, SlaTarget
 
 MAX_TARGET_SECONDS = 366 * 86_400
 """The alert contract bounds targets and elapsed time to a year."""
@@ -162,13 +160,6 @@ class Match(_Spec):
             for v in (self.channel, self.priority, self.tier)
         )
 
-    def matches(self, facts: Facts) -> bool:
-        return (
-            (self.channel is None or facts.channel in self.channel)
-            and (self.priority is None or facts.priority_label in self.priority)
-            and (self.tier is None or (facts.tier is not None and facts.tier in self.tier))
-        )
-
     def describe(self) -> str:
         parts = [
             f"{name} in [{', '.join(str(v) for v in values)}]"
@@ -229,17 +220,13 @@ class PolicySpec(_Spec):
 
 # -- loading ------------------------------------------------------------------------------
 
-
-def policy_version(content: bytes) -> str:
-    """The version of a policy file: a hash of its exact bytes."""
-    return "sha256:" + hashlib.sha256(content).hexdigest()[:16]
+DEFAULT_RULE = "default"
+"""The name the default section answers to, in explanations and alerts."""
 
 
-def load_policy(content: bytes | str) -> SlaPolicy:
-    """Parse, validate and compile a policy; `PolicyInvalid` lists every problem with its path."""
-    raw_bytes = content.encode() if isinstance(content, str) else content
-    spec = load_yaml_model(raw_bytes, PolicySpec, _cross_checks, PolicyInvalid)
-    return SlaPolicy(spec, policy_version(raw_bytes))
+def load_spec(content: bytes) -> PolicySpec:
+    """Parse and validate a policy file; `PolicyInvalid` lists every problem with its path."""
+    return load_yaml_model(content, PolicySpec, _cross_checks, PolicyInvalid)
 
 
 def _cross_checks(spec: PolicySpec) -> Iterator[str]:
@@ -276,158 +263,3 @@ def _cross_checks(spec: PolicySpec) -> Iterator[str]:
                     f" conditions and sets {target.value} first"
                 )
             seen.setdefault(key, i)
-
-
-# -- the compiled policy -------------------------------------------------------------------
-
-DEFAULT_RULE = "default"
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What the policy matches on, from the routing decision."""
-
-    channel: Channel
-    priority_label: str
-    tier: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Level:
-    """One alert of a target: warning n, the breach, or escalation n, at elapsed `threshold`."""
-
-    kind: AlertKind
-    number: int
-    threshold: float
-    label: str
-
-
-@dataclass(frozen=True)
-class ResolvedTarget:
-    """A target as it applies to one contact: its length, clock, levels and the rule that set it."""
-
-    target: SlaTarget
-    seconds: int
-    basis: Basis
-    levels: tuple[Level, ...]
-    rule: str
-    spec: TargetSpec
-
-
-def resolve_target(target: SlaTarget, spec: TargetSpec, rule: str) -> ResolvedTarget:
-    warnings = sorted(spec.warnings, key=lambda w: w.threshold(spec.target))
-    levels = [
-        Level(AlertKind.WARNING, n, w.threshold(spec.target), w.describe())
-        for n, w in enumerate(warnings, start=1)
-    ]
-    levels.append(Level(AlertKind.BREACH, 1, float(spec.target), "at the target"))
-    levels += [
-        Level(
-            AlertKind.ESCALATION,
-            n,
-            float(spec.target + after),
-            f"{format_duration(after)} after the breach",
-        )
-        for n, after in enumerate(spec.escalations, start=1)
-    ]
-    return ResolvedTarget(target, spec.target, spec.clock, tuple(levels), rule, spec)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A rule considered for a target, for `explain`."""
-
-    rule: str
-    conditions: str
-    specificity: int
-    chosen: bool
-
-
-@dataclass
-class SlaPolicy:
-    """A validated policy, compiled: calendars built, target resolution cached per facts."""
-
-    spec: PolicySpec
-    version: str
-    calendars: dict[str, Calendar] = field(init=False)
-    queues: dict[str, QueueSpec] = field(init=False)
-    _targets: dict[Facts, dict[SlaTarget, ResolvedTarget]] = field(init=False, default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.calendars = {c.id: Calendar.compile(c) for c in self.spec.calendars}
-        self.queues = {q.id: q for q in self.spec.queues}
-
-    @property
-    def name(self) -> str:
-        return self.spec.name or "sla-policy"
-
-    def calendar_for(self, queue_id: str, kind: QueueKind) -> tuple[Calendar, str]:
-        """The calendar a queue works by, and why."""
-        queue = self.queues.get(queue_id)
-        if queue is not None:
-            return self.calendars[queue.calendar], f"queue {queue_id} works by {queue.calendar}"
-        name = getattr(self.spec.default_calendars, kind.value)
-        return self.calendars[
-            name
-        ], f"queue {queue_id} is not listed: default for {kind.value} queues is {name}"
-
-    def targets_for(self, facts: Facts) -> dict[SlaTarget, ResolvedTarget]:
-        """Each target that applies, from the most specific rule that sets it (cached)."""
-        found = self._targets.get(facts)
-        if found is None:
-            found = {}
-            for target in SlaTarget:
-                chosen = self._choose(target, facts)
-                if chosen is not None:
-                    found[target] = resolve_target(target, *chosen)
-            if len(self._targets) > 10_000:
-                self._targets.clear()
-            self._targets[facts] = found
-        return found
-
-    def candidates(self, target: SlaTarget, facts: Facts) -> list[Candidate]:
-        """Every rule that matches and sets `target`, most specific first; the chosen one marked."""
-        chosen = self._choose(target, facts)
-        rules = sorted(
-            (
-                (i, r)
-                for i, r in enumerate(self.spec.rules)
-                if r.get(target) is not None and r.match.matches(facts)
-            ),
-            key=lambda pair: (-pair[1].match.specificity, pair[0]),
-        )
-        found = [
-            Candidate(
-                r.id,
-                r.match.describe(),
-                r.match.specificity,
-                chosen is not None and chosen[1] == r.id,
-            )
-            for _, r in rules
-        ]
-        if self.spec.default.get(target) is not None:
-            found.append(
-                Candidate(
-                    DEFAULT_RULE, "anything", 0, chosen is not None and chosen[1] == DEFAULT_RULE
-                )
-            )
-        return found
-
-    def _choose(self, target: SlaTarget, facts: Facts) -> tuple[TargetSpec, str] | None:
-        best: tuple[int, TargetSpec, str] | None = None
-        for rule in self.spec.rules:
-            spec = rule.get(target)
-            if spec is None or not rule.match.matches(facts):
-                continue
-            if best is None or rule.match.specificity > best[0]:
-                best = (rule.match.specificity, spec, rule.id)
-        if best is not None:
-            return best[1], best[2]
-        default = self.spec.default.get(target)
-        return (default, DEFAULT_RULE) if default is not None else None
-
-    def summary(self) -> str:
-        return (
-            f"{self.name} {self.version}: {len(self.spec.rules)} rules, {len(self.calendars)} calendars,"
-            f" {len(self.queues)} queues"
-        )

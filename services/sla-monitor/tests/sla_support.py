@@ -1,0 +1,64 @@
+"""Builders for sla-monitor's tests: the short test policy, a compiled policy from text,
+records as the runner hands them to the handler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sla_monitor.domain.compiled import SlaPolicy, load_policy
+from switchboard_events import Event
+from switchboard_runtime.policies import policy_version
+from switchboard_runtime.runner import Record
+
+
+def short_policy_yaml(today: date) -> str:
+    """Short calendar-time targets, plus a business-time queue closed around `today`."""
+    closed = ", ".join(str(today + timedelta(days=d)) for d in (-1, 0, 1))
+    week = "\n".join(
+        f"      {d}: ['00:00-24:00']" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    return f"""
+name: test-policy
+calendars:
+  - id: always
+    always_open: true
+  - id: closed-now
+    timezone: UTC
+    weekly:
+{week}
+    holidays: [{closed}]
+queues:
+  - {{id: general, kind: in_house, calendar: always}}
+  - {{id: closed, kind: in_house, calendar: closed-now}}
+  - {{id: vendor, kind: outsourced, vendor: acme-bpo, calendar: always}}
+default_calendars: {{in_house: always, outsourced: always}}
+rules:
+  - id: call
+    match: {{channel: call}}
+    first_response: {{target: 2s, clock: calendar, warnings: [{{share: 50%}}], escalations: [1s]}}
+    next_response: {{target: 2s, clock: calendar, warnings: [{{before: 1s}}]}}
+  - id: email
+    match: {{channel: email}}
+    first_response: {{target: 2s, clock: business, warnings: [{{share: 50%}}]}}
+  - id: p1-resolution
+    match: {{priority: P1}}
+    resolution: {{target: 4s, clock: calendar, warnings: [{{share: 50%}}]}}
+default:
+  first_response: {{target: 1h}}
+  resolution: {{target: 1d}}
+"""
+
+
+def policy_of(text: str | bytes) -> SlaPolicy:
+    """A policy compiled from YAML, versioned as the service versions its file."""
+    content = text.encode() if isinstance(text, str) else text
+    return load_policy(content, policy_version(content))
+
+
+def records(events: Sequence[Event], partition: int = 0, first: int = 0) -> list[Record[Event]]:
+    """The events as one batch of records of one topic partition, in order."""
+    topic = "routing.decisions"
+    return [
+        Record(topic, partition, first + i, e.subject.encode(), 0, e) for i, e in enumerate(events)
+    ]
