@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -287,27 +285,3 @@ def test_check_reports_every_mistake_of_a_file_at_once(tmp_path: Path) -> None:
         "default_calendars.outsourced (line 8): unknown calendar 'elsewhere';"
         " expected one of: always, office",
     ]
-
-
-def test_an_unreachable_database_is_one_line() -> None:
-    # `serve` does not exit on an unreachable broker or database: it reports not-ready
-    # and retries (test_host_startup); a one-off command says so in one line instead.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]  # closed once the block ends: nothing listens there
-    env = os.environ | {
-        "SLA_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{port}/sla",
-        "SLA_KAFKA__BOOTSTRAP": f"127.0.0.1:{port}",
-        "SLA_HTTP_PORT": "0",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "sla_monitor", "migrate"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    expected = f"sla_monitor: cannot reach PostgreSQL at 127.0.0.1:{port}/sla: "
-    assert done.stderr.splitlines()[-1].startswith(expected)
