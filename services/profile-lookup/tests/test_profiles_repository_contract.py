@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fakes import FakeDatabase, FakeEnrichment, fake_transactions
+from profiles_fakes import FakeDatabase, FakeEnrichment, fake_transactions
 from profiles_support import hours, records
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from fakes import FakeDatabase, FakeEnrichment, fake_transactions
+from profiles_fakes import FakeDatabase, FakeEnrichment, fake_transactions
 from profiles_support import customer, hours, records
 
 from profile_lookup.customers import Conflict, Customers, Erased, NotFound

@@ -3,7 +3,7 @@ erasures and the contact history as the admin reads it.
 
 `CustomerRepository` is the port the customers service needs; `PostgresCustomers`
 implements it on one session, and `postgres_transactions` opens one transaction per use
-(tests/fakes.py holds the in-memory one). Rows are plain mappings keyed by column name.
+(tests/profiles_fakes.py holds the in-memory one). Rows are plain mappings keyed by column name.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The consumer's SQL (schema `profiles`): the ledger, lifecycle changes, lookups, history.
 
 `EnrichmentRepository` is the port the enricher needs; `PostgresEnrichment` implements it
-on the session of the runner's transaction (tests/fakes.py holds the in-memory one).
+on the session of the runner's transaction (tests/profiles_fakes.py holds the in-memory one).
 Every method takes a whole batch and makes one round trip (`= ANY(...)`, `unnest(...)`),
 never one per event.
 """

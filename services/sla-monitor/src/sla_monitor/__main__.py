@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from sla_monitor.commands import COMMANDS
+from sla_monitor.cli import COMMANDS
 from sla_monitor.config import SERVICE
 from sla_monitor.wiring import build
 from switchboard_runtime import cli
