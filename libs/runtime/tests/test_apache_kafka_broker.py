@@ -15,7 +15,7 @@ from pathlib import Path
 import echo_service
 import pytest
 from aiokafka.errors import KafkaError
-from conftest import ECHO_SCRIPT
+from runtime_fixtures import ECHO_SCRIPT
 from test_runner_integration import events
 
 from switchboard_events.topics import dlq

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from conftest import EchoSetup, RunnerFactory
+from runtime_fixtures import EchoSetup, RunnerFactory
 from test_runner_integration import events
 
 from switchboard_runtime import metrics

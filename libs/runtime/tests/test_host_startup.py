@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EchoSetup, ProcessFactory
+from runtime_fixtures import EchoSetup, ProcessFactory
 from sqlalchemy.engine import make_url
 from test_runner_integration import events
 

@@ -8,7 +8,7 @@ import json
 import echo_service
 import pytest
 from aiokafka import AIOKafkaProducer
-from conftest import EchoSetup, RunnerFactory
+from runtime_fixtures import EchoSetup, RunnerFactory
 
 from switchboard_events.topics import (
     DLQ_ERROR_CLASS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EchoSetup, RunnerFactory
+from runtime_fixtures import EchoSetup, RunnerFactory
 
 from switchboard_events.topics import (
     DLQ_ERROR_CLASS,

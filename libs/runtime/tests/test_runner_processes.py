@@ -7,7 +7,7 @@ import json
 import signal
 
 import pytest
-from conftest import EchoSetup, ProcessFactory
+from runtime_fixtures import EchoSetup, ProcessFactory
 from test_runner_integration import events
 
 from switchboard_runtime.testing import eventually

@@ -12,7 +12,7 @@ import echo_service
 import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import BrokerNotAvailableError, KafkaUnavailableError, ReplicaNotAvailableError
-from conftest import EchoSetup
+from runtime_fixtures import EchoSetup
 
 from switchboard_runtime import db, kafka
 from switchboard_runtime.retry import is_transient

@@ -11,7 +11,7 @@ from typing import Any
 
 import echo_service
 import pytest
-from conftest import EchoSetup, RunnerFactory
+from runtime_fixtures import EchoSetup, RunnerFactory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -9,7 +9,7 @@ import sys
 
 import echo_service
 import pytest
-from conftest import EchoSetup
+from runtime_fixtures import EchoSetup
 from test_runner_integration import events
 
 from switchboard_events.topics import DLQ_CONSUMER_GROUP, dlq

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from sla_support import short_policy_yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -37,7 +37,7 @@ from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import BatchRunner
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import ManualClock, eventually
-from switchboard_runtime.testing.kafka import publish
+from switchboard_runtime.testing.kafka import publish, read_to_end
 
 POLL_S = 0.05
 """The in-process schedulers' poll interval, on the clock: half the smallest step tests take."""
@@ -87,7 +87,7 @@ class Rig:
 
     async def alerts(self) -> list[SlaAlert]:
         """Every alert on the topic now, in partition order."""
-        values = await read_all(self.kafka, self.settings.alerts_topic)
+        values = [m.value for m in await read_to_end(self.kafka, self.settings.alerts_topic)]
         found = [SLA_ALERTS_DECODER.decode(v) for v in values]
         return [a for a in found if isinstance(a, SlaAlert)]
 
@@ -241,34 +241,6 @@ class Rig:
     async def scalar(self, sql: str) -> object:
         async with self.engine.connect() as conn:
             return await conn.scalar(text(sql))
-
-
-async def read_all(settings: KafkaSettings, topic: str) -> list[bytes]:
-    """Every record `topic` holds now, in partition order, read without a consumer group
-    (joining one takes seconds): to its high watermarks, which a fetch reports."""
-    consumer = kafka.make_consumer(settings, None, "sla-test-reader")
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        found: dict[TopicPartition, list[bytes]] = {tp: [] for tp in partitions}
-
-        async def read_to_highwater() -> bool:
-            batch = await consumer.getmany(*partitions, timeout_ms=200)
-            for tp, messages in batch.items():
-                found[tp].extend(m.value for m in messages)
-            ends = [consumer.highwater(tp) for tp in partitions]
-            return all(
-                end is not None and len(found[tp]) >= end
-                for tp, end in zip(partitions, ends, strict=True)
-            )
-
-        await eventually(read_to_highwater, what=f"every record of {topic}")
-        return [value for tp in sorted(partitions) for value in found[tp]]
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture
