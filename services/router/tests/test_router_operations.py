@@ -18,6 +18,7 @@ from router.api import make_router
 from router.cli import COMMANDS
 from router.config import SERVICE
 from router.policies import RoutingPolicies, holder
+from router.staffing import Staffing
 from router.wiring import build
 from switchboard_events import encode
 from switchboard_events.testing import enriched
@@ -115,7 +116,10 @@ def policies(setup: RouterSetup) -> RoutingPolicies:
 
 @pytest.fixture
 async def client(setup: RouterSetup, policies: RoutingPolicies) -> AsyncIterator[httpx.AsyncClient]:
-    admin = make_router(setup.router(policies), setup.sessions, recent_limit=10)
+    router = setup.router(policies)
+    admin = make_router(
+        router, setup.sessions, recent_limit=10, staffing=Staffing(router, 1800, 0.85)
+    )
     app = create_app("router", {}, [admin], auth=auth.authenticator())
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
@@ -174,3 +178,20 @@ async def test_admin_queues_explain_and_recent_decisions(
     recent = (await client.get("/admin/contacts/c1/decisions")).json()
     assert [d["data"]["contact_id"] for d in recent["decisions"]] == ["c1"]
     assert (await client.get("/admin/contacts/nobody/decisions")).json()["decisions"] == []
+
+
+@pytest.mark.integration
+async def test_admin_staffing_sizes_each_queue_for_the_window_arrivals(
+    client: httpx.AsyncClient, setup: RouterSetup
+) -> None:
+    await setup.handle(setup.router(), [enriched(f"c{i}") for i in range(3)])
+    view = (await client.get("/admin/staffing")).json()
+    assert view["window_seconds"] == 1800
+    queues = {q["queue"]: q for q in view["queues"]}
+    assert set(queues) == {q["id"] for q in policy_dict()["queues"]}
+    general = queues["general"]
+    (call,) = [c for c in general["channels"] if c["channel"] == "call"]
+    assert call["arrivals_per_h"] == 6  # three in the last half hour
+    assert call["agents"] >= 1
+    assert general["gap"] == general["needed"] - general["on_shift"]
+    assert queues["vendor"]["needed"] == 0

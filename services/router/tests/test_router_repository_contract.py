@@ -177,3 +177,20 @@ async def test_recent_decisions_newest_first_up_to_the_limit(store: Transaction)
     async with store() as repo:
         assert await repo.recent_decisions("c1", 2) == ['{"id": "d-c1-2"}', '{"id": "d-c1-1"}']
         assert await repo.recent_decisions("nobody", 5) == []
+
+
+async def test_arrivals_count_every_contact_placed_since_open_or_closed(
+    store: Transaction,
+) -> None:
+    await write(
+        store,
+        [
+            decision("c1"),
+            decision("c2", channel="chat"),
+            decision("old", at=T - timedelta(hours=2)),
+        ],
+    )
+    await write(store, changes=[ContactChange("c1", "resolved", None)])
+    async with store() as repo:
+        arrivals = await repo.arrivals(T - timedelta(hours=1))
+    assert arrivals == {("general", "call"): 1, ("general", "chat"): 1}

@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from router.domain import explain
 from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy
+from router.domain.staffing import QueueStaffing
 from router.repository import PostgresRoutingRepository, RoutingRepository
 from router.service import Router
+from router.staffing import Staffing
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
 from switchboard_runtime.auth import Scope, require
 from switchboard_runtime.policies import policy_version
@@ -69,6 +71,14 @@ class Queues(BaseModel):
     queues: list[QueueState]
 
 
+class StaffingView(BaseModel):
+    policy_version: str
+    at: datetime
+    window_seconds: float
+    queues: list[QueueStaffing]
+    """Per queue: agents on shift, agents needed for the window's arrivals, the gap."""
+
+
 class ContactDecisions(BaseModel):
     contact_id: str
     decisions: list[dict[str, Any]]
@@ -76,7 +86,10 @@ class ContactDecisions(BaseModel):
 
 
 def make_router(
-    router: Router, sessions: async_sessionmaker[AsyncSession], recent_limit: int
+    router: Router,
+    sessions: async_sessionmaker[AsyncSession],
+    recent_limit: int,
+    staffing: Staffing,
 ) -> APIRouter:
     """The admin routes of `router` (its policy in force and its clock), on `sessions`."""
     api = APIRouter(prefix="/admin", tags=["admin"])
@@ -152,6 +165,19 @@ def make_router(
                 "at": snap.now,
                 "queues": explain.queues(snap.policy, snap),
             }
+        )
+
+    @api.get("/staffing", dependencies=[require(Scope.STATE_READ)])
+    async def staffing_now(
+        store: Annotated[RoutingRepository, Depends(repository)],
+    ) -> StaffingView:
+        """Agents needed per queue for the arrivals of the last window (Erlang C at the
+        policy's target share and first-response times), against the agents on shift."""
+        return StaffingView(
+            policy_version=router.policies.current.version,
+            at=router.clock.now(),
+            window_seconds=staffing.window_s,
+            queues=await staffing.now(store),
         )
 
     @api.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])

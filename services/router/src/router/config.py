@@ -37,6 +37,15 @@ class RouterSettings(ServiceSettings):
         24, gt=0, description="open contacts older than this no longer count as load"
     )
     recent_decisions_limit: int = Field(20, ge=1, le=1000)
+    staffing_window_seconds: float = Field(
+        1800, gt=0, description="arrivals over this window give the rate staffing plans for"
+    )
+    staffing_refresh_seconds: float = Field(
+        30, gt=0, description="how often the staffing gauges are computed again"
+    )
+    staffing_max_occupancy: float = Field(
+        0.85, gt=0, le=1, description="busiest share of their time agents may be planned at"
+    )
 
     @model_validator(mode="after")
     def _real_key_in_production(self) -> Self:

@@ -34,6 +34,17 @@ OCCUPANCY = Gauge(
     "Open contacts in agent-equivalents over agents on shift, per queue.",
     ["queue"],
 )
+AGENTS_NEEDED = Gauge(
+    "switchboard_router_agents_needed",
+    "Agents on the phones Erlang C asks for, per queue and channel, for the arrivals of the"
+    " recent window at the policy's target share and first-response time.",
+    ["queue", "channel"],
+)
+STAFFING_GAP = Gauge(
+    "switchboard_router_staffing_gap_agents",
+    "Agents needed minus agents on shift, per queue (above zero: short of people).",
+    ["queue"],
+)
 POLICY_RELOADS = Counter(
     "switchboard_router_policy_reloads_total",
     "Policy file changes seen, by result: applied or refused (invalid; the old one stays).",

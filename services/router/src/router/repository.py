@@ -51,6 +51,10 @@ class RoutingRepository(Protocol):
         """Open contacts per (queue, channel) opened after `since`, over every instance."""
         ...
 
+    async def arrivals(self, since: datetime) -> dict[tuple[str, str], int]:
+        """Contacts placed per (queue, channel) since `since`, open or not, every instance."""
+        ...
+
     async def stored_decisions(self, decision_ids: Sequence[str]) -> dict[str, str]:
         """The events already produced for these decision ids."""
         ...
@@ -88,6 +92,17 @@ class PostgresRoutingRepository:
             {"since": since},
         )
         return {(queue, channel or ""): count for queue, channel, count in rows}
+
+    async def arrivals(self, since: datetime) -> dict[tuple[str, str], int]:
+        rows = await self.session.execute(
+            text(
+                "SELECT queue_id, channel, count(*) FROM routing.contacts"
+                " WHERE opened_at > :since AND queue_id IS NOT NULL"
+                " GROUP BY queue_id, channel"
+            ),
+            {"since": since},
+        )
+        return {(queue, channel or ""): int(n) for queue, channel, n in rows}
 
     async def stored_decisions(self, decision_ids: Sequence[str]) -> dict[str, str]:
         if not decision_ids:

@@ -1,4 +1,5 @@
-"""Wires the router into the host: topics, decoders, handler, admin API, policy reload."""
+"""Wires the router into the host: topics, decoders, handler, admin API, policy reload,
+staffing gauges."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from router.config import RouterSettings
 from router.domain.policy import PolicyInvalid
 from router.policies import RoutingPolicies, holder
 from router.service import Router
+from router.staffing import Staffing
 from switchboard_events import ENRICHED_DECODER, LIFECYCLE_DECODER
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.errors import ConfigurationError
@@ -44,9 +46,14 @@ def build(resources: Resources) -> Service:
     except (PolicyInvalid, OSError) as exc:
         raise ConfigurationError(f"cannot load the policy {settings.policy_path}: {exc}") from exc
     router = build_router(settings, policies, resources.clock)
+    staffing = Staffing(router, settings.staffing_window_seconds, settings.staffing_max_occupancy)
+    admin = make_router(router, resources.sessions, settings.recent_decisions_limit, staffing)
     return Service(
         decoders=decoders(settings),
         handler=router.handle,
-        routers=[make_router(router, resources.sessions, settings.recent_decisions_limit)],
-        tasks={"policy-reload": policies.task(settings.policy_poll_seconds)},
+        routers=[admin],
+        tasks={
+            "policy-reload": policies.task(settings.policy_poll_seconds),
+            "staffing": staffing.task(resources.sessions, settings.staffing_refresh_seconds),
+        },
     )

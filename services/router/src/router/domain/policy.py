@@ -144,6 +144,13 @@ class SlaSpec(_Spec):
     by_priority_label: dict[str, dict[Channel, Annotated[int, Field(gt=0)]]] = Field(
         default_factory=dict
     )
+    target_share: float = Field(
+        0.8,
+        gt=0,
+        lt=1,
+        description="share of contacts answered within first_response_seconds: the service"
+        " level staffing plans for (0.8: 80% within the target)",
+    )
 
 
 class NeverOutsource(_Spec):
