@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
@@ -26,6 +27,12 @@ class Message:
     key: bytes | None
     value: bytes
     headers: dict[str, bytes]
+
+    @classmethod
+    def of(cls, tp: TopicPartition, record: Any) -> Message:
+        """A consumed record, its headers as a dict."""
+        headers = {k: bytes(v) for k, v in record.headers}
+        return cls(tp.topic, tp.partition, record.offset, record.key, record.value, headers)
 
 
 async def publish(
@@ -64,17 +71,7 @@ async def read_topic(
         while len(found) < expected and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=200)
             for tp, messages in batch.items():
-                found.extend(
-                    Message(
-                        tp.topic,
-                        tp.partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        {k: bytes(v) for k, v in m.headers},
-                    )
-                    for m in messages
-                )
+                found.extend(Message.of(tp, m) for m in messages)
         return found
     finally:
         await consumer.stop()
@@ -143,17 +140,7 @@ async def read_to_end(settings: KafkaSettings, topic: str, timeout: float = 30.0
         async def at_end() -> bool:
             batch = await consumer.getmany(*partitions, timeout_ms=200)
             for tp, messages in batch.items():
-                found[tp].extend(
-                    Message(
-                        tp.topic,
-                        tp.partition,
-                        m.offset,
-                        m.key,
-                        m.value,
-                        {k: bytes(v) for k, v in m.headers},
-                    )
-                    for m in messages
-                )
+                found[tp].extend(Message.of(tp, m) for m in messages)
                 if messages:
                     next_offset[tp] = messages[-1].offset + 1
             ends = {tp: consumer.highwater(tp) for tp in partitions}
