@@ -17,7 +17,13 @@ from switchboard_events.topics import (
 )
 from switchboard_runtime import metrics
 from switchboard_runtime.testing import eventually
-from switchboard_runtime.testing.kafka import committed, publish, read_to_end, read_topic
+from switchboard_runtime.testing.kafka import (
+    committed,
+    publish,
+    read_to_end,
+    read_topic,
+    read_until,
+)
 from switchboard_runtime.testing.plugin import Stack
 
 pytestmark = pytest.mark.integration
@@ -117,7 +123,12 @@ async def test_database_outage_pauses_without_commit_or_dead_letters(
             assert sum(offsets.values()) == 100, "nothing may be committed while the DB is down"
         finally:
             stack.postgres.restart()
-        out = await read_topic(echo.kafka, echo.output, 200, timeout=60)
-        assert len({json.loads(m.value)["id"] for m in out}) == 200
+        await read_until(
+            echo.kafka,
+            echo.output,
+            lambda out: len({json.loads(m.value)["id"] for m in out}) == 200,
+            timeout=60,
+            what="an output for each of the 200 records (copies allowed)",
+        )
     assert await read_to_end(echo.kafka, dlq(echo.input)) == []
     assert await echo.effects() == {f"e{i}": i for i in range(200)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,3 +150,24 @@ async def read_to_end(settings: KafkaSettings, topic: str, timeout: float = 30.0
         return [m for tp in sorted(partitions) for m in found[tp]]
     finally:
         await consumer.stop()
+
+
+async def read_until(
+    settings: KafkaSettings,
+    topic: str,
+    enough: Callable[[list[Message]], bool],
+    *,
+    what: str,
+    timeout: float = 60.0,
+) -> list[Message]:
+    """Every record of `topic`, read again until `enough` of them arrived.
+
+    For at-least-once outputs: after a crash a count of records can be reached by
+    redelivered copies before the last distinct ones arrive.
+    """
+
+    async def arrived() -> list[Message] | None:
+        found = await read_to_end(settings, topic, timeout)
+        return found if enough(found) else None
+
+    return await eventually(arrived, timeout=timeout, interval=0.5, what=what)
