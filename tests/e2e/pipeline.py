@@ -139,6 +139,11 @@ class Pipeline:
                 codes[name] = proc.wait()
         return codes
 
+    def output(self, name: str) -> str:
+        """Everything the instance (and its restarts) wrote to stdout and stderr."""
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         text = path.read_text(errors="replace") if path.exists() else ""

@@ -19,9 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pii import KnownPii, strings_of
 from pipeline import Pipeline, topic_names
+from prometheus_client.parser import text_string_to_metric_families
 
-from switchboard_demo.customers import demo_customers
+from switchboard_demo.customers import Customer, IdentityKind, demo_customers
 from switchboard_demo.traffic import Outgoing, TrafficConfig, generate_traffic
 from switchboard_events import (
     CONTACTS_INBOUND,
@@ -61,6 +63,7 @@ class Sent:
     stops: dict[str, float] = field(default_factory=dict)  # first answer/abandon/resolve offset
     published: int = 0
     malformed: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    senders: list[dict[str, str]] = field(default_factory=list)  # raw phones and emails
 
 
 @dataclass
@@ -127,6 +130,7 @@ async def publish_on_time(
             elif item.topic == CONTACTS_INBOUND:
                 sent.contacts[item.key] = item.at
                 sent.channels[item.key] = item.kind
+                sent.senders.append(json.loads(item.value)["data"].get("sender") or {})
             elif item.kind in STOPPING:
                 sent.stops.setdefault(item.key, item.at)
         await producer.flush()
@@ -334,6 +338,58 @@ async def test_admin_routes_of_the_running_services_need_the_token(
     token = pipeline.admin_token[0]
     status, body = await asyncio.to_thread(pipeline.admin_get, service, path, token)
     assert status == 200, body
+
+
+async def test_no_phone_or_email_where_it_does_not_belong(
+    e2e: tuple[Pipeline, Sent, Observed],
+) -> None:
+    """Every phone and email the run sent, and every one imported, is absent from the
+    services' logs, metric labels, dead-letter headers, decisions, alerts and the
+    routing state an operator's `state:read` token sees."""
+    pipeline, sent, observed = e2e
+    customers = demo_customers()
+    known = KnownPii.of(
+        [*(s["phone"] for s in sent.senders if "phone" in s), *_identities(customers, "phone")],
+        [*(s["email"] for s in sent.senders if "email" in s), *_identities(customers, "email")],
+    )
+    assert len(known.phones) > 100, "no phone numbers to look for"
+    assert len(known.emails) > 100, "no email addresses to look for"
+    places: dict[str, list[str]] = {}
+    for service in ("profile-lookup", "router", "sla-monitor"):
+        places[f"{service} log"] = list(strings_of(pipeline.output(service)))
+        status, body = await asyncio.to_thread(pipeline.admin_get, service, "/metrics", None)
+        assert status == 200, body
+        places[f"{service} metric labels"] = [
+            value
+            for family in text_string_to_metric_families(body)
+            for sample in family.samples
+            for value in sample.labels.values()
+        ]
+    places["dead-letter headers"] = [
+        value.decode(errors="replace")
+        for message in [*observed.inbound_dlq, *observed.lifecycle_dlq]
+        for value in message.headers.values()
+    ]
+    places["routing.decisions"] = [
+        s for m in observed.decisions for s in strings_of(m.value.decode())
+    ]
+    places["sla.alerts"] = [s for m in observed.alerts for s in strings_of(m.value.decode())]
+    token = pipeline.admin_token[0]
+    for contact in sorted(sent.contacts)[:20]:
+        path = f"/admin/contacts/{contact}/decisions"
+        status, body = await asyncio.to_thread(pipeline.admin_get, "router", path, token)
+        assert status == 200, body
+        places.setdefault("router state routes", []).extend(strings_of(body))
+    assert all(places.values()), f"empty places: {[p for p, v in places.items() if not v]}"
+    leaks = {
+        where: sorted({leak for text in texts for leak in known.leaks(text)})
+        for where, texts in places.items()
+    }
+    assert not any(leaks.values()), {where: found for where, found in leaks.items() if found}
+
+
+def _identities(customers: list[Customer], kind: IdentityKind) -> list[str]:
+    return [value for customer in customers for value in customer.values(kind)]
 
 
 async def test_services_stop_cleanly_after_the_run(

@@ -239,6 +239,11 @@ async def _watch(settings: KafkaSettings, stop: asyncio.Event, children: Childre
         settings, f"make-run-watch-{int(time.time())}", "make-run-watch", *topics
     )
     await consumer.start()
+    # While the loop runs, SIGTERM ends it the way Ctrl-C does: raising KeyboardInterrupt
+    # out of the selector (the handler outside the loop) left aiokafka's tasks pending.
+    loop = asyncio.get_running_loop()
+    outside = signal.getsignal(signal.SIGTERM)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     counts: Counter[str] = Counter()
     kinds: Counter[str] = Counter()
     last = time.monotonic()
@@ -259,6 +264,8 @@ async def _watch(settings: KafkaSettings, stop: asyncio.Event, children: Childre
     except (KeyboardInterrupt, asyncio.CancelledError):
         pass
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, outside)
         await consumer.stop()
 
 
