@@ -40,6 +40,7 @@ class Pipeline:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     # As `make run` does: one admin token of every scope; the services get its hash.
     admin_token: tuple[str, str] = field(default_factory=new_token)
+    topic_suffix: str = ""  # appended to every topic name, for a run of its own
 
     def spec(self, name: str) -> ServiceSpec:
         """`name` is a service's, or `<service>#<n>`: one more instance of it, same group."""
@@ -58,6 +59,7 @@ class Pipeline:
             | self.kafka.as_env(spec.env_prefix)
             | env
             | {f"{spec.env_prefix}HTTP_PORT": str(port)}
+            | {f"{spec.env_prefix}TOPIC_SUFFIX": self.topic_suffix}
         )
 
     def admin_get(self, name: str, path: str, token: str | None) -> tuple[int, str]:
