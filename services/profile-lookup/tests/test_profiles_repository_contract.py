@@ -160,7 +160,7 @@ async def test_a_merge_moves_identities_and_history_and_leaves_a_tombstone(
     await seed(
         backend,
         row("keep", tier="vip"),
-        row("dupe", external_ref="crm-dupe", language="en", tier="standard"),
+        row("dupe", external_ref="crm-dupe", language="en", tier="standard", contract_id="gold"),
         row("older"),
         keep=["email:same@example.com"],
         dupe=["email:same@example.com", "phone:+447700900222"],
@@ -174,6 +174,7 @@ async def test_a_merge_moves_identities_and_history_and_leaves_a_tombstone(
         assert (merge["source_customer_id"], merge["target_customer_id"]) == ("dupe", "keep")
         rows = await repo.get_customers(["keep", "dupe", "older"])
         assert (rows["keep"]["language"], rows["keep"]["tier"]) == ("en", "vip")
+        assert rows["keep"]["contract_id"] == "gold", "an empty field is filled from the source"
         assert [rows[c]["merged_into"] for c in ("dupe", "older")] == ["keep", "keep"]
         assert await repo.customers_with_identity("phone", "+447700900222") == ["keep"]
         assert [c["contact_id"] for c in await repo.recent_contacts("keep", 10)] == ["m1"]
@@ -255,7 +256,7 @@ async def test_customers_are_found_by_identity_and_by_crm_id_of_a_merged_one(
 ) -> None:
     await seed(
         backend,
-        row("a", timezone="Europe/London"),
+        row("a", timezone="Europe/London", contract_id="gold"),
         row("b"),
         row("old", external_ref="crm-old"),
         a=["phone:+447700900123"],
@@ -275,6 +276,10 @@ async def test_customers_are_found_by_identity_and_by_crm_id_of_a_merged_one(
     }
     assert found.by_external_ref == {"crm-old": "a"}
     assert found.profiles["a"]["timezone"] == "Europe/London"
+    assert (found.profiles["a"]["contract_id"], found.profiles["b"]["contract_id"]) == (
+        "gold",
+        None,
+    )
     assert set(found.profiles) == {"a", "b"}
 
 

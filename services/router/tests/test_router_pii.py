@@ -132,6 +132,22 @@ def test_in_house_queues_see_the_full_profile() -> None:
     assert RAW_EMAIL not in encode(out).decode()
 
 
+@pytest.mark.parametrize("queue_kind", ["in_house", "outsourced"])
+def test_the_customer_contract_reaches_every_queue_s_decision(queue_kind: str) -> None:
+    at = SATURDAY_10_LONDON if queue_kind == "outsourced" else MONDAY_10_LONDON
+    event = enriched(channel="email", contract_id="gold-2025", at=at)
+    out = decision_event(event, decide(event, at=at), "v1", DECIDED, KEY)
+    assert out.data.queue_kind.value == queue_kind
+    assert DECISIONS_DECODER.decode(encode(out)) == out
+    assert out.data.contract_id == "gold-2025", "sla-monitor needs it whoever serves the contact"
+    unknown = enriched(channel="email", status="unknown", at=at)
+    assert (
+        decision_event(unknown, decide(unknown, at=at), "v1", DECIDED, KEY).data.contract_id is None
+    )
+    plain = enriched(channel="email", at=at)
+    assert decision_event(plain, decide(plain, at=at), "v1", DECIDED, KEY).data.contract_id is None
+
+
 def test_every_field_of_the_decision_is_filled() -> None:
     event = enriched(
         channel="chat", repeat=True, priority_hint=1, language_hint="en-GB", at=SATURDAY_10_LONDON

@@ -112,6 +112,17 @@ async def test_the_newest_decision_wins_and_contacts_without_one_are_left_out(
     assert found["a"].queue.id == "vendor", "an older decision read late changes nothing"
 
 
+async def test_the_decision_s_contract_is_kept_for_planning_and_re_planning(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    found = await store.upsert_contacts([], [decision_of(decided("a", contract_id="gold"))])
+    assert found["a"].contract_id == "gold"
+    await store.upsert_contacts(["b"], [row("b")])
+    stale = await store.lock_stale_open("other", 10)
+    assert [(d.contact_id, d.contract_id) for d in stale] == [("a", "gold"), ("b", None)]
+
+
 async def test_steps_come_back_with_the_older_ones_in_order(backend: Backend) -> None:
     store = backend.store
     await store.upsert_contacts(["a", "b"], [])

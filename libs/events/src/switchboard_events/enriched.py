@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 from switchboard_events.contact import Channel, ContactReceivedData
 from switchboard_events.envelope import Event, EventData
 from switchboard_events.primitives import (
+    ContractId,
     ContractModel,
     Csat,
     Identifier,
@@ -98,6 +99,7 @@ class CustomerProfile(ContractModel):
     lifetime_value: Money | None = Field(
         default=None, description="Lifetime value in the organisation's reporting currency."
     )
+    contract_id: ContractId | None = None
 
 
 class HistorySummary(ContractModel):

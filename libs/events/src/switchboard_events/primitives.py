@@ -84,6 +84,14 @@ TimeZoneName = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_+\-/]*$")
 ]
 Reasons = Annotated[list[Text], Field(max_length=MAX_REASONS)]
+ContractId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$"),
+    Field(
+        description="A customer's SLA contract, as the SLA policy's `contracts` name it; an"
+        " opaque reference (never a customer's name: vendors' decisions carry it too)."
+    ),
+]
 
 
 def _slug(value: str) -> str:

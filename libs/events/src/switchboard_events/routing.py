@@ -10,6 +10,7 @@ from switchboard_events.enriched import IdentificationStatus
 from switchboard_events.envelope import Event, EventData
 from switchboard_events.primitives import (
     MAX_FACTORS,
+    ContractId,
     ContractModel,
     Identifier,
     Label,
@@ -124,6 +125,12 @@ class RoutingDecidedData(EventData):
     contact_type: Slug
     language: LanguageTag | None = None
     customer: CustomerView | None = None
+    contract_id: ContractId | None = Field(
+        default=None,
+        description="The customer's SLA contract (the enriched event's customer.contract_id),"
+        " whose targets sla-monitor applies; set for vendors' queues too, as the vendor is"
+        " held to it.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -7,7 +7,7 @@ from pydantic import Field, model_validator
 
 from switchboard_events.contact import Channel
 from switchboard_events.envelope import Event, EventData
-from switchboard_events.primitives import ContractModel, Identifier, Label, Timestamp
+from switchboard_events.primitives import ContractId, ContractModel, Identifier, Label, Timestamp
 from switchboard_events.routing import Priority, PriorityLabel, QueueKind, check_vendor
 
 _MAX_SECONDS = 366 * 24 * 3600
@@ -86,6 +86,11 @@ class SlaAlertData(EventData):
     )
     elapsed_business_seconds: float = Field(ge=0, le=_MAX_SECONDS, allow_inf_nan=False)
     policy_rule: Label = Field(description="Id of the SLA policy rule that set the target.")
+    contract_id: ContractId | None = Field(
+        default=None,
+        description="The customer contract whose rule (`policy_rule`) set the target;"
+        " absent when a tier rule or the default did.",
+    )
     waited: list[QueueWait] = Field(
         default_factory=list,
         max_length=MAX_WAITED,

@@ -156,6 +156,7 @@ def enriched(
     customer_language: str | None = None,
     region: str | None = "UK",
     timezone: str | None = "Europe/London",
+    contract_id: str | None = None,
     repeat: bool = False,
     history: HistorySummary | None = None,
     **fields: Unpack[ContactFields],
@@ -190,6 +191,7 @@ def enriched(
             language=customer_language,
             region=region,
             timezone=timezone,
+            contract_id=contract_id,
         )
         if known
         else None
@@ -238,6 +240,7 @@ def decided(
     customer_status: IdentificationStatus | str = IdentificationStatus.UNKNOWN,
     tier: str | None = None,
     customer: CustomerView | None = None,
+    contract_id: str | None = None,
     language: str | None = None,
     overflow: Overflow | None = None,
     reasons: list[str] | None = None,
@@ -283,6 +286,7 @@ def decided(
             contact_type=contact_type,
             language=language,
             customer=customer or (CustomerView(tier=tier) if tier else None),
+            contract_id=contract_id,
         ),
     )
 

@@ -28,6 +28,7 @@ PROFILE_COLUMNS = (
     "region",
     "timezone",
     "lifetime_value",
+    "contract_id",
 )
 
 

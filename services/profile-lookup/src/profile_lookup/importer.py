@@ -14,7 +14,8 @@ import can simply be run again.
   (import into the survivor instead).
 
 CSV: a header line naming the columns (`customer_id, external_ref, tier, segment,
-display_name, language, region, timezone, country, lifetime_value, phones, emails`;
+display_name, language, region, timezone, country, lifetime_value, contract_id, phones,
+emails`;
 `phone` and `email` are accepted too). Several phones or emails in one cell are
 separated by `|`.
 """

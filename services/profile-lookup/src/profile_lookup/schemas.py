@@ -65,6 +65,7 @@ class CustomerRow(BaseModel):
     region: str | None
     timezone: str | None
     lifetime_value: float | None
+    contract_id: str | None = Field(description="The customer's SLA contract, if any.")
     country: str | None
     merged_into: str | None
     created_at: datetime

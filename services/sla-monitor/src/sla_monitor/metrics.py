@@ -65,6 +65,11 @@ POLICY_RELOADS = Counter(
     "Policy file changes seen, by result: applied or refused (invalid; the old one stays).",
     ["result"],
 )
+UNKNOWN_CONTRACTS = Counter(
+    "switchboard_sla_unknown_contracts_total",
+    "Decisions (new or re-planned) naming a customer contract the SLA policy does not define:"
+    " their tier's targets apply.",
+)
 REPLANNED = Counter(
     "switchboard_sla_contacts_replanned_total",
     "Open contacts whose clocks were folded again after a policy change.",

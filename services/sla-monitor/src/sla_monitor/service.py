@@ -22,7 +22,8 @@ The scheduler fires a timer only once its partition is read past the timer's tim
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from aiokafka import TopicPartition
@@ -38,6 +39,8 @@ from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery
 from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import Output, Progress, Record
+
+log = logging.getLogger(__name__)
 
 REPLAN_CHUNK = 500
 """Open contacts re-planned per transaction after a policy change."""
@@ -60,10 +63,27 @@ def decision_of(event: RoutingDecided) -> DecisionRow:
             channel=d.channel,
             tier=tier,
             arrived_at=d.arrived_at.timestamp(),
+            contract_id=d.contract_id,
         ),
         decision_id=d.decision_id,
         decided_at=d.decided_at,
     )
+
+
+def note_unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> None:
+    """Count and log decisions whose contract the policy does not define (not an error of
+    the event: the contract may be added to the policy later, and a reload re-plans)."""
+    unknown = [
+        d.contract_id
+        for d in decisions
+        if d.contract_id is not None and policy.contract_for(d.facts) is None
+    ]
+    if unknown:
+        metrics.UNKNOWN_CONTRACTS.inc(len(unknown))
+        log.warning(
+            "decisions name contracts the SLA policy does not define; their tiers' targets apply",
+            extra={"contracts": sorted(set(unknown))[:10], "policy_version": policy.version},
+        )
 
 
 def step_of(event: ContactLifecycle) -> StepRow:
@@ -108,6 +128,7 @@ class SlaHandler:
         # Read once the contacts are locked: a re-plan after a swap waits for this batch
         # and sees its version, or ran before it and the swap is visible here.
         policy = self.policies.current
+        note_unknown_contracts(policy, (row.decision for row in newest.values()))
         histories = await store.insert_steps(steps, list(decided))
         states = [fold(d, histories.get(cid, []), policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
@@ -141,6 +162,7 @@ async def replan(
             decisions = await store.lock_stale_open(policy.version, chunk)
             if not decisions:
                 return total
+            note_unknown_contracts(policy, decisions)
             ids = [d.contact_id for d in decisions]
             histories = await store.load_steps(ids)
             states = [fold(d, histories.get(d.contact_id, []), policy) for d in decisions]

@@ -5,13 +5,15 @@ One JSON object per customer (the format of `python -m switchboard_demo customer
     {"customer_id": "cust-000042", "external_ref": "crm-00ab12cd34", "tier": "vip",
      "segment": "consumer", "display_name": "Ivan Petrov", "country": "RU",
      "language": "ru", "region": "RU", "timezone": "Europe/Moscow",
-     "lifetime_value": 18250.0,
+     "lifetime_value": 18250.0, "contract_id": "gold-2026",
      "identities": [{"kind": "phone", "value": "+79161234567"},
                     {"kind": "email", "value": "ivan.petrov@example.com"}]}
 
 `phones` and `emails` (lists of spellings) are accepted instead of, or besides,
 `identities`. Each phone is read in the record's `country` when it is written
-nationally, else in the default region. Unknown fields are ignored.
+nationally, else in the default region. `contract_id` names the customer's SLA contract,
+as sla-monitor's policy defines it (its targets override the tier's). Unknown fields are
+ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from profile_lookup.domain.normalise import normalise_email as _email
 from profile_lookup.domain.normalise import normalise_phone as _phone
 from switchboard_events.ids import derive_id
 from switchboard_events.primitives import (
+    ContractId,
     Identifier,
     Label,
     LanguageTag,
@@ -49,6 +52,7 @@ PROFILE_FIELDS = (
     "timezone",
     "country",
     "lifetime_value",
+    "contract_id",
 )
 
 
@@ -74,6 +78,7 @@ class CustomerIn(BaseModel):
     timezone: TimeZoneName | None = None
     country: str | None = Field(default=None, description="ISO 3166 code: reads national phones.")
     lifetime_value: Money | None = None
+    contract_id: ContractId | None = None
     phones: list[RawPhone] | None = Field(default=None, max_length=MAX_IDENTITIES)
     emails: list[RawEmail] | None = Field(default=None, max_length=MAX_IDENTITIES)
     identities: list[IdentityIn] | None = Field(default=None, max_length=MAX_IDENTITIES)

@@ -113,6 +113,8 @@ def decision_event(
                 "language": contact.language_hint
                 or (data.customer.language if data.customer else None),
                 "customer": customer_view(event, minimised),
+                # For sla-monitor, on vendors' queues too: an opaque id, the vendor's to meet.
+                "contract_id": data.customer.contract_id if data.customer else None,
             },
         }
     )

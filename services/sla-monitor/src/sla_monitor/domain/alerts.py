@@ -80,6 +80,7 @@ def build_alert(pending: PendingAlert, fired_at: datetime) -> SlaAlert:
             target_seconds=pending.target_seconds,
             elapsed_business_seconds=round(pending.elapsed, 3),
             policy_rule=pending.rule,
+            contract_id=pending.contract,
             waited=_waits(pending.waited),
             cause=None if main is None else main[1],
             wall_seconds=_rounded(pending.wall_seconds),

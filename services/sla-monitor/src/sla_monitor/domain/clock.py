@@ -77,10 +77,11 @@ class Decision:
     channel: Channel
     tier: str | None
     arrived_at: float
+    contract_id: str | None = None
 
     @property
     def facts(self) -> Facts:
-        return Facts(self.channel, self.priority_label, self.tier)
+        return Facts(self.channel, self.priority_label, self.tier, self.contract_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,7 @@ class PendingAlert:
     waited: tuple[tuple[QueueRef, float], ...] = ()
     wall_seconds: float | None = None
     paused_seconds: float | None = None
+    contract: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int, int]:
@@ -294,6 +296,7 @@ class ContactClocks:
             waited=tuple(clock.waited(level.threshold)),
             wall_seconds=at - clock.started_at,
             paused_seconds=clock.paused_before(at),
+            contract=clock.target.contract,
         )
 
     def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:

@@ -3,17 +3,20 @@
 `load_policy(content)` validates a file (`policy.load_spec`) and compiles it; the clocks
 (`clock.fold`) and `explain` read only the compiled `SlaPolicy`. For each target the most
 specific matching rule that sets it wins (most conditions; the earlier rule on a tie); the
-`default` section sets what no rule does.
+`default` section sets what no rule does. The rules of the customer's contract, if the policy
+defines it, come first (`contracts.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sla_monitor.domain.contracts import contract_rules
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.policy import (
     DEFAULT_RULE,
     Basis,
+    ContractSpec,
     Match,
     PolicySpec,
     QueueSpec,
@@ -38,6 +41,7 @@ class Facts:
     channel: Channel
     priority_label: str
     tier: str | None
+    contract: str | None = None
 
 
 def matches(match: Match, facts: Facts) -> bool:
@@ -61,7 +65,8 @@ class Level:
 
 @dataclass(frozen=True)
 class ResolvedTarget:
-    """A target as it applies to one contact: its length, clock, levels and the rule that set it."""
+    """A target as it applies to one contact: its length, clock, levels and the rule that set it
+    (`contract`: the contract of that rule, None for the policy's rules and the default)."""
 
     target: SlaTarget
     seconds: int
@@ -69,9 +74,12 @@ class ResolvedTarget:
     levels: tuple[Level, ...]
     rule: str
     spec: TargetSpec
+    contract: str | None = None
 
 
-def resolve_target(target: SlaTarget, spec: TargetSpec, rule: str) -> ResolvedTarget:
+def resolve_target(
+    target: SlaTarget, spec: TargetSpec, rule: str, contract: str | None = None
+) -> ResolvedTarget:
     warnings = sorted(spec.warnings, key=lambda w: w.threshold(spec.target))
     levels = [
         Level(AlertKind.WARNING, n, w.threshold(spec.target), w.describe())
@@ -87,7 +95,7 @@ def resolve_target(target: SlaTarget, spec: TargetSpec, rule: str) -> ResolvedTa
         )
         for n, after in enumerate(spec.escalations, start=1)
     ]
-    return ResolvedTarget(target, spec.target, spec.clock, tuple(levels), rule, spec)
+    return ResolvedTarget(target, spec.target, spec.clock, tuple(levels), rule, spec, contract)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class Candidate:
     conditions: str
     specificity: int
     chosen: bool
+    contract: str | None = None
 
 
 @dataclass
@@ -108,11 +117,13 @@ class SlaPolicy:
     version: str
     calendars: dict[str, Calendar] = field(init=False)
     queues: dict[str, QueueSpec] = field(init=False)
+    contracts: dict[str, ContractSpec] = field(init=False)
     _targets: dict[Facts, dict[SlaTarget, ResolvedTarget]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calendars = {c.id: Calendar.compile(c) for c in self.spec.calendars}
         self.queues = {q.id: q for q in self.spec.queues}
+        self.contracts = {c.id: c for c in self.spec.contracts}
 
     @property
     def name(self) -> str:
@@ -127,6 +138,10 @@ class SlaPolicy:
         return self.calendars[
             name
         ], f"queue {queue_id} is not listed: default for {kind.value} queues is {name}"
+
+    def contract_for(self, facts: Facts) -> ContractSpec | None:
+        """The contact's contract, if this policy defines it (else its tier's targets apply)."""
+        return None if facts.contract is None else self.contracts.get(facts.contract)
 
     def targets_for(self, facts: Facts) -> dict[SlaTarget, ResolvedTarget]:
         """Each target that applies, from the most specific rule that sets it (cached)."""
@@ -145,6 +160,21 @@ class SlaPolicy:
     def candidates(self, target: SlaTarget, facts: Facts) -> list[Candidate]:
         """Every rule that matches and sets `target`, most specific first; the chosen one marked."""
         chosen = self._choose(target, facts)
+        contract = self.contract_for(facts)
+        found = (
+            [
+                Candidate(
+                    r.id,
+                    r.match.describe(),
+                    r.match.specificity,
+                    chosen is not None and chosen[1:] == (r.id, contract.id),
+                    contract.id,
+                )
+                for r, _ in contract_rules(contract, target, facts.channel, facts.priority_label)
+            ]
+            if contract is not None
+            else []
+        )
         rules = sorted(
             (
                 (i, r)
@@ -153,24 +183,34 @@ class SlaPolicy:
             ),
             key=lambda pair: (-pair[1].match.specificity, pair[0]),
         )
-        found = [
+        found += [
             Candidate(
                 r.id,
                 r.match.describe(),
                 r.match.specificity,
-                chosen is not None and chosen[1] == r.id,
+                chosen is not None and chosen[1:] == (r.id, None),
             )
             for _, r in rules
         ]
         if self.spec.default.get(target) is not None:
             found.append(
                 Candidate(
-                    DEFAULT_RULE, "anything", 0, chosen is not None and chosen[1] == DEFAULT_RULE
+                    DEFAULT_RULE,
+                    "anything",
+                    0,
+                    chosen is not None and chosen[1:] == (DEFAULT_RULE, None),
                 )
             )
         return found
 
-    def _choose(self, target: SlaTarget, facts: Facts) -> tuple[TargetSpec, str] | None:
+    def _choose(self, target: SlaTarget, facts: Facts) -> tuple[TargetSpec, str, str | None] | None:
+        """(target, rule, contract) that sets `target`: the contract's rules first."""
+        contract = self.contract_for(facts)
+        if contract is not None:
+            rules = contract_rules(contract, target, facts.channel, facts.priority_label)
+            if rules:
+                winner, winning = rules[0]
+                return winning, winner.id, contract.id
         best: tuple[int, TargetSpec, str] | None = None
         for rule in self.spec.rules:
             spec = rule.get(target)
@@ -179,12 +219,12 @@ class SlaPolicy:
             if best is None or rule.match.specificity > best[0]:
                 best = (rule.match.specificity, spec, rule.id)
         if best is not None:
-            return best[1], best[2]
+            return best[1], best[2], None
         default = self.spec.default.get(target)
-        return (default, DEFAULT_RULE) if default is not None else None
+        return (default, DEFAULT_RULE, None) if default is not None else None
 
     def summary(self) -> str:
         return (
             f"{self.name} {self.version}: {len(self.spec.rules)} rules, {len(self.calendars)} calendars,"
-            f" {len(self.queues)} queues"
+            f" {len(self.queues)} queues, {len(self.contracts)} contracts"
         )

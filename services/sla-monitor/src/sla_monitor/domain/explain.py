@@ -1,6 +1,7 @@
 """For people: why the policy gave a contact the targets it has, and its clocks now.
 
-`explain(...)` gives the rules considered for each target, the calendar and why, every
+`explain(...)` gives the rules considered for each target (the customer contract's first,
+and whether the policy defines the contract the decision names), the calendar and why, every
 alert level with the instant it falls due, and the contact's status at `now` (the
 shape of `GET /sla/contacts/{id}`, `domain/status.py`, with no alert fired: nothing is
 looked up). `render(...)` turns an explanation into text for the CLI.
@@ -37,8 +38,10 @@ def explain(
             {
                 "target": target.value,
                 "rule": resolved.rule,
+                "contract": resolved.contract,
                 "candidates": [
                     {
+                        "contract": c.contract,
                         "rule": c.rule,
                         "conditions": c.conditions,
                         "specificity": c.specificity,
@@ -70,11 +73,17 @@ def explain(
             "channel": facts.channel.value,
             "priority_label": facts.priority_label,
             "tier": facts.tier,
+            "contract": facts.contract,
+            "contract_defined": policy.contract_for(facts) is not None,
         },
         "calendar": {"id": calendar.id, "why": why, "hours": calendar.describe()},
         "targets": targets,
         "now": status(state, now).model_dump(mode="json"),
     }
+
+
+def _rule(contract: str | None, rule: str) -> str:
+    return rule if contract is None else f"{rule} of contract {contract}"
 
 
 def render(explanation: dict[str, Any]) -> str:
@@ -85,12 +94,20 @@ def render(explanation: dict[str, Any]) -> str:
         f"contact: channel {f['channel']}, priority {f['priority_label']}, tier {f['tier'] or 'unknown'}",
         f"calendar: {cal['why']}: {cal['hours']}",
     ]
+    if f["contract"] is not None:
+        lines.append(
+            f"contract: {f['contract']}"
+            + ("" if f["contract_defined"] else ": not in this policy, the tier's targets apply")
+        )
     for t in explanation["targets"]:
-        lines.append(f"{t['target']}: {t['length']} of {t['clock']} time, set by rule {t['rule']}")
+        lines.append(
+            f"{t['target']}: {t['length']} of {t['clock']} time, set by rule {_rule(t['contract'], t['rule'])}"
+        )
         for c in t["candidates"]:
             mark = "->" if c["chosen"] else "  "
             lines.append(
-                f"  {mark} {c['rule']} ({c['conditions']}; {c['specificity']} condition(s))"
+                f"  {mark} {_rule(c['contract'], c['rule'])}"
+                f" ({c['conditions']}; {c['specificity']} condition(s))"
             )
         for lv in t["levels"]:
             when = f" at {lv['reached_at']}" if lv["reached_at"] else ""

@@ -5,7 +5,9 @@ default calendars per queue kind, rules and a default. Each rule matches on chan
 priority label and customer tier and sets one or more targets: `first_response`,
 `next_response` (after a customer reply) and `resolution`. For each target the most
 specific matching rule that sets it wins (most conditions; the earlier rule on a tie);
-the `default` section sets what no rule does.
+the `default` section sets what no rule does. `contracts` are customer contracts (a
+customer record's `contract_id`) with rules of their own, on channel and priority, that
+come before all of these for the targets they set (`contracts.py`).
 
 A target counts `business` time by the queue's calendar or `calendar` time, warns
 before the breach (a share of the target or a lead time; several levels), breaches at
@@ -19,7 +21,7 @@ the clocks read, is `compiled.SlaPolicy`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -191,6 +193,31 @@ class RuleSpec(Targets):
     match: Match
 
 
+class ContractRuleSpec(Targets):
+    """A contract's targets for the contacts it matches (channel, priority; none: all)."""
+
+    id: Name
+    description: str | None = None
+    match: Match = Field(default_factory=Match)
+
+    @model_validator(mode="after")
+    def _no_tier(self) -> ContractRuleSpec:
+        if self.match.tier is not None:
+            raise ValueError("match.tier: a contract applies whatever the tier; leave tier out")
+        if all(self.get(t) is None for t in SlaTarget):
+            raise ValueError("sets no target; give first_response, next_response or resolution")
+        return self
+
+
+class ContractSpec(_Spec):
+    """A customer contract (`contract_id` of a customer record): its rules override the
+    tier's for the targets and channels they set; the rest comes from the rules as usual."""
+
+    id: Name
+    description: str | None = None
+    rules: list[ContractRuleSpec] = Field(min_length=1)
+
+
 class QueueSpec(_Spec):
     """A queue the policy knows: the calendar it works by, and who staffs it (for transfers)."""
 
@@ -216,6 +243,7 @@ class PolicySpec(_Spec):
     default_calendars: DefaultCalendars
     rules: list[RuleSpec] = Field(default_factory=list)
     default: Targets
+    contracts: list[ContractSpec] = Field(default_factory=list)
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -245,7 +273,6 @@ def _cross_checks(spec: PolicySpec) -> Iterator[str]:
     for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
         if spec.default.get(target) is None:
             yield f"default.{target.value}: required: the default must set first_response and resolution"
-    seen: dict[tuple[object, ...], int] = {}
     for i, rule in enumerate(spec.rules):
         if rule.id == DEFAULT_RULE:
             yield f"rules[{i}].id: {DEFAULT_RULE!r} is the name of the default section; pick another"
@@ -253,13 +280,24 @@ def _cross_checks(spec: PolicySpec) -> Iterator[str]:
             yield f"rules[{i}].match: give at least one condition; the default section covers the rest"
         if all(rule.get(t) is None for t in SlaTarget):
             yield f"rules[{i}]: sets no target; give first_response, next_response or resolution"
+    yield from _shadowed("rules", spec.rules)
+    yield from duplicate_ids("contracts", [c.id for c in spec.contracts])
+    for n, contract in enumerate(spec.contracts):
+        yield from duplicate_ids(f"contracts[{n}].rules", [r.id for r in contract.rules])
+        yield from _shadowed(f"contracts[{n}].rules", contract.rules)
+
+
+def _shadowed(where: str, rules: Sequence[RuleSpec | ContractRuleSpec]) -> Iterator[str]:
+    """Targets that a rule sets in vain: an earlier rule has the same conditions and sets it."""
+    seen: dict[tuple[object, ...], int] = {}
+    for i, rule in enumerate(rules):
         for target in SlaTarget:
             if rule.get(target) is None:
                 continue
             key = (target, rule.match.key())
             if key in seen:
                 yield (
-                    f"rules[{i}].{target.value}: never used: rules[{seen[key]}] has the same"
-                    f" conditions and sets {target.value} first"
+                    f"{where}[{i}].{target.value}: never used: {where}[{seen[key]}] has the"
+                    f" same conditions and sets {target.value} first"
                 )
             seen.setdefault(key, i)

@@ -73,6 +73,9 @@ class TargetStatus(BaseModel):
     clock: str = Field(description="business (the queue's calendar) or calendar (wall time)")
     calendar: str
     rule: str
+    contract: str | None = Field(
+        default=None, description="the customer contract whose rule set the target, if one did"
+    )
     target_seconds: int
     started_at: datetime
     ended_at: datetime | None
@@ -195,6 +198,7 @@ def target_status(
         clock=clock.target.basis,
         calendar=clock.segments[-1].calendar.id,
         rule=clock.target.rule,
+        contract=clock.target.contract,
         target_seconds=clock.target.seconds,
         started_at=started,
         ended_at=_at(clock.ended_at),

@@ -109,12 +109,13 @@ class PgClockStore:
             text(
                 """
                 INSERT INTO sla.contacts AS c (contact_id, decision_id, decided_at, queue_id,
-                    queue_kind, vendor, priority, priority_label, channel, tier, arrived_at)
+                    queue_kind, vendor, priority, priority_label, channel, tier, arrived_at,
+                    contract_id)
                 SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:decision_ids AS text[]),
                     CAST(:decided_at AS timestamptz[]), CAST(:queue_ids AS text[]),
                     CAST(:kinds AS text[]), CAST(:vendors AS text[]), CAST(:priorities AS int[]),
                     CAST(:labels AS text[]), CAST(:channels AS text[]), CAST(:tiers AS text[]),
-                    CAST(:arrived AS timestamptz[]))
+                    CAST(:arrived AS timestamptz[]), CAST(:contracts AS text[]))
                 ORDER BY 1
                 ON CONFLICT (contact_id) DO UPDATE SET
                     decision_id = CASE WHEN n.newer THEN excluded.decision_id ELSE c.decision_id END,
@@ -127,9 +128,10 @@ class PgClockStore:
                     channel = CASE WHEN n.newer THEN excluded.channel ELSE c.channel END,
                     tier = CASE WHEN n.newer THEN excluded.tier ELSE c.tier END,
                     arrived_at = CASE WHEN n.newer THEN excluded.arrived_at ELSE c.arrived_at END,
+                    contract_id = CASE WHEN n.newer THEN excluded.contract_id ELSE c.contract_id END,
                     updated_at = now()
                 RETURNING c.contact_id, c.decision_id, c.queue_id, c.queue_kind, c.vendor, c.priority,
-                    c.priority_label, c.channel, c.tier, c.arrived_at
+                    c.priority_label, c.channel, c.tier, c.arrived_at, c.contract_id
                 """.replace(
                     "n.newer",
                     "(excluded.decided_at IS NOT NULL"
@@ -148,6 +150,7 @@ class PgClockStore:
                 "channels": column(lambda r: r.decision.channel.value),
                 "tiers": column(lambda r: r.decision.tier),
                 "arrived": column(lambda r: instant(r.decision.arrived_at)),
+                "contracts": column(lambda r: r.decision.contract_id),
             },
         )
         return {row.contact_id: decision_from(row) for row in result if row.decision_id is not None}
@@ -192,7 +195,7 @@ class PgClockStore:
         result = await self._session.execute(
             text(
                 "SELECT contact_id, decision_id, queue_id, queue_kind, vendor, priority,"
-                " priority_label, channel, tier, arrived_at FROM sla.contacts"
+                " priority_label, channel, tier, arrived_at, contract_id FROM sla.contacts"
                 " WHERE status = 'open' AND decision_id IS NOT NULL"
                 " AND policy_version IS DISTINCT FROM :version"
                 " ORDER BY contact_id LIMIT :limit FOR UPDATE"

@@ -73,7 +73,7 @@ class PgReadStore:
             await self._session.execute(
                 text(
                     "SELECT contact_id, decision_id, queue_id, queue_kind, vendor, priority,"
-                    " priority_label, channel, tier, arrived_at FROM sla.contacts"
+                    " priority_label, channel, tier, arrived_at, contract_id FROM sla.contacts"
                     " WHERE contact_id = :c AND decision_id IS NOT NULL"
                 ),
                 {"c": contact_id},

@@ -50,6 +50,7 @@ def decision_from(row: Any) -> Decision:
         channel=Channel(row.channel),
         tier=row.tier,
         arrived_at=row.arrived_at.timestamp(),
+        contract_id=row.contract_id,
     )
 
 
@@ -77,6 +78,7 @@ def pending_json(p: PendingAlert) -> dict[str, Any]:
         "waited": [[q.id, q.kind.value, q.vendor, seconds] for q, seconds in p.waited],
         "wall_seconds": p.wall_seconds,
         "paused_seconds": p.paused_seconds,
+        "contract": p.contract,
     }
 
 
@@ -104,6 +106,7 @@ def pending_from(row: Any) -> PendingAlert:
         ),
         wall_seconds=a.get("wall_seconds"),
         paused_seconds=a.get("paused_seconds"),
+        contract=a.get("contract"),
     )
 
 
