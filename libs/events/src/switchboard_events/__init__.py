@@ -74,9 +74,12 @@ from switchboard_events.topics import (
     DLQ_REASON,
     ROUTING_DECISIONS,
     SLA_ALERTS,
+    VENDOR_DECISIONS,
+    VENDOR_DECISIONS_PREFIX,
     TopicSpec,
     dlq,
     topic_spec,
+    vendor_decisions,
 )
 
 __all__ = [
@@ -104,6 +107,8 @@ __all__ = [
     "ROUTING_DECISIONS",
     "SLA_ALERTS",
     "SLA_ALERTS_DECODER",
+    "VENDOR_DECISIONS",
+    "VENDOR_DECISIONS_PREFIX",
     "AlertKind",
     "Channel",
     "ContactEnriched",
@@ -149,4 +154,5 @@ __all__ = [
     "dlq",
     "encode",
     "topic_spec",
+    "vendor_decisions",
 ]

@@ -17,6 +17,7 @@ from switchboard_events.topics import (
     CONTENT_TYPE,
     CONTENT_TYPE_HEADER,
     DLQ_HEADERS,
+    VENDOR_DECISIONS,
     TopicSpec,
 )
 
@@ -38,7 +39,7 @@ def event_schema(event: type[Event]) -> dict[str, Any]:
 
 
 def _channel_id(topic: str) -> str:
-    head, *rest = topic.replace(".", "_").split("_")
+    head, *rest = topic.replace("{", "").replace("}", "").replace(".", "_").split("_")
     return head + "".join(word.capitalize() for word in rest)
 
 
@@ -71,6 +72,10 @@ def _channels(spec: TopicSpec) -> dict[str, Any]:
             },
         }
     }
+    if "{vendor}" in spec.name:
+        channels[_channel_id(spec.name)]["parameters"] = {
+            "vendor": {"description": "The vendor id of the routing policy's outsourced queues."}
+        }
     if spec.dlq is not None:
         channels[_channel_id(spec.dlq)] = {
             "address": spec.dlq,
@@ -143,7 +148,7 @@ def asyncapi() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {"DeadLetter": _dead_letter()}
-    for spec in ALL_TOPICS:
+    for spec in (*ALL_TOPICS, VENDOR_DECISIONS):
         channels.update(_channels(spec))
         operations.update(_operations(spec))
         messages.update({_message_id(e): _message(spec, e) for e in spec.events})

@@ -118,6 +118,24 @@ ALERTS = TopicSpec(
     consumers=(),
 )
 
+VENDOR_DECISIONS_PREFIX = f"{ROUTING_DECISIONS}.vendor."
+VENDOR_DECISIONS = TopicSpec(
+    name=VENDOR_DECISIONS_PREFIX + "{vendor}",
+    key="contact id (data.contact_id)",
+    events=(RoutingDecided,),
+    description="One outsourced vendor's decisions only, as minimised for it: one topic per"
+    " vendor of the routing policy, the only one its Kafka principal may read.",
+    producers=("router",),
+    consumers=(),
+)
+"""A family of topics, not one: ALL_TOPICS leaves it out, the router creates its members."""
+
+
+def vendor_decisions(vendor: str) -> str:
+    """The decisions topic of one vendor: `routing.decisions.vendor.<vendor>`."""
+    return VENDOR_DECISIONS_PREFIX + vendor
+
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (INBOUND, ENRICHED, LIFECYCLE, DECISIONS, ALERTS)
 ALL_EVENTS: tuple[type[Event], ...] = tuple(e for spec in ALL_TOPICS for e in spec.events)
 

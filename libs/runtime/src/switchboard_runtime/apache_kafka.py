@@ -236,6 +236,11 @@ class KafkaCluster:
     ports: tuple[int, ...] = ()  # the brokers' client ports; free ones if not given
     # (user, password): clients and brokers authenticate with SASL/SCRAM-SHA-512.
     scram: tuple[str, str] | None = None
+    # More SCRAM users (user, password), for clients of their own principal.
+    users: tuple[tuple[str, str], ...] = ()
+    # With SCRAM: the StandardAuthorizer, denying what no ACL allows; the `scram` user
+    # (and the controllers' plaintext loopback listener) are super users.
+    authorizer: bool = False
     nodes: list[Node] = field(init=False)
     _root: Path | None = None
 
@@ -258,6 +263,11 @@ class KafkaCluster:
         assert self._root is not None, "start() first"
         return self._root
 
+    def user_settings(self, user: str, **values: Any) -> KafkaSettings:
+        """Client settings as one of the cluster's other SCRAM `users`."""
+        password = dict(self.users)[user]
+        return self.client_settings(sasl_username=user, sasl_password=password, **values)
+
     def client_settings(self, **values: Any) -> KafkaSettings:
         """Client settings for Kafka: idempotent producer, long-polling fetch, replicated topics."""
         defaults: dict[str, Any] = {
@@ -276,6 +286,8 @@ class KafkaCluster:
 
     def _listener_config(self, node: Node) -> dict[str, str]:
         controller = f"CONTROLLER://127.0.0.1:{node.controller_port}"
+        if self.authorizer and self.scram is None:
+            raise EmbeddedError("an authorizer needs SCRAM users: set scram too")
         if self.scram is None:
             return {
                 "listeners": f"PLAINTEXT://{node.address},{controller}",
@@ -295,6 +307,15 @@ class KafkaCluster:
             "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": (
                 f'{login} required username="{user}" password="{password}";'
             ),
+        } | (self._authorizer_config(user) if self.authorizer else {})
+
+    @staticmethod
+    def _authorizer_config(admin: str) -> dict[str, str]:
+        return {
+            "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            "allow.everyone.if.no.acl.found": "false",
+            # The controller listener is plaintext on loopback: its principal is ANONYMOUS.
+            "super.users": f"User:{admin};User:ANONYMOUS",
         }
 
     def broker_settings(self) -> dict[str, str]:
@@ -352,8 +373,8 @@ class KafkaCluster:
             path.write_text("".join(f"{k}={v}\n" for k, v in self.config(node).items()))
             args = ["format", "--ignore-formatted", "-t", cluster, "-c", str(path)]
             if self.scram is not None:
-                user, password = self.scram
-                args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
+                for user, password in (self.scram, *self.users):
+                    args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
             formats.append(self._java("kafka.tools.StorageTool", *args))
         for proc in formats:
             if proc.wait() != 0:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from switchboard_runtime.settings import KafkaSettings
 
@@ -94,17 +94,24 @@ async def create_topics(settings: KafkaSettings, names: Iterable[str]) -> None:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if missing:
-            try:
-                await admin.create_topics(
-                    [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
-                )
-            except TopicAlreadyExistsError:
-                log.info(
-                    "topics created concurrently by another process", extra={"topics": missing}
-                )
+            response = await admin.create_topics(
+                [NewTopic(n, settings.partitions, settings.replication_factor) for n in missing]
+            )
+            _raise_topic_errors(response.topic_errors)
         await _wait_for_metadata(admin, wanted)
     finally:
         await admin.close()
+
+
+def _raise_topic_errors(topic_errors: Iterable[tuple[Any, ...]]) -> None:
+    """The broker answers per topic (name, error code, ...): a refusal (no Create ACL, a
+    bad name) must not pass for success and leave the caller waiting for the topic."""
+    for name, code, *_ in topic_errors:
+        error = for_code(code)
+        if error is TopicAlreadyExistsError:
+            log.info("topic created concurrently by another process", extra={"topic": name})
+        elif code:
+            raise error(f"cannot create topic {name}")
 
 
 async def _wait_for_metadata(admin: AIOKafkaAdminClient, names: list[str]) -> None:

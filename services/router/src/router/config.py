@@ -9,7 +9,12 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from router import DEFAULT_POLICY, MIGRATIONS, SCHEMA
-from switchboard_events import CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS
+from switchboard_events import (
+    CONTACTS_ENRICHED,
+    CONTACTS_LIFECYCLE,
+    ROUTING_DECISIONS,
+    VENDOR_DECISIONS,
+)
 from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import PLACEHOLDER_SECRETS, Environment, ServiceSettings
 
@@ -84,6 +89,6 @@ SERVICE = ServiceSpec(
     migrations=MIGRATIONS,
     default_port=RouterSettings.model_fields["http_port"].default,
     consumes=(CONTACTS_ENRICHED, CONTACTS_LIFECYCLE),
-    produces=(ROUTING_DECISIONS,),
+    produces=(ROUTING_DECISIONS, VENDOR_DECISIONS.name),
     settings=RouterSettings,
 )

@@ -43,8 +43,8 @@ async def publish(
 ) -> int:
     """Send (key, value) pairs with acks=all; returns how many were sent."""
     producer: AIOKafkaProducer = make_producer(settings, client_id="test-publisher")
-    await producer.start()
     try:
+        await producer.start()  # in the try: a refused start must close the client too
         futures = [
             await producer.send(topic, value, key=key, headers=list(headers))
             for key, value in records
