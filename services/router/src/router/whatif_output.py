@@ -8,6 +8,7 @@ from html import escape
 from typing import Any
 
 MAX_MOVES_SHOWN = 30
+SHORT_VERSION = len("sha256:") + 12
 _COLUMNS = (
     ("contacts", "contacts", "{:d}"),
     ("in_house_share", "in-house", "{:.0%}"),
@@ -28,6 +29,12 @@ def _cell(figures: dict[str, Any], key: str, fmt: str) -> str:
 
 def _overflows(figures: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in figures["overflows"].items()) or "-"
+
+
+def _policy(report: dict[str, Any], which: str) -> str:
+    """The policy's name (or which one it is) and its short version."""
+    named = report[which]
+    return f"{named['name'] or which} ({named['version'][:SHORT_VERSION]})"
 
 
 def _rows(report: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -53,8 +60,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 def text_report(report: dict[str, Any]) -> str:
     period = report["period"]
     head = [
-        f"what-if {report['candidate']['name'] or ''} ({report['candidate']['version'][:12]})"
-        f" against {report['baseline']['name'] or ''} ({report['baseline']['version'][:12]})",
+        f"what-if {_policy(report, 'candidate')} against {_policy(report, 'baseline')}",
         f"{period['from']} .. {period['to']}: {report['contacts']} contacts, seed {report['seed']},"
         f" SLA target share {report['sla_target_share']:.0%}",
         "",
@@ -191,10 +197,9 @@ def html_report(report: dict[str, Any]) -> str:
         [[m["from"], m["to"], m["why"], str(m["contacts"])] for m in report["moves"]],
     )
     period = report["period"]
-    cand, base = report["candidate"], report["baseline"]
     notes = "".join(f"<li>{escape(n)}</li>" for n in report["notes"])
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>What-if: {escape(cand["name"] or cand["version"][:12])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>What-if: {escape(_policy(report, "candidate"))}</title>
 <style>
 body {{ font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #1f2328; }}
 table {{ border-collapse: collapse; margin: 0.5em 0 1.5em; }}
@@ -203,8 +208,8 @@ th:nth-child(-n+3), td:nth-child(-n+3) {{ text-align: left; }}
 svg text {{ font-size: 11px; fill: #57606a; }} .legend span {{ margin-right: 1.2em; }}
 </style></head><body>
 <h1>What-if replay</h1>
-<p>Candidate <b>{escape(cand["name"] or "")}</b> ({escape(cand["version"][:12])}) against
-<b>{escape(base["name"] or "")}</b> ({escape(base["version"][:12])}): {report["contacts"]} recorded
+<p>Candidate <b>{escape(_policy(report, "candidate"))}</b> against
+<b>{escape(_policy(report, "baseline"))}</b>: {report["contacts"]} recorded
 contacts from {escape(period["from"])} to {escape(period["to"])}, seed {report["seed"]}.</p>
 {volume}
 {service}
