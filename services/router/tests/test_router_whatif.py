@@ -85,6 +85,9 @@ def test_the_candidate_overflows_on_the_simulated_load() -> None:
     after = report["total"]["after"]
     # The second and third calls find general's one agent busy (occupancy 100% > 90%).
     assert after["overflows"] == {"queue_full": 2}
+    queues = {q["queue"]: q["after"] for q in report["queues"]}
+    assert queues["general"]["overflows"] == {"queue_full": 2}  # counted where they left
+    assert (queues["vendor"]["contacts"], queues["vendor"]["overflows"]) == (2, {})
     assert (after["in_house_share"], after["outsourced_share"]) == (0.3333, 0.6667)
     assert after["service_level"] == 1.0
     assert report["moves"] == [

@@ -56,7 +56,8 @@ class RecordedContact:
     queue_id: str
     priority: int
     label: str
-    overflow_reason: str | None
+    overflow: tuple[str, str] | None
+    """(from queue, reason) when the real decision overflowed."""
     status: str
     """open, resolved or abandoned"""
     duration_s: float | None
@@ -95,7 +96,7 @@ def recorded_contact(
         queue_id=data.queue_id,
         priority=data.priority,
         label=data.priority_label,
-        overflow_reason=data.overflow.reason if data.overflow else None,
+        overflow=(data.overflow.from_queue, data.overflow.reason) if data.overflow else None,
         status=status,
         duration_s=None if status not in (RESOLVED, ABANDONED) else max(0.0, duration_s or 0.0),
     )
@@ -149,7 +150,8 @@ class Run:
 
     queue_ids: list[str]
     labels: list[str]
-    overflow_reasons: list[str | None]
+    overflows: list[tuple[str, str] | None]
+    """(from queue, reason) of each contact that overflowed."""
     whys: list[str]
     outcomes: list[Outcome]
     handle_sources: dict[str, int]
@@ -190,7 +192,7 @@ def replay_recorded(
     return Run(
         [c.queue_id for c in contacts],
         [c.label for c in contacts],
-        [c.overflow_reason for c in contacts],
+        [c.overflow for c in contacts],
         ["recorded" for _ in contacts],
         outcomes,
         handle.sources,
@@ -226,7 +228,7 @@ def replay_candidate(
     return Run(
         [d.queue.id for d in made],
         [d.label for d in made],
-        [d.overflow.reason if d.overflow else None for d in made],
+        [(d.overflow.from_queue, d.overflow.reason) if d.overflow else None for d in made],
         [f"overflow: {d.overflow.reason}" if d.overflow else f"rule {d.rule}" for d in made],
         outcomes,
         handle.sources,

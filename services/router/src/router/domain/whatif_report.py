@@ -6,6 +6,7 @@ and which contacts moved where and why. Plain data (JSON-ready), rendered elsewh
 - service level: the share of contacts taken within their first-response target (the
   candidate's `sla`, by channel and the run's priority label); abandoned and unanswered
   contacts count as missed, against the candidate's `sla.target_share`;
+- overflows are counted at the queue the contact overflowed from;
 - cost: each queue's `cost_per_contact` in the run's policy (0 for a recorded queue the
   baseline does not know, shown as kind `unknown`).
 """
@@ -58,7 +59,6 @@ class _Figures:
         self,
         kind: str,
         cost: float,
-        overflow: str | None,
         wait: float | None,
         within: bool | None,
         abandoned: bool,
@@ -66,8 +66,6 @@ class _Figures:
         self.contacts += 1
         self.in_house += kind == QueueKind.IN_HOUSE.value
         self.outsourced += kind == QueueKind.OUTSOURCED.value
-        if overflow:
-            self.overflows[overflow] += 1
         self.cost += cost
         if within is not None:
             self.with_target += 1
@@ -144,7 +142,6 @@ def _tally(
         args = (
             queue.kind.value if queue is not None else UNKNOWN,
             queue.spec.cost_per_contact if queue is not None else 0.0,
-            run.overflow_reasons[i],
             wait,
             within,
             outcome.abandoned,
@@ -153,6 +150,10 @@ def _tally(
         side.queues.setdefault(queue_id, _Figures()).add(*args)
         last = len(side.buckets) - 1
         side.buckets[min(last, max(0, int((arrived - start) // step)))].add(*args)
+        overflow = run.overflows[i]
+        if overflow is not None:
+            side.total.overflows[overflow[1]] += 1
+            side.queues.setdefault(overflow[0], _Figures()).overflows[overflow[1]] += 1
 
 
 def _series(buckets: list[_Figures]) -> dict[str, list[Any]]:
