@@ -39,7 +39,7 @@ DAYS = 28
 POLICY = REPO / "services/router/policies/routing.yaml"
 KEY = b"bench-pseudonym-key"
 TYPES = ("general", "billing", "technical", "sales", "complaint", "refund")
-TIERS = ("standard", "standard", "standard", "premium", "vip")
+TIERS = ("standard",) * 15 + ("premium",) * 4 + ("vip",)
 HANDLE = {"call": (30, 600), "chat": (60, 900), "email": (300, 1800), "social": (120, 900)}
 CHUNK = 10_000
 

@@ -17,7 +17,7 @@ from router_stack import RouterSetup
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 from sqlalchemy import text
 
-from router.api import WHATIF_MAX_CONTACTS, make_router
+from router.api import make_router
 from router.staffing import Staffing
 from switchboard_events import LifecycleKind
 from switchboard_events.testing import enriched, lifecycle
@@ -93,6 +93,10 @@ async def test_the_command_replays_the_period_into_a_table_json_and_html(
     again = await run_router([*argv, "--html", str(html), "--json", "-"], env)
     assert json.loads(again.stdout) == report  # same seed, same inputs
 
+    bounded = await run_router([*argv, "--html", str(html), "--max-contacts", "3"], env)
+    assert bounded.returncode == 2
+    assert "holds more than 3 contacts: choose a shorter period" in bounded.stderr
+
 
 def test_the_command_refuses_a_reversed_period(tmp_path: Path) -> None:
     policy = tmp_path / "candidate.yaml"
@@ -144,4 +148,3 @@ async def test_the_admin_route_returns_the_report_and_changes_nothing(
     bad = await client.post("/admin/whatif", json=body | {"policy": "queues: 3"})
     assert bad.status_code == 422
     assert bad.json()["detail"]["problems"]
-    assert WHATIF_MAX_CONTACTS >= 10_000

@@ -11,13 +11,13 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from router import DEFAULT_POLICY
 from router.config import RouterSettings
 from router.domain import explain as report
 from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy
+from router.domain.whatif import RecordedContact
 from router.domain.whatif_report import what_if
 from router.policies import compile_file
 from router.whatif import BadPeriod, TooManyContacts, check_period, recorded_contacts
@@ -134,7 +134,7 @@ class _Bar:
         print(f"\rreplaying [{bar}] {percent:3d}% {done}/{total}", end=end, file=sys.stderr)
 
 
-async def _read(settings: RouterSettings, args: argparse.Namespace) -> list[Any]:
+async def _read(settings: RouterSettings, args: argparse.Namespace) -> list[RecordedContact]:
     engine = make_engine(settings.database_url.get_secret_value(), pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session:
