@@ -139,20 +139,18 @@ def test_the_same_seed_and_inputs_give_the_same_report() -> None:
     assert first["handle_times"]["after"]["policy"] > 0  # the seeded draws were used
 
 
-def test_subject_and_attribute_rules_are_named_as_blind() -> None:
+def test_unrecorded_subjects_are_inferred_from_the_recorded_rule() -> None:
     data = policy_dict()
-    data["rules"].insert(
-        0,
-        {
-            "id": "refunds",
-            "match": {"subject_keywords": ["refund"]},
-            "action": {"queue": "billing"},
-        },
-    )
-    candidate = compile_policy(data)
-    policy = compile_policy()
-    report = what_if(three_calls(policy), policy, candidate, PERIOD, seed=1)
-    assert any("rules refunds never match" in note for note in report["notes"])
+    refunds = {"subject_keywords": ["refund", "money back"], "attributes": {"paid": [True]}}
+    data["rules"].insert(0, {"id": "refunds", "match": refunds, "action": {"queue": "billing"}})
+    policy = compile_policy(data)
+    asked = record(policy, enriched("r", subject="My refund please", attributes={"paid": True}))
+    other = record(policy, enriched("o", subject="Hello"))
+    assert (asked.rule, asked.queue_id, other.queue_id) == ("refunds", "billing", "general")
+    report = what_if([asked, other], policy, policy, PERIOD, seed=1)
+    # The refund contact stays in billing: the replay gave it "refund" and paid: True.
+    assert report["moves"] == []
+    assert any("rules refunds see them only for contacts recorded" in n for n in report["notes"])
 
 
 def test_reports_for_people_show_the_moves_and_need_nothing_online() -> None:

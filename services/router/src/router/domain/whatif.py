@@ -11,9 +11,11 @@ What the router records, and so what the replay can use (`RecordedContact`):
 
 - from the stored decision event: arrival time, channel, contact type, language, tier,
   region, customer status, repeat contact, the priority hint (read back from its
-  priority factor), the queue, priority, label and overflow reason of the real decision.
-  The subject and custom attributes are not stored (they may be personal data), so rules
-  matching `subject_keywords` or `attributes` never match in a replay (`blind_rules`);
+  priority factor), the queue, rule, priority, label and overflow of the real decision.
+  The subject and custom attributes are not stored (they may be personal data): a
+  contact whose recorded rule matched on them is given that rule's first keyword and
+  attribute values (`infer_unrecorded`), so the candidate's rules on the same words see
+  them; other contacts have neither (`blind_rules` names the rules concerned);
 - from the contact's row: its status and when it last changed. Opened -> resolved is
   the recorded time the contact took in its queue and is used as its handle time there.
   It includes any wait the contact had, so it overstates handling where queues waited.
@@ -27,10 +29,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from router.domain.engine import CompiledPolicy, Decision, Snapshot
+from router.domain.policy import AttributeScalar
 from router.domain.rules import Facts, normalise_language
 from router.domain.simulation import (
     Arrival,
@@ -54,6 +57,7 @@ class RecordedContact:
     arrived_at: datetime
     facts: Facts
     queue_id: str
+    rule: str
     priority: int
     label: str
     overflow: tuple[str, str] | None
@@ -94,12 +98,41 @@ def recorded_contact(
         arrived_at=data.arrived_at,
         facts=facts,
         queue_id=data.queue_id,
+        rule=data.rule,
         priority=data.priority,
         label=data.priority_label,
         overflow=(data.overflow.from_queue, data.overflow.reason) if data.overflow else None,
         status=status,
         duration_s=None if status not in (RESOLVED, ABANDONED) else max(0.0, duration_s or 0.0),
     )
+
+
+def infer_unrecorded(
+    contacts: Sequence[RecordedContact], baseline: CompiledPolicy
+) -> list[RecordedContact]:
+    """Each contact recorded as matching a subject or attribute rule of the baseline gets
+    the subject and attributes that rule asked for (its first keyword and values)."""
+    given: dict[str, tuple[str | None, dict[str, AttributeScalar]]] = {}
+    for rule in baseline.spec.rules:
+        match = rule.match
+        if match.subject_keywords or match.attributes:
+            attributes = {
+                key: value[0] if isinstance(value, list) else value
+                for key, value in (match.attributes or {}).items()
+                if not (isinstance(value, list) and not value)
+            }
+            given[rule.id] = (
+                match.subject_keywords[0] if match.subject_keywords else None,
+                attributes,
+            )
+    out = []
+    for contact in contacts:
+        if contact.rule in given:
+            subject, attributes = given[contact.rule]
+            facts = replace(contact.facts, subject=subject, attributes=attributes)
+            contact = replace(contact, facts=facts)
+        out.append(contact)
+    return out
 
 
 def blind_rules(policy: CompiledPolicy) -> list[str]:

@@ -25,6 +25,7 @@ from router.domain.whatif import (
     RecordedContact,
     Run,
     blind_rules,
+    infer_unrecorded,
     replay_candidate,
     replay_recorded,
 )
@@ -215,7 +216,8 @@ def build_report(
         notes.append(
             "subjects and custom attributes are not recorded: rules "
             + ", ".join(blind)
-            + " never match in a replay"
+            + " see them only for contacts recorded as matching a baseline rule on them"
+            " (given that rule's first keyword and attribute values)"
         )
     return {
         "period": {"from": _iso(start), "to": _iso(end)},
@@ -269,5 +271,6 @@ def what_if(
         return lambda done: progress(offset + done, total)
 
     before = replay_recorded(ordered, baseline, period[1], seed, told(0))
-    after = replay_candidate(ordered, candidate, period[1], seed, told(len(ordered)))
+    inferred = infer_unrecorded(ordered, baseline)
+    after = replay_candidate(inferred, candidate, period[1], seed, told(len(ordered)))
     return build_report(ordered, before, after, baseline, candidate, period, seed)
