@@ -116,3 +116,31 @@ def test_an_unknown_queue_serves_at_once() -> None:
 def test_arrivals_out_of_order_are_refused() -> None:
     with pytest.raises(ValueError, match="time order"):
         run([Arrival(5, CALL), Arrival(1, CALL)])
+
+
+def test_contacts_waiting_at_closing_wait_for_the_next_opening() -> None:
+    spec = CalendarSpec.model_validate(
+        {
+            "id": "days",
+            "timezone": "UTC",
+            "weekly": {"mon": ["09:00-10:00"], "tue": ["09:00-10:00"]},
+        }
+    )
+    queues = one_queue(calendar=Calendar.compile(spec))
+    late = MONDAY + 10 * 3600 - 100
+    outcomes = run([Arrival(late, CALL), Arrival(late + 1, CALL)], handle=200.0, queues=queues)
+    # The first runs past closing; the second waits for Tuesday 09:00.
+    assert starts(outcomes) == [late, MONDAY + 86400 + 9 * 3600]
+
+
+def test_adjacent_open_intervals_keep_the_queue_open() -> None:
+    # Open all Monday and all Tuesday: two intervals meeting at midnight, no closing.
+    whole = {"mon": ["00:00-24:00"], "tue": ["00:00-24:00"]}
+    spec = CalendarSpec.model_validate({"id": "both", "timezone": "UTC", "weekly": whole})
+    midnight = MONDAY + 86400
+    outcomes = run(
+        [Arrival(midnight - 5, CALL), Arrival(midnight - 4, CALL), Arrival(midnight + 1, CALL)],
+        handle=10.0,
+        queues={"q": QueueModel("q", 2, {CALL: 1}, Calendar.compile(spec))},
+    )
+    assert starts(outcomes) == [midnight - 5, midnight - 4, midnight + 5]
