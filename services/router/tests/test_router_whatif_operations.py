@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,12 +16,8 @@ from router_stack import RouterSetup
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 from sqlalchemy import text
 
-from router.api import make_router
-from router.staffing import Staffing
 from switchboard_events import LifecycleKind
 from switchboard_events.testing import enriched, lifecycle
-from switchboard_runtime.testing import auth
-from switchboard_runtime.web import create_app
 
 FROM, TO = "2025-03-03T09:00:00Z", "2025-03-03T11:00:00Z"
 
@@ -110,20 +105,6 @@ def test_the_command_refuses_a_reversed_period(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "the period must end after it starts" in done.stderr
-
-
-@pytest.fixture
-async def client(setup: RouterSetup) -> AsyncIterator[httpx.AsyncClient]:
-    router = setup.router()
-    admin = make_router(
-        router, setup.sessions, recent_limit=10, staffing=Staffing(router, 1800, 0.85)
-    )
-    app = create_app("router", {}, [admin], auth=auth.authenticator())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://router", headers=auth.HEADERS
-    ) as http:
-        yield http
 
 
 @pytest.mark.integration

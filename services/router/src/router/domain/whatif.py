@@ -40,6 +40,7 @@ from router.domain.simulation import (
     Load,
     Outcome,
     Placement,
+    Placer,
     QueueModel,
     simulate,
 )
@@ -201,6 +202,17 @@ def _arrivals(contacts: Sequence[RecordedContact]) -> list[Arrival]:
     ]
 
 
+def _simulate(
+    contacts: Sequence[RecordedContact],
+    policy: CompiledPolicy,
+    place: Placer,
+    until: datetime,
+    progress: Callable[[int], None] | None,
+) -> list[Outcome]:
+    horizon = until.timestamp() + DRAIN_SECONDS
+    return simulate(_arrivals(contacts), queue_models(policy), place, horizon, progress)
+
+
 def replay_recorded(
     contacts: Sequence[RecordedContact],
     baseline: CompiledPolicy,
@@ -215,13 +227,7 @@ def replay_recorded(
         c = contacts[index]
         return Placement(c.queue_id, c.priority, handle.draw(c, c.queue_id))
 
-    outcomes = simulate(
-        _arrivals(contacts),
-        queue_models(baseline),
-        place,
-        until.timestamp() + DRAIN_SECONDS,
-        progress,
-    )
+    outcomes = _simulate(contacts, baseline, place, until, progress)
     return Run(
         [c.queue_id for c in contacts],
         [c.label for c in contacts],
@@ -249,13 +255,7 @@ def replay_candidate(
         decisions[index] = decision
         return Placement(decision.queue.id, decision.priority, handle.draw(c, decision.queue.id))
 
-    outcomes = simulate(
-        _arrivals(contacts),
-        queue_models(candidate),
-        place,
-        until.timestamp() + DRAIN_SECONDS,
-        progress,
-    )
+    outcomes = _simulate(contacts, candidate, place, until, progress)
     made = [d for d in decisions if d is not None]
     assert len(made) == len(contacts), "every recorded contact arrives within the horizon"
     return Run(
