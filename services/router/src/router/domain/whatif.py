@@ -11,7 +11,8 @@ What the router records, and so what the replay can use (`RecordedContact`):
 
 - from the stored decision event: arrival time, channel, contact type, language, tier,
   region, customer status, repeat contact, the priority hint (read back from its
-  priority factor), the queue, rule, priority, label and overflow of the real decision.
+  priority factor, when it counted), the queue, rule, priority, label and overflow of
+  the real decision.
   The subject and custom attributes are not stored (they may be personal data): a
   contact whose recorded rule matched on them is given that rule's first keyword and
   attribute values (`infer_unrecorded`), so the candidate's rules on the same words see

@@ -36,9 +36,8 @@ MAX_INTERVALS = 200
 UNKNOWN = "unknown"
 
 
-def _p90(values: list[float]) -> float | None:
-    if not values:
-        return None
+def _p90(values: list[float]) -> float:
+    """The nearest-rank 90th percentile of a non-empty list."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.9 * len(ordered)) - 1)]
 
@@ -90,7 +89,7 @@ class _Figures:
             if self.with_target
             else None,
             "avg_wait_s": round(sum(self.waits) / len(self.waits), 1) if self.waits else None,
-            "p90_wait_s": None if not self.waits else round(_p90(self.waits) or 0.0, 1),
+            "p90_wait_s": round(_p90(self.waits), 1) if self.waits else None,
             "abandoned": self.abandoned,
             "abandonment_share": round(self.abandoned / n, 4),
             "unanswered": self.unanswered,
@@ -98,10 +97,10 @@ class _Figures:
 
 
 def _target(policy: CompiledPolicy, channel: Channel, label: str) -> int | None:
-    sla = policy.spec.sla
-    return sla.by_priority_label.get(label, {}).get(channel) or sla.first_response_seconds.get(
-        channel
-    )
+    """The first-response target; None for a channel the policy sets none for."""
+    if channel not in policy.spec.sla.first_response_seconds:
+        return None
+    return policy.first_response_target(channel, label)
 
 
 def _interval(start: float, end: float) -> int:
