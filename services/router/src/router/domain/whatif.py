@@ -20,10 +20,11 @@ What the router records, and so what the replay can use (`RecordedContact`):
 - from the contact's row: its status and when it last changed. Opened -> resolved is
   the recorded time the contact took in its queue and is used as its handle time there.
   It includes any wait the contact had, so it overstates handling where queues waited.
-  Opened -> abandoned is its patience. Contacts moved to another queue draw a handle time
-  from that queue's recorded ones for their channel (seeded); where a queue recorded
-  none, and for contacts still open, from an exponential with the policy's
-  `handle_time_seconds` mean. `HandleTimes.sources` counts which came from where.
+  Opened -> abandoned is its patience. Any other contact (moved to another queue, still
+  open, or served before its patience ran out) draws a handle time from its queue's
+  recorded ones for its channel (seeded); where the queue recorded none, from an
+  exponential with the policy's `handle_time_seconds` mean. `HandleTimes.sources`
+  counts which came from where.
 """
 
 from __future__ import annotations
