@@ -9,7 +9,7 @@ MEMBERS := libs/events libs/runtime libs/calendars libs/planning libs/demo libs/
            services/profile-lookup services/router services/sla-monitor
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run tail publish import test test-kafka lint format bench lock schemas clean up down
+.PHONY: help venv run tail publish import whatif test test-kafka lint format bench lock schemas clean up down
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,10 @@ publish: $(STAMP) ## publish a file's bytes: make publish TOPIC=contacts.inbound
 
 import: $(STAMP) ## import customers into the running `make run`: make import FILE=customers.csv
 	$(PY) -m switchboard_devtools service profile-lookup import $(or $(FILE),$(error set FILE=path))
+
+whatif: $(STAMP) ## replay the running `make run`'s traffic through a policy: make whatif POLICY=candidate.yaml FROM=T1 TO=T2
+	$(PY) -m switchboard_devtools service router whatif --policy $(or $(POLICY),$(error set POLICY=file)) \
+	  --from $(or $(FROM),$(error set FROM=time)) --to $(or $(TO),$(error set TO=time)) $(if $(HTML),--html $(HTML))
 
 test: $(STAMP) ## run every test against the embedded broker and database
 	bash deploy/scripts/ensure-prometheus.sh

@@ -1,5 +1,5 @@
 """Registers the router's fixtures (defined in router_fixtures.py, type-checked there)."""
 
-from router_fixtures import fake, policy_path, run_router, setup
+from router_fixtures import client, fake, policies, policy_path, run_router, setup
 
-__all__ = ["fake", "policy_path", "run_router", "setup"]
+__all__ = ["client", "fake", "policies", "policy_path", "run_router", "setup"]

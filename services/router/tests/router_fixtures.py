@@ -10,20 +10,24 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from router_fakes import FakeRoutingRepository
 from router_stack import RouterSetup, RunnerFactory, runner_factory
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 
+from router.api import make_router
 from router.config import RouterSettings
-from router.policies import holder
+from router.policies import RoutingPolicies, holder
 from router.service import Router
+from router.staffing import Staffing
 from router.wiring import build_router
 from switchboard_events import ContactEnriched, ContactLifecycle, dlq
 from switchboard_runtime import db, kafka
 from switchboard_runtime.runner import Output, Record
 from switchboard_runtime.settings import KafkaSettings
-from switchboard_runtime.testing import ManualClock
+from switchboard_runtime.testing import ManualClock, auth
+from switchboard_runtime.web import create_app
 
 
 @pytest.fixture
@@ -55,6 +59,26 @@ async def setup(
 @pytest.fixture
 def run_router(setup: RouterSetup) -> RunnerFactory:
     return runner_factory(setup)
+
+
+@pytest.fixture
+def policies(setup: RouterSetup) -> RoutingPolicies:
+    return holder(setup.policy_path)
+
+
+@pytest.fixture
+async def client(setup: RouterSetup, policies: RoutingPolicies) -> AsyncIterator[httpx.AsyncClient]:
+    """The router's admin API on `setup`'s database, with a token of every scope."""
+    router = setup.router(policies)
+    admin = make_router(
+        router, setup.sessions, recent_limit=10, staffing=Staffing(router, 1800, 0.85)
+    )
+    app = create_app("router", {}, [admin], auth=auth.authenticator())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://router", headers=auth.HEADERS
+    ) as http:
+        yield http
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,17 +13,13 @@ from router_stack import RouterSetup
 from router_support import policy_dict, policy_yaml
 
 from router import DEFAULT_POLICY
-from router.api import make_router
 from router.cli import COMMANDS
 from router.config import SERVICE
-from router.policies import RoutingPolicies, holder
-from router.staffing import Staffing
+from router.policies import RoutingPolicies
 from router.wiring import build
 from switchboard_events import encode
 from switchboard_events.testing import enriched
 from switchboard_runtime.cli import main as cli_main
-from switchboard_runtime.testing import auth
-from switchboard_runtime.web import create_app
 
 SAMPLES = (
     Path(__file__).resolve().parents[3] / "libs/events/samples/switchboard.contact.enriched.v1"
@@ -107,25 +102,6 @@ def test_explain_overflows_on_assumed_load(capsys: pytest.CaptureFixture[str]) -
     assert decision["overflow"]["from_queue"] == "general"
     assert main([*args, "--load", "general=3"]) == 2
     assert "expected QUEUE:CHANNEL=N" in capsys.readouterr().err
-
-
-@pytest.fixture
-def policies(setup: RouterSetup) -> RoutingPolicies:
-    return holder(setup.policy_path)
-
-
-@pytest.fixture
-async def client(setup: RouterSetup, policies: RoutingPolicies) -> AsyncIterator[httpx.AsyncClient]:
-    router = setup.router(policies)
-    admin = make_router(
-        router, setup.sessions, recent_limit=10, staffing=Staffing(router, 1800, 0.85)
-    )
-    app = create_app("router", {}, [admin], auth=auth.authenticator())
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://router", headers=auth.HEADERS
-    ) as http:
-        yield http
 
 
 @pytest.mark.integration

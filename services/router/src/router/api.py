@@ -1,28 +1,38 @@
-"""The admin API: the policy in force, checking a policy, explain, queues, a contact's decisions."""
+"""The admin API: the policy in force, checking a policy, explain, queues, a contact's
+decisions, staffing, and the what-if replay of a candidate policy."""
 
 # No `from __future__ import annotations`: FastAPI reads the route signatures, which name
 # `repository`, a dependency local to `make_router`.
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from router.domain import explain
 from router.domain.engine import Snapshot
 from router.domain.policy import PolicyInvalid, load_policy
 from router.domain.staffing import QueueStaffing
+from router.domain.whatif_report import what_if
+from router.policies import compile_policy
 from router.repository import PostgresRoutingRepository, RoutingRepository
 from router.service import Router
 from router.staffing import Staffing
+from router.whatif import BadPeriod, TooManyContacts, recorded_contacts
 from switchboard_events import ENRICHED_DECODER, InvalidEvent
 from switchboard_runtime.auth import Scope, require
 from switchboard_runtime.policies import policy_version
+
+WHATIF_MAX_DAYS = 31
+WHATIF_MAX_CONTACTS = 20_000
+"""An admin request replays at most this many contacts (a few seconds of CPU, in a thread
+beside the consumer); `python -m router whatif` has no such bound."""
 
 
 class Refusal(BaseModel):
@@ -77,6 +87,13 @@ class StaffingView(BaseModel):
     window_seconds: float
     queues: list[QueueStaffing]
     """Per queue: agents on shift, agents needed for the window's arrivals, the gap."""
+
+
+class WhatIfRequest(BaseModel):
+    policy: str = Field(description="the candidate policy, as YAML text")
+    start: AwareDatetime = Field(alias="from")
+    end: AwareDatetime = Field(alias="to")
+    seed: int = 0
 
 
 class ContactDecisions(BaseModel):
@@ -179,6 +196,33 @@ def make_router(
             window_seconds=staffing.window_s,
             queues=await staffing.now(store),
         )
+
+    @api.post(
+        "/whatif",
+        dependencies=[require(Scope.POLICY_CHECK)],
+        responses={422: {"description": "an invalid policy or period, or too many contacts"}},
+    )
+    async def whatif(request: WhatIfRequest) -> dict[str, Any]:
+        """Replay the period's recorded contacts through the candidate policy, offline
+        (nothing produced, nothing stored), against the policy in force: the report as JSON.
+        At most 31 days and 20,000 contacts; `python -m router whatif` takes more."""
+        if request.end - request.start > timedelta(days=WHATIF_MAX_DAYS):
+            raise HTTPException(422, f"the period may span at most {WHATIF_MAX_DAYS} days")
+        try:
+            content = request.policy.encode()
+            candidate = compile_policy(content, policy_version(content))
+        except PolicyInvalid as exc:
+            raise HTTPException(422, {"problems": exc.problems}) from None
+        try:
+            async with sessions() as session:
+                contacts = await recorded_contacts(
+                    session, request.start, request.end, WHATIF_MAX_CONTACTS
+                )
+        except (BadPeriod, TooManyContacts) as exc:
+            raise HTTPException(422, str(exc)) from None
+        baseline = router.policies.current
+        period = (request.start, request.end)
+        return await asyncio.to_thread(what_if, contacts, baseline, candidate, period, request.seed)
 
     @api.get("/contacts/{contact_id}/decisions", dependencies=[require(Scope.STATE_READ)])
     async def contact_decisions(

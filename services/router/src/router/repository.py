@@ -3,7 +3,7 @@ implementation (all SQL of the router; one round trip per call)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -213,6 +213,31 @@ class PostgresRoutingRepository:
             {"contact": contact_id, "limit": limit},
         )
         return [event for (event,) in rows]
+
+
+class RecordedTraffic:
+    """The recorded contacts of a period, for the what-if replay (read only)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def recorded(
+        self, since: datetime, until: datetime, limit: int
+    ) -> AsyncIterator[tuple[str, str, float | None]]:
+        """(decision event, status, seconds from opening to the last change) of the contacts
+        opened in [since, until), in opening order, at most `limit`, streamed."""
+        rows = await self.session.stream(
+            text(
+                "SELECT d.event, c.status, EXTRACT(EPOCH FROM c.updated_at - c.opened_at)"
+                " FROM routing.contacts AS c"
+                " JOIN routing.decisions AS d ON d.decision_id = c.decision_id"
+                " WHERE c.opened_at >= :since AND c.opened_at < :until"
+                " ORDER BY c.opened_at, c.contact_id LIMIT :limit"
+            ),
+            {"since": since, "until": until, "limit": limit},
+        )
+        async for event, status, seconds in rows:
+            yield event, status, None if seconds is None else float(seconds)
 
 
 def _deadlock(exc: BaseException) -> bool:
