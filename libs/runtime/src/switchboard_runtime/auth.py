@@ -49,6 +49,8 @@ class Scope(StrEnum):
     CUSTOMERS_ERASE = "customers:erase"
     OPERATIONS_READ = "operations:read"
     """/healthz, /readyz and /metrics, when they are not public."""
+    AUDIT_READ = "audit:read"
+    """The audit trail: who read or changed which customers (ids only, never values)."""
 
 
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -331,6 +333,18 @@ class ScopeRequirement:
             )
         request.state.principal = principal
         return principal
+
+
+def current_principal(request: Request) -> Principal:
+    """Who is calling, as the route's `require` dependency authenticated them.
+
+    Route dependencies run before the endpoint's own, so a route declaring a scope has
+    its principal here; one that declares none has nobody to name, which is a bug.
+    """
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise HTTPException(500, "the route names its caller but declares no scope")
+    return principal
 
 
 def require(scope: Scope) -> Any:
