@@ -54,7 +54,7 @@ class AuditRecordedData(EventData):
         description="The record's id in the producer's append-only audit table (decimal)."
     )
     actor: Label = Field(
-        description='Who: an API token\'s name, a JWT\'s subject, or "cli:<os user>".'
+        description="Who: an API token's name, a JWT's subject, or \"cli:<os user>\"."
     )
     action: AuditAction
     customer_ids: list[Identifier] = Field(

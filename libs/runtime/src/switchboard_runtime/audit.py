@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import getpass
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +22,17 @@ from switchboard_events.audit import MAX_AUDITED_CUSTOMERS, audit_event_id
 
 MAX_ACTOR_CHARS = 128
 _NOT_PRINTABLE = re.compile(r"[^ -~]")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """A record to store: what `AuditRecord` holds but the id the table gives it."""
+
+    actor: str
+    action: AuditAction
+    customer_ids: tuple[str, ...]
+    outcome: AuditOutcome
+    at: datetime
 
 
 class AuditRecord(BaseModel):
@@ -69,10 +81,15 @@ def cli_actor() -> str:
         return "cli"
 
 
-def chunks(customer_ids: Sequence[str]) -> Iterator[list[str]]:
-    """Customer ids in groups that fit one record (a big import chunk becomes several);
-    one empty group when there are none (a lookup that found nobody is recorded too)."""
-    ids = list(customer_ids)
-    yield ids[:MAX_AUDITED_CUSTOMERS]
-    for start in range(MAX_AUDITED_CUSTOMERS, len(ids), MAX_AUDITED_CUSTOMERS):
-        yield ids[start : start + MAX_AUDITED_CUSTOMERS]
+def entries(
+    actor: str,
+    action: AuditAction,
+    customer_ids: Sequence[str],
+    outcome: AuditOutcome,
+    at: datetime,
+) -> list[AuditEntry]:
+    """The records of one action: one per 1000 customer ids (a big import chunk becomes
+    several), and one with none when none are concerned (a lookup that found nobody)."""
+    ids = list(dict.fromkeys(customer_ids))
+    groups = [ids[i : i + MAX_AUDITED_CUSTOMERS] for i in range(0, len(ids), MAX_AUDITED_CUSTOMERS)]
+    return [AuditEntry(actor, action, tuple(g), outcome, at) for g in groups or [[]]]

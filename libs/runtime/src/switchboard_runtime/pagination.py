@@ -23,6 +23,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_CURSOR_CHARS = 512
 
 T = TypeVar("T")
+K = TypeVar("K", int, str)
 Page = tuple[list[T], str | None]
 """One page of items and the cursor of the next page (None after the last)."""
 
@@ -32,6 +33,15 @@ class PageRequest:
     limit: int
     after: list[Any] | None
     """The decoded cursor: where the previous page ended; None for the first page."""
+
+    def key(self, kind: type[K]) -> K | None:
+        """The cursor's one value, which must be a `kind`; None for the first page."""
+        if self.after is None:
+            return None
+        if len(self.after) != 1 or type(self.after[0]) is not kind:
+            raise _not_ours()
+        value: K = self.after[0]
+        return value
 
 
 def pagination(
@@ -65,8 +75,12 @@ def decode_cursor(cursor: str) -> list[Any]:
     except (binascii.Error, ValueError):
         position = None
     if not isinstance(position, list) or not position:
-        raise HTTPException(400, "cursor: not a next_cursor this service gave; start without one")
+        raise _not_ours()
     return position
+
+
+def _not_ours() -> HTTPException:
+    return HTTPException(400, "cursor: not a next_cursor this service gave; start without one")
 
 
 def page_of(rows: Sequence[T], limit: int, position: Callable[[T], list[Any]]) -> Page[T]:

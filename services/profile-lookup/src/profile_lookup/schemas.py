@@ -79,7 +79,8 @@ class Lookup(BaseModel):
     kind: Kind
     normalised: str
     status: Literal["known", "unknown", "ambiguous"]
-    customers: list[CustomerRow]
+    customers: list[CustomerRow] = Field(description="One page, in customer id order.")
+    next_cursor: str | None = Field(None, description="The next page's `cursor`; null: last.")
 
 
 class IdentityAdded(BaseModel):
@@ -123,7 +124,8 @@ class Contact(BaseModel):
 
 class RecentContacts(BaseModel):
     customer_id: str
-    contacts: list[Contact]
+    contacts: list[Contact] = Field(description="One page, newest first.")
+    next_cursor: str | None = Field(None, description="The next page's `cursor`; null: last.")
 
 
 class Rejection(BaseModel):
