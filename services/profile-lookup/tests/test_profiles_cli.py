@@ -3,6 +3,7 @@ line it says when the database cannot be reached."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from profiles_support import customer, seed
+from profiles_support import SEEDER, customer, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,6 +73,21 @@ async def test_check_reports_what_an_import_would_do_and_writes_nothing(
     assert {k: imported[k] for k in ("imported", "updated", "rejections")} == {
         k: checked[k] for k in ("imported", "updated", "rejections")
     }, "the import does what the check said"
+    async with sessions() as session:
+        audited = (
+            await session.execute(
+                text(
+                    "SELECT actor, action, customer_ids, outcome FROM profiles.audit_log"
+                    " WHERE actor <> :seeder ORDER BY audit_id"
+                ),
+                {"seeder": SEEDER},
+            )
+        ).all()
+    # The check wrote nothing, its records neither; the import names who ran it.
+    assert [tuple(r) for r in audited] == [
+        (f"cli:{getpass.getuser()}", "customer.import", ["c-1", "c-2"], "ok"),
+        (f"cli:{getpass.getuser()}", "customer.import", ["c-2"], "ok"),
+    ]
 
 
 @pytest.mark.integration

@@ -7,8 +7,8 @@ of JSON values the route chose), base64url-encoded; a cursor this service did no
 is a 400. The answer carries `next_cursor`, null on the last page.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI evaluates the dependency's
+# annotations, which name the `maximum` of the enclosing call.
 import base64
 import binascii
 import json

@@ -45,6 +45,7 @@ from switchboard_events import AuditAction, AuditOutcome
 from switchboard_runtime import audit
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.pagination import DEFAULT_PAGE_SIZE, page_of
+from switchboard_runtime.retry import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,14 @@ class Customers:
                 yield repo, concerned
                 await repo.record_audit(self._entries(action, concerned, AuditOutcome.OK))
         except Exception as exc:
+            if is_transient(exc):
+                # The database is out of reach: nothing was done, and nothing can be recorded.
+                raise
             outcome = _OUTCOMES.get(type(exc), AuditOutcome.ERROR)
             try:
                 await self.record_refusal(action, concerned, outcome)
             except Exception:
-                # The action failed already (the database is gone, say): its error is the one to see.
+                # The action's own error is the one to raise; this one is logged.
                 log.exception("could not record a refused action in the audit trail")
             raise
 
