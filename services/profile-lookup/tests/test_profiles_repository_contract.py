@@ -253,10 +253,14 @@ async def test_audit_records_commit_and_roll_back_with_their_transaction(
     undone = AuditEntry("ops", AuditAction.CUSTOMER_ERASE, ("a",), AuditOutcome.OK, T0)
     async with backend.customers() as repo:
         await repo.record_audit([kept])
-    with pytest.raises(RuntimeError):
+
+    async def failed_action() -> None:
         async with backend.customers() as repo:
             await repo.record_audit([undone])
             raise RuntimeError("the action failed")
+
+    with pytest.raises(RuntimeError):
+        await failed_action()
     async with backend.customers() as repo:
         await repo.record_audit([])
     assert await backend.audit_trail() == [kept]
