@@ -14,6 +14,7 @@ from switchboard_events.audit import MAX_AUDITED_CUSTOMERS
 from switchboard_events.testing import T0
 from switchboard_runtime import ratelimit
 from switchboard_runtime.audit import AuditRecord, actor_name, entries
+from switchboard_runtime.auth import Principal, Scope, current_principal, require
 from switchboard_runtime.pagination import (
     MAX_PAGE_SIZE,
     PageRequest,
@@ -23,7 +24,7 @@ from switchboard_runtime.pagination import (
     pagination,
 )
 from switchboard_runtime.ratelimit import RateLimiter, RateLimitSettings, too_many_requests
-from switchboard_runtime.testing import ManualClock
+from switchboard_runtime.testing import ManualClock, auth
 
 
 def test_a_burst_is_allowed_then_one_request_per_refill_and_keys_are_apart() -> None:
@@ -95,6 +96,26 @@ async def test_a_page_larger_than_the_maximum_is_refused() -> None:
         assert (await client.get(f"/items?limit={MAX_PAGE_SIZE + 1}")).status_code == 422
         assert (await client.get("/items?limit=0")).status_code == 422
         assert (await client.get("/items?cursor=bm9wZQ")).status_code == 400
+
+
+async def test_a_route_names_the_principal_its_scope_authenticated() -> None:
+    app = FastAPI()
+    app.state.authenticator = auth.authenticator()
+
+    @app.get("/mine", dependencies=[require(Scope.CUSTOMERS_READ)])
+    async def mine(who: Annotated[Principal, Depends(current_principal)]) -> str:
+        return who.name
+
+    @app.get("/unguarded")
+    async def unguarded(who: Annotated[Principal, Depends(current_principal)]) -> str:
+        return who.name
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://who.test", headers=auth.HEADERS
+    ) as client:
+        assert (await client.get("/mine")).json() == "test-all"
+        assert (await client.get("/unguarded")).status_code == 500, "no scope, nobody to name"
 
 
 def test_records_are_split_to_fit_an_event_and_one_is_kept_when_nobody_is_concerned() -> None:

@@ -38,6 +38,19 @@ def report(done: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(done.stdout)
 
 
+async def cli_trail(sessions: Sessions) -> list[tuple[str, str, list[str], str]]:
+    """The audit records of everything but the test's own seeding, oldest first."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT actor, action, customer_ids, outcome FROM profiles.audit_log"
+                " WHERE actor <> :seeder ORDER BY audit_id"
+            ),
+            {"seeder": SEEDER},
+        )
+    return [(r.actor, r.action, list(r.customer_ids), r.outcome) for r in rows]
+
+
 CHECKED = (
     "customer_id,external_ref,tier,phones\n"
     "c-1,crm-1,vip,\n"  # updates the stored c-1
@@ -73,18 +86,8 @@ async def test_check_reports_what_an_import_would_do_and_writes_nothing(
     assert {k: imported[k] for k in ("imported", "updated", "rejections")} == {
         k: checked[k] for k in ("imported", "updated", "rejections")
     }, "the import does what the check said"
-    async with sessions() as session:
-        audited = (
-            await session.execute(
-                text(
-                    "SELECT actor, action, customer_ids, outcome FROM profiles.audit_log"
-                    " WHERE actor <> :seeder ORDER BY audit_id"
-                ),
-                {"seeder": SEEDER},
-            )
-        ).all()
     # The check wrote nothing, its records neither; the import names who ran it.
-    assert [tuple(r) for r in audited] == [
+    assert await cli_trail(sessions) == [
         (f"cli:{getpass.getuser()}", "customer.import", ["c-1", "c-2"], "ok"),
         (f"cli:{getpass.getuser()}", "customer.import", ["c-2"], "ok"),
     ]
@@ -112,6 +115,13 @@ async def test_explain_shows_the_normalised_identity_and_whom_it_finds(
     assert (stranger["status"], stranger["customers"]) == ("unknown", [])
     assert garbage.returncode == 1
     assert garbage.stderr.strip() == "profile_lookup: phone unparseable: not a phone number"
+    operator = f"cli:{getpass.getuser()}"
+    assert await cli_trail(sessions) == [
+        (operator, "customer.lookup", ["c-1"], "ok"),
+        (operator, "customer.lookup", ["c-1"], "ok"),
+        (operator, "customer.lookup", [], "ok"),
+        (operator, "customer.lookup", [], "invalid"),
+    ]
 
 
 def test_import_without_a_database_says_so_in_one_line(tmp_path: Path) -> None:

@@ -51,6 +51,12 @@ CustomerId = Annotated[
 ]
 SPOOL_BYTES = 16 * 1024 * 1024
 Page = Annotated[PageRequest, Depends(pagination())]
+LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "over the caller's rate of customer reads; `Retry-After` says when to retry",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 _STATUS: dict[type[Exception], int] = {
     RecordError: 422,
     NotFound: 404,
@@ -121,7 +127,7 @@ def make_router(
     # The customers service acting as the caller; local, as it closes over `service`.
     Acting = Annotated[Customers, Depends(acting)]  # noqa: N806
 
-    @router.get("/lookup", dependencies=[require(Scope.CUSTOMERS_READ)])
+    @router.get("/lookup", dependencies=[require(Scope.CUSTOMERS_READ)], responses=LIMITED)
     async def lookup(
         customers: Acting,
         page: Page,
@@ -148,7 +154,11 @@ def make_router(
         """Create a customer; `customer_id` is generated when not given."""
         return await customers.create(body)
 
-    @router.get("/customers/{customer_id}", dependencies=[require(Scope.CUSTOMERS_READ)])
+    @router.get(
+        "/customers/{customer_id}",
+        dependencies=[require(Scope.CUSTOMERS_READ)],
+        responses=LIMITED,
+    )
     async def get_customer(customers: Acting, customer_id: CustomerId) -> Customer:
         await allow_read(customers, AuditAction.CUSTOMER_READ, [customer_id])
         return await customers.get(customer_id)
@@ -204,7 +214,11 @@ def make_router(
         the source's CRM id resolves here from now on, and the merge is recorded."""
         return await customers.merge(customer_id, body.source_customer_id)
 
-    @router.get("/customers/{customer_id}/contacts", dependencies=[require(Scope.CUSTOMERS_READ)])
+    @router.get(
+        "/customers/{customer_id}/contacts",
+        dependencies=[require(Scope.CUSTOMERS_READ)],
+        responses=LIMITED,
+    )
     async def recent_contacts(
         customers: Acting,
         customer_id: CustomerId,
