@@ -264,6 +264,30 @@ async def test_a_record_committed_before_a_crash_is_published_later_with_the_sam
     assert [e.id for _, _, e in copies] == [first.id, first.id], "a copy, for consumers to drop"
 
 
+async def test_a_record_the_contract_refuses_does_not_hold_up_the_others(
+    audited: Audited, sessions: Sessions
+) -> None:
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "WITH added AS (INSERT INTO profiles.audit_log"
+                " (at, actor, action, customer_ids, outcome)"
+                " VALUES (now(), 'dba', 'customer.read', ARRAY['not an id'], 'ok')"
+                " RETURNING audit_id)"
+                " INSERT INTO profiles.audit_outbox SELECT audit_id FROM added"
+            )
+        )
+    assert (await audited.client.get("/customers/nobody")).status_code == 404
+
+    assert await audited.publisher.publish_pending() == 2
+    [(_, _, event)] = await published(audited)
+    assert (event.data.actor, event.data.customer_ids) == (CALLER, ["nobody"])
+    assert await audited.publisher.publish_pending() == 0, "neither is tried again"
+    async with sessions() as session:
+        kept = (await session.execute(text("SELECT count(*) FROM profiles.audit_log"))).scalar()
+    assert kept == 2, "the refused record stays in the trail"
+
+
 async def test_the_publisher_task_publishes_what_the_api_records(audited: Audited) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(audited.service.tasks["audit-publisher"](stop))

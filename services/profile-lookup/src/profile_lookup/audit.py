@@ -19,7 +19,7 @@ from typing import Annotated
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup import metrics
@@ -58,25 +58,36 @@ class AuditPublisher:
         self._poll_s = poll_s
 
     async def publish_pending(self) -> int:
-        """One round: publish up to a batch of unpublished records; how many were."""
+        """One round: publish up to a batch of unpublished records; how many were taken
+        from the outbox (published, or refused by the contract and reported)."""
         async with self._sessions() as session, session.begin():
             store = PostgresAudit(session)
             records = await store.claim_unpublished(PUBLISH_BATCH)
             if not records:
                 return 0
             now = self._clock.now()
-            outputs = [self._output(record, now) for record in records]
+            outputs = [o for o in (self._output(record, now) for record in records) if o]
             sent = [
                 await self._producer.send(o.topic, o.value, key=o.key, headers=list(o.headers))
                 for o in outputs
             ]
             await asyncio.gather(*sent)
             await store.mark_published([r.audit_id for r in records])
-        metrics.AUDIT_PUBLISHED.inc(len(records))
+        metrics.AUDIT_PUBLISHED.inc(len(outputs))
         return len(records)
 
-    def _output(self, record: AuditRecord, now: datetime) -> Output:
-        event = record.event(self._source, now)
+    def _output(self, record: AuditRecord, now: datetime) -> Output | None:
+        try:
+            event = record.event(self._source, now)
+        except ValidationError as exc:
+            # A record the contract cannot carry (written past the API's checks) must not
+            # stop the trail behind it: it stays in the table, and is reported here.
+            metrics.AUDIT_UNPUBLISHABLE.inc()
+            log.error(
+                "audit record not publishable",
+                extra={"audit_id": record.audit_id, "errors": exc.error_count()},
+            )
+            return None
         return Output.of(self._topic, event, key=event.partition_key().encode())
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -58,3 +58,7 @@ READS_RATE_LIMITED = Counter(
     "switchboard_profiles_reads_rate_limited_total",
     "Customer reads refused with 429 because the caller was over its rate.",
 )
+AUDIT_UNPUBLISHABLE = Counter(
+    "switchboard_profiles_audit_unpublishable_total",
+    "Audit records kept in the table but not published: the event contract refuses them.",
+)
