@@ -3,10 +3,15 @@ limits per principal on a moved clock, page cursors and bounds, audit records.""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Annotated
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import Depends, FastAPI, HTTPException
 
 from switchboard_events import AUDIT_DECODER, AuditAction, AuditOutcome, encode
@@ -14,7 +19,15 @@ from switchboard_events.audit import MAX_AUDITED_CUSTOMERS
 from switchboard_events.testing import T0
 from switchboard_runtime import ratelimit
 from switchboard_runtime.audit import AuditRecord, actor_name, entries
-from switchboard_runtime.auth import Principal, Scope, current_principal, require
+from switchboard_runtime.auth import (
+    Authenticator,
+    AuthSettings,
+    OidcSettings,
+    Principal,
+    Scope,
+    current_principal,
+    require,
+)
 from switchboard_runtime.pagination import (
     MAX_PAGE_SIZE,
     PageRequest,
@@ -116,6 +129,30 @@ async def test_a_route_names_the_principal_its_scope_authenticated() -> None:
     ) as client:
         assert (await client.get("/mine")).json() == "test-all"
         assert (await client.get("/unguarded")).status_code == 500, "no scope, nobody to name"
+
+
+async def test_a_jwt_caller_is_named_by_its_subject(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [public | {"kid": "k1"}]}))
+    oidc = OidcSettings(issuer="https://id.test/", audience="switchboard", jwks_file=jwks)
+    app = FastAPI()
+    app.state.authenticator = Authenticator(AuthSettings(oidc=oidc))
+
+    @app.get("/mine", dependencies=[require(Scope.CUSTOMERS_READ)])
+    async def mine(who: Annotated[Principal, Depends(current_principal)]) -> str:
+        return who.name
+
+    now = int(time.time())
+    claims = {"iss": "https://id.test/", "aud": "switchboard", "sub": "agent-7", "exp": now + 60}
+    token = jwt.encode(
+        claims | {"scope": "customers:read"}, key, algorithm="RS256", headers={"kid": "k1"}
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://who.test") as client:
+        answer = await client.get("/mine", headers={"Authorization": f"Bearer {token}"})
+    assert answer.json() == "agent-7"
 
 
 def test_records_are_split_to_fit_an_event_and_one_is_kept_when_nobody_is_concerned() -> None:
