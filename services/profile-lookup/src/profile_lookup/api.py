@@ -40,8 +40,7 @@ from profile_lookup.schemas import (
     RecentContacts,
     Removal,
 )
-from switchboard_events import AuditAction
-from switchboard_events import AuditOutcome as Outcome
+from switchboard_events import AuditAction, AuditOutcome
 from switchboard_runtime.auth import Principal, Scope, current_principal, require
 from switchboard_runtime.pagination import PageRequest, pagination
 from switchboard_runtime.ratelimit import RateLimiter, too_many_requests
@@ -121,7 +120,7 @@ def make_router(
         wait = reads.take(customers.actor)
         if wait:
             metrics.READS_RATE_LIMITED.inc()
-            await customers.record_refusal(action, ids, Outcome.RATE_LIMITED)
+            await customers.record_refusal(action, ids, AuditOutcome.RATE_LIMITED)
             raise too_many_requests(wait, "customer reads")
 
     # The customers service acting as the caller; local, as it closes over `service`.
