@@ -3,8 +3,9 @@
 A route takes `page: Annotated[PageRequest, Depends(pagination())]`; a `limit` over the
 maximum is a 422 naming the bound, so no single request reads a table out. The cursor is
 opaque to clients: the keyset position after the last item of the previous page (a list
-of JSON values the route chose), base64url-encoded; a cursor this service did not give
-is a 400. The answer carries `next_cursor`, null on the last page.
+of JSON values the route chose), base64url-encoded; a malformed one is a 400. A
+cursor grants nothing: it only says where to start reading what the caller may read
+anyway. The answer carries `next_cursor`, null on the last page.
 """
 
 # No `from __future__ import annotations`: FastAPI evaluates the dependency's
@@ -80,7 +81,7 @@ def decode_cursor(cursor: str) -> list[Any]:
 
 
 def _not_ours() -> HTTPException:
-    return HTTPException(400, "cursor: not a next_cursor this service gave; start without one")
+    return HTTPException(400, "cursor: not a next_cursor of this route; start without one")
 
 
 def page_of(rows: Sequence[T], limit: int, position: Callable[[T], list[Any]]) -> Page[T]:
