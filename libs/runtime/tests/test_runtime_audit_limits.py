@@ -26,6 +26,7 @@ from switchboard_runtime.auth import (
     Principal,
     Scope,
     current_principal,
+    holds,
     require,
 )
 from switchboard_runtime.pagination import (
@@ -153,6 +154,30 @@ async def test_a_jwt_caller_is_named_by_its_subject(tmp_path: Path) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://who.test") as client:
         answer = await client.get("/mine", headers={"Authorization": f"Bearer {token}"})
     assert answer.json() == "agent-7"
+
+
+async def test_a_broader_scope_includes_the_narrower_one() -> None:
+    reader, reader_bearer = auth.scoped_token(frozenset({Scope.CUSTOMERS_READ}), "reader")
+    writer, writer_bearer = auth.scoped_token(frozenset({Scope.CUSTOMERS_WRITE}), "writer")
+    app = FastAPI()
+    app.state.authenticator = auth.authenticator(reader, writer)
+
+    @app.get("/identify", dependencies=[require(Scope.CUSTOMERS_IDENTIFY)])
+    async def identify() -> str:
+        return "ok"
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://scopes.test") as client:
+        allowed = await client.get(
+            "/identify", headers={"Authorization": f"Bearer {reader_bearer}"}
+        )
+        refused = await client.get(
+            "/identify", headers={"Authorization": f"Bearer {writer_bearer}"}
+        )
+    assert allowed.status_code == 200
+    assert refused.status_code == 403
+    assert holds(Principal("r", frozenset({"customers:read"})), Scope.CUSTOMERS_IDENTIFY)
+    assert not holds(Principal("i", frozenset({"customers:identify"})), Scope.CUSTOMERS_READ)
 
 
 def test_records_are_split_to_fit_an_event_and_one_is_kept_when_nobody_is_concerned() -> None:

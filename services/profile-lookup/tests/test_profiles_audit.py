@@ -40,6 +40,7 @@ pytestmark = pytest.mark.integration
 Sessions = async_sessionmaker[AsyncSession]
 CALLER = "test-all"  # the name of the token `auth.HEADERS` sends
 OTHER, OTHER_BEARER = auth.scoped_token(frozenset({Scope.CUSTOMERS_READ}), "other-reader")
+IVR, IVR_BEARER = auth.scoped_token(frozenset({Scope.CUSTOMERS_IDENTIFY}), "ivr")
 
 PHONE, PHONE_E164 = "+44 7700 900123", "+447700900123"
 EMAIL, EMAIL_NORMALISED = "Emma Stone <EMMA@Example.co.uk>", "emma@example.co.uk"
@@ -70,7 +71,7 @@ async def audited(
     producer = kafka.make_producer(settings.kafka, client_id="profiles-audit-test")
     await producer.start()
     service = build(Resources(limited, engine, sessions, producer, clock))
-    app = create_app(SERVICE.name, {}, service.routers, auth=auth.authenticator(OTHER))
+    app = create_app(SERVICE.name, {}, service.routers, auth=auth.authenticator(OTHER, IVR))
     publisher = AuditPublisher(
         sessions, producer, topic=limited.audit_topic, source=SOURCE, clock=clock, poll_s=1.0
     )
@@ -353,8 +354,8 @@ async def test_lists_come_in_pages_of_a_bounded_size(audited: Audited, sessions:
         params = {"phone": PHONE, "limit": "2"} | ({"cursor": cursor} if cursor else {})
         page = (await http.get("/lookup", params=params)).json()
         assert page["status"] == "ambiguous"
-        assert "identities" not in page["customers"][0], "a phone lookup shows no emails"
-        seen += [c["customer_id"] for c in page["customers"]]
+        assert [c["customer_id"] for c in page["customers"]] == page["customer_ids"]
+        seen += page["customer_ids"]
         pages += 1
         cursor = page["next_cursor"]
         if cursor is None:
@@ -367,6 +368,26 @@ async def test_lists_come_in_pages_of_a_bounded_size(audited: Audited, sessions:
         assert "limit" in over.json()["detail"]
         forged = await http.get(url, params={"cursor": "Zm9yZ2Vk"})
         assert forged.status_code == 400, url
+
+
+async def test_a_lookup_shows_profiles_only_to_a_caller_who_may_read_them(
+    audited: Audited, sessions: Sessions
+) -> None:
+    await seed(sessions, [customer("c-1", PHONE, EMAIL, display_name=NAME)])
+    http = audited.client
+    ivr = {"Authorization": f"Bearer {IVR_BEARER}"}
+
+    identified = (await http.get("/lookup", params={"phone": PHONE}, headers=ivr)).json()
+    assert (identified["status"], identified["customer_ids"]) == ("known", ["c-1"])
+    assert identified["customers"] == []
+    assert NAME not in json.dumps(identified), "no profile without customers:read"
+    assert (await http.get("/customers/c-1", headers=ivr)).status_code == 403
+
+    read = (await http.get("/lookup", params={"phone": PHONE})).json()
+    assert read["customer_ids"] == ["c-1"]
+    assert [(c["customer_id"], c["display_name"]) for c in read["customers"]] == [("c-1", NAME)]
+    assert "identities" not in read["customers"][0], "a phone lookup shows no emails"
+    assert await trail(sessions, "ivr") == [("customer.lookup", ["c-1"], "ok")]
 
 
 async def test_the_audit_route_filters_by_customer_actor_and_time_and_pages(

@@ -46,7 +46,7 @@ async def test_each_kind_of_action_has_its_own_scope() -> None:
     async with production_app(db.engine_from(settings)) as app:
         scopes = auth.route_scopes(app)
     assert scopes[("GET", "/customers/{customer_id}")] == [Scope.CUSTOMERS_READ]
-    assert scopes[("GET", "/lookup")] == [Scope.CUSTOMERS_READ]
+    assert scopes[("GET", "/lookup")] == [Scope.CUSTOMERS_IDENTIFY]
     assert scopes[("PATCH", "/customers/{customer_id}")] == [Scope.CUSTOMERS_WRITE]
     assert scopes[("POST", "/import")] == [Scope.CUSTOMERS_IMPORT]
     assert scopes[("POST", "/customers/{customer_id}/merge")] == [Scope.CUSTOMERS_MERGE]

@@ -41,7 +41,7 @@ from profile_lookup.schemas import (
     Removal,
 )
 from switchboard_events import AuditAction, AuditOutcome
-from switchboard_runtime.auth import Principal, Scope, current_principal, require
+from switchboard_runtime.auth import Principal, Scope, current_principal, holds, require
 from switchboard_runtime.pagination import PageRequest, pagination
 from switchboard_runtime.ratelimit import RateLimiter, too_many_requests
 
@@ -126,23 +126,33 @@ def make_router(
     # The customers service acting as the caller; local, as it closes over `service`.
     Acting = Annotated[Customers, Depends(acting)]  # noqa: N806
 
-    @router.get("/lookup", dependencies=[require(Scope.CUSTOMERS_READ)], responses=LIMITED)
+    @router.get("/lookup", dependencies=[require(Scope.CUSTOMERS_IDENTIFY)], responses=LIMITED)
     async def lookup(
         customers: Acting,
+        principal: Annotated[Principal, Depends(current_principal)],
         page: Page,
         phone: Annotated[str | None, Query(max_length=64)] = None,
         email: Annotated[str | None, Query(max_length=512)] = None,
         country: Annotated[str | None, Query(max_length=8)] = None,
     ) -> Lookup:
-        """Customers holding a phone or an email, spelled any way a channel would (their
-        profiles, not their other phones and emails), a page at a time."""
+        """Customers holding a phone or an email, spelled any way a channel would, a page at
+        a time: their ids, and with `customers:read` their profiles (never their other
+        phones and emails)."""
         await allow_read(customers, AuditAction.CUSTOMER_LOOKUP, [])
-        after = page.key(str)
         if phone is not None and email is None:
-            return await customers.lookup(PHONE, phone, country, limit=page.limit, after=after)
-        if email is not None and phone is None:
-            return await customers.lookup(EMAIL, email, country, limit=page.limit, after=after)
-        _fail(400, "give exactly one of the query parameters phone and email")
+            kind, raw = PHONE, phone
+        elif email is not None and phone is None:
+            kind, raw = EMAIL, email
+        else:
+            _fail(400, "give exactly one of the query parameters phone and email")
+        return await customers.lookup(
+            kind,
+            raw,
+            country,
+            limit=page.limit,
+            after=page.key(str),
+            profiles=holds(principal, Scope.CUSTOMERS_READ),
+        )
 
     @router.post(
         "/customers",

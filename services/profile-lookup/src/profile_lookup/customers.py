@@ -171,16 +171,18 @@ class Customers:
         *,
         limit: int = DEFAULT_PAGE_SIZE,
         after: str | None = None,
+        profiles: bool = True,
     ) -> Lookup:
         """Customers holding a phone or an email, spelled any way a channel would: a page
-        of `limit` in id order, after the customer id `after`. The status counts them all."""
+        of `limit` ids in order, after the customer id `after`, with their profiles unless
+        `profiles` is false (a caller who may only identify). The status counts them all."""
         async with self._audited(AuditAction.CUSTOMER_LOOKUP) as (repo, concerned):
             value = self.identity(kind, raw, country)
             ids = sorted(await repo.customers_with_identity(kind, value))
             shown, cursor = page_of(
                 [i for i in ids if after is None or i > after], limit, lambda i: [i]
             )
-            found = await repo.get_customers(shown)
+            found = await repo.get_customers(shown) if profiles else {}
             concerned.extend(shown)
         state = "unknown" if not ids else "known" if len(ids) == 1 else "ambiguous"
         return Lookup.model_validate(
@@ -188,6 +190,7 @@ class Customers:
                 "kind": kind,
                 "normalised": value,
                 "status": state,
+                "customer_ids": shown,
                 "customers": [CustomerRow.model_validate(found[i]) for i in shown if i in found],
                 "next_cursor": cursor,
             }

@@ -79,7 +79,10 @@ class Lookup(BaseModel):
     kind: Kind
     normalised: str
     status: Literal["known", "unknown", "ambiguous"]
-    customers: list[CustomerRow] = Field(description="One page, in customer id order.")
+    customer_ids: list[str] = Field(description="One page of the customers, in id order.")
+    customers: list[CustomerRow] = Field(
+        description="Their profiles, with `customers:read`; empty with `customers:identify` only."
+    )
     next_cursor: str | None = Field(None, description="The next page's `cursor`; null: last.")
 
 
