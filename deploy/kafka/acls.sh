@@ -24,6 +24,7 @@ acl --allow-principal User:profile-lookup --operation Read --operation Describe 
 acl --allow-principal User:profile-lookup --operation Read --operation Describe --topic contacts.lifecycle
 acl --allow-principal User:profile-lookup --operation Read --group profile-lookup
 acl --allow-principal User:profile-lookup --operation Write --operation Describe --topic contacts.enriched
+acl --allow-principal User:profile-lookup --operation Write --operation Describe --topic audit.events
 acl --allow-principal User:profile-lookup --operation Write --operation Describe --topic contacts.inbound.dlq
 acl --allow-principal User:profile-lookup --operation Write --operation Describe --topic contacts.lifecycle.dlq
 

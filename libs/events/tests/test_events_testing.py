@@ -6,6 +6,7 @@ import pytest
 
 from switchboard_events import (
     ANY_DECODER,
+    AUDIT_DECODER,
     DECISIONS_DECODER,
     ENRICHED_DECODER,
     INBOUND_DECODER,
@@ -57,6 +58,8 @@ BUILT: list[tuple[str, Event, EventDecoder[Event]]] = [
         INBOUND_DECODER,
     ),
     ("enriched, known", make.enriched(), ENRICHED_DECODER),
+    ("audit", make.audit(), AUDIT_DECODER),
+    ("audit, refused, nobody", make.audit(customer_ids=[], outcome="rate_limited"), AUDIT_DECODER),
     ("enriched, unknown", make.enriched(status="unknown"), ENRICHED_DECODER),
     ("enriched, ambiguous", make.enriched(status="ambiguous"), ENRICHED_DECODER),
     (

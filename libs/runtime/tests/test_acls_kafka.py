@@ -20,6 +20,7 @@ from aiokafka.errors import (
 )
 
 from switchboard_events import (
+    AUDIT_EVENTS,
     CONTACTS_ENRICHED,
     CONTACTS_INBOUND,
     CONTACTS_LIFECYCLE,
@@ -38,7 +39,14 @@ REPO = Path(__file__).resolve().parents[3]
 ACLS_SCRIPT = REPO / "deploy" / "kafka" / "acls.sh"
 PASSWORD = "a-test-only-secret"
 ACME, BETA = vendor_decisions("acme"), vendor_decisions("beta")
-TOPICS = [CONTACTS_INBOUND, CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS, SLA_ALERTS]
+TOPICS = [
+    CONTACTS_INBOUND,
+    CONTACTS_ENRICHED,
+    CONTACTS_LIFECYCLE,
+    ROUTING_DECISIONS,
+    SLA_ALERTS,
+    AUDIT_EVENTS,
+]
 
 
 @pytest.fixture
@@ -110,7 +118,13 @@ async def test_a_vendor_reads_its_own_topic_and_nothing_else(cluster: KafkaClust
     await publish(router, BETA, [(b"c-2", b'{"for": "beta"}')])
     await publish(router, ROUTING_DECISIONS, [(b"c-1", b'{"for": "internal"}')])
     admin = cluster.client_settings()
-    for topic in (CONTACTS_INBOUND, CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, SLA_ALERTS):
+    for topic in (
+        CONTACTS_INBOUND,
+        CONTACTS_ENRICHED,
+        CONTACTS_LIFECYCLE,
+        SLA_ALERTS,
+        AUDIT_EVENTS,
+    ):
         await publish(admin, topic, [(b"c-1", b"{}")])
 
     acme = cluster.user_settings("vendor-acme")

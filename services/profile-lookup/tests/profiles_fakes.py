@@ -30,6 +30,7 @@ from profile_lookup.enrichment_repository import (
     StoredContact,
 )
 from switchboard_events.testing import T0
+from switchboard_runtime.audit import AuditEntry
 from switchboard_runtime.db import Claim, Delivery
 
 Position = tuple[str, int, int]
@@ -55,6 +56,7 @@ class Tables:
     processed: dict[tuple[str, str, str], Position] = field(default_factory=dict)
     merges: list[dict[str, Any]] = field(default_factory=list)
     erasures: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
 
 
 class FakeDatabase:
@@ -369,10 +371,16 @@ class FakeCustomers(CustomerRepository):
         latest = max(mine, key=lambda e: e["erased_at"])
         return {"erasure_id": latest["erasure_id"], "erased_at": latest["erased_at"]}
 
-    async def recent_contacts(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    async def recent_contacts(
+        self, customer_id: str, limit: int, offset: int = 0
+    ) -> list[dict[str, Any]]:
         mine = [c for c in self._t.contacts.values() if c["customer_id"] == customer_id]
+        mine.sort(key=lambda c: c["contact_id"])
         mine.sort(key=lambda c: c["occurred_at"], reverse=True)
-        return [{k: c[k] for k in RECENT_CONTACT_COLUMNS} for c in mine[:limit]]
+        return [{k: c[k] for k in RECENT_CONTACT_COLUMNS} for c in mine[offset : offset + limit]]
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        self._t.audit.extend(entries)
 
 
 def _key(claim: Claim) -> tuple[str, str, str]:

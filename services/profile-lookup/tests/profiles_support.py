@@ -69,6 +69,10 @@ def customer(customer_id: str, *identities: str, **fields: Any) -> dict[str, Any
     }
 
 
+SEEDER = "test-seed"
+"""The actor the audit trail names for customers `seed` imports."""
+
+
 async def seed(
     sessions: async_sessionmaker[AsyncSession],
     customers: Sequence[dict[str, Any]],
@@ -76,7 +80,10 @@ async def seed(
 ) -> ImportReport:
     body = "\n".join(json.dumps(c) for c in customers).encode()
     service = Customers(
-        postgres_transactions(sessions), default_region=region, tiers=["standard", "premium", "vip"]
+        postgres_transactions(sessions),
+        default_region=region,
+        tiers=["standard", "premium", "vip"],
+        actor=SEEDER,
     )
     report = await Importer(service).run(io.BytesIO(body), ImportFormat.JSONL)
     assert report.rejected == 0, report.rejections

@@ -1,5 +1,6 @@
 """Every admin route of profile-lookup, as the service builds them, needs a token and its
-scope; the scopes keep reading PII apart from writing, importing, merging and erasing."""
+scope; the scopes keep reading PII apart from writing, importing, merging and erasing, and reading
+the audit trail apart from all of them."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ async def test_every_route_answers_401_403_or_serves_in_production_mode(
 ) -> None:
     async with production_app(engine) as app:
         walked = await auth.assert_every_route_guarded(app)
-    assert walked >= 11
+    assert walked >= 12
 
 
 async def test_each_kind_of_action_has_its_own_scope() -> None:
@@ -45,8 +46,9 @@ async def test_each_kind_of_action_has_its_own_scope() -> None:
     async with production_app(db.engine_from(settings)) as app:
         scopes = auth.route_scopes(app)
     assert scopes[("GET", "/customers/{customer_id}")] == [Scope.CUSTOMERS_READ]
-    assert scopes[("GET", "/lookup")] == [Scope.CUSTOMERS_READ]
+    assert scopes[("GET", "/lookup")] == [Scope.CUSTOMERS_IDENTIFY]
     assert scopes[("PATCH", "/customers/{customer_id}")] == [Scope.CUSTOMERS_WRITE]
     assert scopes[("POST", "/import")] == [Scope.CUSTOMERS_IMPORT]
     assert scopes[("POST", "/customers/{customer_id}/merge")] == [Scope.CUSTOMERS_MERGE]
     assert scopes[("POST", "/customers/{customer_id}/erase")] == [Scope.CUSTOMERS_ERASE]
+    assert scopes[("GET", "/admin/audit")] == [Scope.AUDIT_READ]

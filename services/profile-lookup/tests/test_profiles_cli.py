@@ -3,6 +3,7 @@ line it says when the database cannot be reached."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from profiles_support import customer, seed
+from profiles_support import SEEDER, customer, seed
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +36,19 @@ def profile_lookup(settings: ProfilesSettings, *args: str) -> subprocess.Complet
 def report(done: subprocess.CompletedProcess[str]) -> Any:
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
+
+
+async def cli_trail(sessions: Sessions) -> list[tuple[str, str, list[str], str]]:
+    """The audit records of everything but the test's own seeding, oldest first."""
+    async with sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT actor, action, customer_ids, outcome FROM profiles.audit_log"
+                " WHERE actor <> :seeder ORDER BY audit_id"
+            ),
+            {"seeder": SEEDER},
+        )
+    return [(r.actor, r.action, list(r.customer_ids), r.outcome) for r in rows]
 
 
 CHECKED = (
@@ -72,6 +86,11 @@ async def test_check_reports_what_an_import_would_do_and_writes_nothing(
     assert {k: imported[k] for k in ("imported", "updated", "rejections")} == {
         k: checked[k] for k in ("imported", "updated", "rejections")
     }, "the import does what the check said"
+    # The check wrote nothing, its records neither; the import names who ran it.
+    assert await cli_trail(sessions) == [
+        (f"cli:{getpass.getuser()}", "customer.import", ["c-1", "c-2"], "ok"),
+        (f"cli:{getpass.getuser()}", "customer.import", ["c-2"], "ok"),
+    ]
 
 
 @pytest.mark.integration
@@ -96,6 +115,13 @@ async def test_explain_shows_the_normalised_identity_and_whom_it_finds(
     assert (stranger["status"], stranger["customers"]) == ("unknown", [])
     assert garbage.returncode == 1
     assert garbage.stderr.strip() == "profile_lookup: phone unparseable: not a phone number"
+    operator = f"cli:{getpass.getuser()}"
+    assert await cli_trail(sessions) == [
+        (operator, "customer.lookup", ["c-1"], "ok"),
+        (operator, "customer.lookup", ["c-1"], "ok"),
+        (operator, "customer.lookup", [], "ok"),
+        (operator, "customer.lookup", [], "invalid"),
+    ]
 
 
 def test_import_without_a_database_says_so_in_one_line(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ PostgreSQL does.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from profiles_fakes import FakeDatabase, FakeEnrichment, fake_transactions
 from profiles_support import hours, records
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from profile_lookup.customer_repository import KeyTaken, Transactions, postgres_transactions
@@ -23,7 +24,9 @@ from profile_lookup.enrichment_repository import (
     NewContact,
     PostgresEnrichment,
 )
+from switchboard_events import AuditAction, AuditOutcome
 from switchboard_events.testing import T0, inbound
+from switchboard_runtime.audit import AuditEntry
 from switchboard_runtime.db import Claim, Delivery
 
 Enrichment = Callable[[], AbstractAsyncContextManager[EnrichmentRepository]]
@@ -33,6 +36,8 @@ Enrichment = Callable[[], AbstractAsyncContextManager[EnrichmentRepository]]
 class Backend:
     customers: Transactions
     enrichment: Enrichment
+    audit_trail: Callable[[], Awaitable[list[AuditEntry]]]
+    """Every audit record stored, oldest first (read past the port: it only appends)."""
 
 
 def _fake() -> Backend:
@@ -43,7 +48,10 @@ def _fake() -> Backend:
         async with db.transaction():
             yield FakeEnrichment(db)
 
-    return Backend(fake_transactions(db), enrichment)
+    async def audit_trail() -> list[AuditEntry]:
+        return list(db.tables.audit)
+
+    return Backend(fake_transactions(db), enrichment, audit_trail)
 
 
 def _postgres(sessions: async_sessionmaker[AsyncSession]) -> Backend:
@@ -52,7 +60,26 @@ def _postgres(sessions: async_sessionmaker[AsyncSession]) -> Backend:
         async with sessions() as session, session.begin():
             yield PostgresEnrichment(session)
 
-    return Backend(postgres_transactions(sessions), enrichment)
+    async def audit_trail() -> list[AuditEntry]:
+        async with sessions() as session:
+            rows = await session.execute(
+                text(
+                    "SELECT actor, action, customer_ids, outcome, at FROM profiles.audit_log"
+                    " ORDER BY audit_id"
+                )
+            )
+        return [
+            AuditEntry(
+                r.actor,
+                AuditAction(r.action),
+                tuple(r.customer_ids),
+                AuditOutcome(r.outcome),
+                r.at,
+            )
+            for r in rows
+        ]
+
+    return Backend(postgres_transactions(sessions), enrichment, audit_trail)
 
 
 @pytest.fixture(params=["fake", pytest.param("postgres", marks=pytest.mark.integration)])
@@ -214,8 +241,30 @@ async def test_recent_contacts_are_newest_first_and_limited(backend: Backend) ->
         )
     async with backend.customers() as repo:
         recent = await repo.recent_contacts("a", 2)
+        rest = await repo.recent_contacts("a", 2, offset=2)
     assert [c["contact_id"] for c in recent] == ["c2", "c1"]
+    assert [c["contact_id"] for c in rest] == ["c0"]
     assert (recent[0]["status"], recent[0]["closed_at"], recent[0]["csat"]) == ("open", None, None)
+
+
+async def test_audit_records_commit_and_roll_back_with_their_transaction(
+    backend: Backend,
+) -> None:
+    kept = AuditEntry("ops", AuditAction.CUSTOMER_READ, ("a", "b"), AuditOutcome.OK, T0)
+    undone = AuditEntry("ops", AuditAction.CUSTOMER_ERASE, ("a",), AuditOutcome.OK, T0)
+    async with backend.customers() as repo:
+        await repo.record_audit([kept])
+
+    async def failed_action() -> None:
+        async with backend.customers() as repo:
+            await repo.record_audit([undone])
+            raise RuntimeError("the action failed")
+
+    with pytest.raises(RuntimeError):
+        await failed_action()
+    async with backend.customers() as repo:
+        await repo.record_audit([])
+    assert await backend.audit_trail() == [kept]
 
 
 # --- enrichment --------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def db() -> FakeDatabase:
 
 @pytest.fixture
 def customers(db: FakeDatabase) -> Customers:
-    return Customers(fake_transactions(db), default_region="GB", tiers=TIERS)
+    return Customers(fake_transactions(db), default_region="GB", tiers=TIERS, actor="test")
 
 
 async def handle(db: FakeDatabase, events: Sequence[Event]) -> list[Output]:

@@ -4,8 +4,15 @@ Import from here. `switchboard_events.export` is the one module that is run
 rather than imported: it regenerates the committed schemas.
 """
 
+from switchboard_events.audit import (
+    AuditAction,
+    AuditOutcome,
+    AuditRecorded,
+    AuditRecordedData,
+)
 from switchboard_events.codec import (
     ANY_DECODER,
+    AUDIT_DECODER,
     DECISIONS_DECODER,
     ENRICHED_DECODER,
     INBOUND_DECODER,
@@ -58,6 +65,7 @@ from switchboard_events.sla import AlertKind, SlaAlert, SlaAlertData, SlaTarget
 from switchboard_events.topics import (
     ALL_EVENTS,
     ALL_TOPICS,
+    AUDIT_EVENTS,
     CONTACTS_ENRICHED,
     CONTACTS_INBOUND,
     CONTACTS_LIFECYCLE,
@@ -86,6 +94,8 @@ __all__ = [
     "ALL_EVENTS",
     "ALL_TOPICS",
     "ANY_DECODER",
+    "AUDIT_DECODER",
+    "AUDIT_EVENTS",
     "CONTACTS_ENRICHED",
     "CONTACTS_INBOUND",
     "CONTACTS_LIFECYCLE",
@@ -110,6 +120,10 @@ __all__ = [
     "VENDOR_DECISIONS",
     "VENDOR_DECISIONS_PREFIX",
     "AlertKind",
+    "AuditAction",
+    "AuditOutcome",
+    "AuditRecorded",
+    "AuditRecordedData",
     "Channel",
     "ContactEnriched",
     "ContactEnrichedData",

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Generic, TypeVar, Union, cast
 from pydantic import Field, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from switchboard_events.audit import AuditRecorded
 from switchboard_events.contact import ContactReceived
 from switchboard_events.enriched import ContactEnriched
 from switchboard_events.envelope import FROM_THE_WIRE, Event
@@ -37,6 +38,7 @@ from switchboard_events.routing import RoutingDecided
 from switchboard_events.sla import SlaAlert
 from switchboard_events.topics import (
     ALL_EVENTS,
+    AUDIT_EVENTS,
     CONTACTS_ENRICHED,
     CONTACTS_INBOUND,
     CONTACTS_LIFECYCLE,
@@ -190,6 +192,7 @@ ENRICHED_DECODER = EventDecoder((ContactEnriched,))
 LIFECYCLE_DECODER = EventDecoder((ContactLifecycle,))
 DECISIONS_DECODER = EventDecoder((RoutingDecided,))
 SLA_ALERTS_DECODER = EventDecoder((SlaAlert,))
+AUDIT_DECODER = EventDecoder((AuditRecorded,))
 ANY_DECODER = EventDecoder(ALL_EVENTS)
 """Accepts every event type; for tools and samples, not for consumers of one topic."""
 
@@ -199,6 +202,7 @@ _BY_TOPIC: dict[str, EventDecoder[Event]] = {
     CONTACTS_LIFECYCLE: LIFECYCLE_DECODER,
     ROUTING_DECISIONS: DECISIONS_DECODER,
     SLA_ALERTS: SLA_ALERTS_DECODER,
+    AUDIT_EVENTS: AUDIT_DECODER,
 }
 
 

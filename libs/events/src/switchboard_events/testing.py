@@ -10,6 +10,7 @@ needs "now" says which now (a `ManualClock`'s, usually).
     decided("c-1", queue_id="billing")               # routing.decisions
     lifecycle("c-1", "first_response", T0 + 30s)     # contacts.lifecycle
     alert("c-1", kind="breach")                      # sla.alerts
+    audit("41", action="customer.erase")              # audit.events
 
 Never imported by production code.
 """
@@ -19,6 +20,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict, Unpack
 
+from switchboard_events.audit import (
+    AuditAction,
+    AuditOutcome,
+    AuditRecorded,
+    AuditRecordedData,
+    audit_event_id,
+)
 from switchboard_events.contact import (
     Channel,
     ContactReceived,
@@ -397,5 +405,32 @@ def alert(
             target_seconds=target_seconds,
             elapsed_business_seconds=elapsed,
             policy_rule=policy_rule,
+        ),
+    )
+
+
+def audit(
+    audit_id: str = "1",
+    *,
+    actor: str = "test",
+    action: AuditAction | str = AuditAction.CUSTOMER_READ,
+    customer_ids: list[str] | None = None,
+    outcome: AuditOutcome | str = AuditOutcome.OK,
+    at: datetime = T0,
+) -> AuditRecorded:
+    """`switchboard.audit.recorded.v1` as profile-lookup publishes it (about `cust-1` unless told)."""
+    return AuditRecorded(
+        id=audit_event_id(PROFILE_LOOKUP, audit_id),
+        source=PROFILE_LOOKUP,
+        subject=audit_id,
+        time=at,
+        producedtime=at,
+        data=AuditRecordedData(
+            audit_id=audit_id,
+            actor=actor,
+            action=AuditAction(action),
+            customer_ids=["cust-1"] if customer_ids is None else customer_ids,
+            outcome=AuditOutcome(outcome),
+            at=at,
         ),
     )

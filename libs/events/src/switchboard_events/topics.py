@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from switchboard_events.audit import AuditRecorded
 from switchboard_events.contact import ContactReceived
 from switchboard_events.enriched import ContactEnriched
 from switchboard_events.envelope import Event
@@ -14,6 +15,7 @@ CONTACTS_ENRICHED = "contacts.enriched"
 CONTACTS_LIFECYCLE = "contacts.lifecycle"
 ROUTING_DECISIONS = "routing.decisions"
 SLA_ALERTS = "sla.alerts"
+AUDIT_EVENTS = "audit.events"
 
 DEFAULT_PARTITIONS = 6
 """Partitions of every topic. routing.decisions, contacts.lifecycle and sla.alerts MUST
@@ -118,6 +120,16 @@ ALERTS = TopicSpec(
     consumers=(),
 )
 
+AUDIT = TopicSpec(
+    name=AUDIT_EVENTS,
+    key="actor (data.actor)",
+    events=(AuditRecorded,),
+    description="Every read and write of customer data: who, what, when, which customer ids"
+    " and the outcome, never the values. At least once: de-duplicate on the id.",
+    producers=("profile-lookup",),
+    consumers=(),
+)
+
 VENDOR_DECISIONS_PREFIX = f"{ROUTING_DECISIONS}.vendor."
 VENDOR_DECISIONS = TopicSpec(
     name=VENDOR_DECISIONS_PREFIX + "{vendor}",
@@ -136,7 +148,7 @@ def vendor_decisions(vendor: str) -> str:
     return VENDOR_DECISIONS_PREFIX + vendor
 
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (INBOUND, ENRICHED, LIFECYCLE, DECISIONS, ALERTS)
+ALL_TOPICS: tuple[TopicSpec, ...] = (INBOUND, ENRICHED, LIFECYCLE, DECISIONS, ALERTS, AUDIT)
 ALL_EVENTS: tuple[type[Event], ...] = tuple(e for spec in ALL_TOPICS for e in spec.events)
 
 

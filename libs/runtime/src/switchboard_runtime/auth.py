@@ -42,6 +42,8 @@ class Scope(StrEnum):
     """Check a policy file, explain a decision."""
     CUSTOMERS_READ = "customers:read"
     """Customer data (PII): lookups, profiles, a customer's contacts."""
+    CUSTOMERS_IDENTIFY = "customers:identify"
+    """Which customers hold a phone or an email: their ids, not their profiles."""
     CUSTOMERS_WRITE = "customers:write"
     """Create, change and delete customers and their identities."""
     CUSTOMERS_IMPORT = "customers:import"
@@ -49,6 +51,14 @@ class Scope(StrEnum):
     CUSTOMERS_ERASE = "customers:erase"
     OPERATIONS_READ = "operations:read"
     """/healthz, /readyz and /metrics, when they are not public."""
+    AUDIT_READ = "audit:read"
+    """The audit trail: who read or changed which customers (ids only, never values)."""
+
+
+IMPLIED_BY: dict[Scope, frozenset[Scope]] = {
+    Scope.CUSTOMERS_IDENTIFY: frozenset({Scope.CUSTOMERS_READ}),
+}
+"""Scopes that a broader one includes: who may read customers may identify them."""
 
 
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -139,6 +149,13 @@ class Principal:
 
     name: str
     scopes: frozenset[str]
+
+
+def holds(principal: Principal, scope: Scope) -> bool:
+    """Whether the principal holds `scope`, itself or through a scope that includes it."""
+    return scope.value in principal.scopes or any(
+        broader.value in principal.scopes for broader in IMPLIED_BY.get(scope, ())
+    )
 
 
 class Unauthorized(Exception):
@@ -324,13 +341,25 @@ class ScopeRequirement:
         except KeysUnavailable as exc:
             raise HTTPException(503, str(exc)) from None
         scope = self.scope.value
-        if scope not in principal.scopes:
+        if not holds(principal, self.scope):
             detail = f"token {principal.name!r} lacks the scope {scope!r} this route needs"
             raise HTTPException(
                 403, detail, headers=_challenge("insufficient_scope", detail, scope)
             )
         request.state.principal = principal
         return principal
+
+
+def current_principal(request: Request) -> Principal:
+    """Who is calling, as the route's `require` dependency authenticated them.
+
+    Route dependencies run before the endpoint's own, so a route declaring a scope has
+    its principal here; one that declares none has nobody to name, which is a bug.
+    """
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise HTTPException(500, "the route names its caller but declares no scope")
+    return principal
 
 
 def require(scope: Scope) -> Any:

@@ -34,6 +34,7 @@ from profile_lookup.domain.normalise import EMAIL, PHONE
 from profile_lookup.importer import Importer, ImportFormat, ImportReport
 from profile_lookup.wiring import build
 from switchboard_runtime import cli, db
+from switchboard_runtime.audit import cli_actor
 from switchboard_runtime.logs import configure_logging
 from switchboard_runtime.reach import reported_unreachable
 from switchboard_runtime.settings import load_settings
@@ -122,7 +123,10 @@ async def _with_customers(
     try:
         async with opening(db.make_sessionmaker(engine)) as transactions:
             customers = Customers(
-                transactions, default_region=settings.default_region, tiers=settings.tiers
+                transactions,
+                default_region=settings.default_region,
+                tiers=settings.tiers,
+                actor=cli_actor(),
             )
             return await use(customers)
     finally:

@@ -9,7 +9,13 @@ import phonenumbers
 from pydantic import Field, StringConstraints, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE
+from switchboard_events.topics import (
+    AUDIT_EVENTS,
+    CONTACTS_ENRICHED,
+    CONTACTS_INBOUND,
+    CONTACTS_LIFECYCLE,
+)
+from switchboard_runtime.ratelimit import RateLimitSettings
 from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import ServiceSettings
 
@@ -55,6 +61,14 @@ class ProfilesSettings(ServiceSettings):
     import_max_bytes: int = Field(
         1 << 30, ge=1024, description="Largest body POST /import accepts (the CLI has no limit)."
     )
+    customer_reads: RateLimitSettings = Field(
+        RateLimitSettings(per_minute=120, burst=30),
+        description="Customer reads (GET /customers/{id}, /lookup, a customer's contacts) each"
+        " caller may make per instance: PROFILES_CUSTOMER_READS__PER_MINUTE and __BURST.",
+    )
+    audit_publish_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often the audit outbox is looked at when empty."
+    )
     migrations_dir: Path = MIGRATIONS_DIR
 
     @field_validator("default_region")
@@ -90,6 +104,10 @@ class ProfilesSettings(ServiceSettings):
     def enriched_topic(self) -> str:
         return self.topic(CONTACTS_ENRICHED)
 
+    @property
+    def audit_topic(self) -> str:
+        return self.topic(AUDIT_EVENTS)
+
 
 SERVICE = ServiceSpec(
     name="profile-lookup",
@@ -99,6 +117,6 @@ SERVICE = ServiceSpec(
     migrations=MIGRATIONS_DIR,
     default_port=ProfilesSettings.model_fields["http_port"].default,
     consumes=(CONTACTS_INBOUND, CONTACTS_LIFECYCLE),
-    produces=(CONTACTS_ENRICHED,),
+    produces=(CONTACTS_ENRICHED, AUDIT_EVENTS),
     settings=ProfilesSettings,
 )

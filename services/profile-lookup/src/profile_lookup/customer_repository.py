@@ -16,7 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from profile_lookup.audit_repository import insert_audit
 from profile_lookup.enrichment_repository import PROFILE_COLUMNS
+from switchboard_runtime.audit import AuditEntry
 
 CUSTOMER_COLUMNS = ("customer_id", "external_ref", *PROFILE_COLUMNS, "country", "merged_into")
 
@@ -66,7 +68,13 @@ class CustomerRepository(Protocol):
 
     async def erasure_of(self, customer_id: str) -> dict[str, Any] | None: ...
 
-    async def recent_contacts(self, customer_id: str, limit: int) -> list[dict[str, Any]]: ...
+    async def recent_contacts(
+        self, customer_id: str, limit: int, offset: int = 0
+    ) -> list[dict[str, Any]]: ...
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit records (and queue them for publishing) in this transaction."""
+        ...
 
 
 Transactions = Callable[[], AbstractAsyncContextManager[CustomerRepository]]
@@ -323,17 +331,22 @@ class PostgresCustomers:
         found = row.first()
         return dict(found._mapping) if found else None
 
-    async def recent_contacts(self, customer_id: str, limit: int) -> list[dict[str, Any]]:
+    async def recent_contacts(
+        self, customer_id: str, limit: int, offset: int = 0
+    ) -> list[dict[str, Any]]:
         rows = await self._session.execute(
             text(
                 "SELECT contact_id, inbound_event_id, channel, contact_type, occurred_at,"
                 " identification, status, closed_at, csat"
                 " FROM profiles.contacts WHERE customer_id = :id"
-                " ORDER BY occurred_at DESC LIMIT :limit"
+                " ORDER BY occurred_at DESC, contact_id LIMIT :limit OFFSET :offset"
             ),
-            {"id": customer_id, "limit": limit},
+            {"id": customer_id, "limit": limit, "offset": offset},
         )
         return [dict(r._mapping) for r in rows]
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        await insert_audit(self._session, entries)
 
 
 @asynccontextmanager

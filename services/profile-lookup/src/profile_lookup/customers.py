@@ -4,12 +4,20 @@ Both write customer records through here, so a rule (who owns a CRM id, that a c
 merged away takes no writes, the default tier, how a lost race reads) has one wording.
 Errors: `RecordError` (the input is invalid), `NotFound`, `Erased` and `Conflict` (the
 stored state refuses it); each message names what was wrong.
+
+Every use case is audited as `actor`: the record of what was done is written in the
+action's own transaction (it commits with it, or neither does); a refusal or a failure
+is recorded afterwards, in a transaction of its own, with its outcome. Records name
+customer ids only, never a value read or written.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 
 from profile_lookup.customer_repository import CustomerRepository, KeyTaken, Transactions
@@ -33,6 +41,13 @@ from profile_lookup.schemas import (
     RecentContacts,
     Removal,
 )
+from switchboard_events import AuditAction, AuditOutcome
+from switchboard_runtime import audit
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.pagination import DEFAULT_PAGE_SIZE, page_of
+from switchboard_runtime.retry import is_transient
+
+log = logging.getLogger(__name__)
 
 LOST_RACE = "conflicts with another customer (customer_id or external_ref)"
 
@@ -56,15 +71,75 @@ class Conflict(CustomerError):
     pass
 
 
+_OUTCOMES: dict[type[Exception], AuditOutcome] = {
+    RecordError: AuditOutcome.INVALID,
+    NotFound: AuditOutcome.NOT_FOUND,
+    Erased: AuditOutcome.ERASED,
+    Conflict: AuditOutcome.CONFLICT,
+    KeyTaken: AuditOutcome.CONFLICT,
+}
+
+
 class Customers:
-    """The customers use cases, each in one transaction of `transaction`."""
+    """The customers use cases, each in one transaction of `transaction`, audited as `actor`."""
 
     def __init__(
-        self, transaction: Transactions, *, default_region: str, tiers: Sequence[str]
+        self,
+        transaction: Transactions,
+        *,
+        default_region: str,
+        tiers: Sequence[str],
+        actor: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._transaction = transaction
         self.default_region = default_region
         self.tiers = list(tiers)
+        self.actor = audit.actor_name(actor)
+        self._clock = clock
+
+    def acting_as(self, actor: str) -> Customers:
+        """The same use cases, audited as `actor` (a request's principal)."""
+        other = copy.copy(self)
+        other.actor = audit.actor_name(actor)
+        return other
+
+    # --- audit ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _audited(
+        self, action: AuditAction, customer_ids: Sequence[str] = ()
+    ) -> AsyncIterator[tuple[CustomerRepository, list[str]]]:
+        """One audited transaction: the block adds the customer ids it concerns to the list;
+        the record commits with the block's writes, or a refusal is recorded after."""
+        concerned = list(customer_ids)
+        try:
+            async with self._transaction() as repo:
+                yield repo, concerned
+                await repo.record_audit(self._entries(action, concerned, AuditOutcome.OK))
+        except Exception as exc:
+            if is_transient(exc):
+                # The database is out of reach: nothing was done, and nothing can be recorded.
+                raise
+            outcome = _OUTCOMES.get(type(exc), AuditOutcome.ERROR)
+            try:
+                await self.record_refusal(action, concerned, outcome)
+            except Exception:
+                # The action's own error is the one to raise; this one is logged.
+                log.exception("could not record a refused action in the audit trail")
+            raise
+
+    async def record_refusal(
+        self, action: AuditAction, customer_ids: Sequence[str], outcome: AuditOutcome
+    ) -> None:
+        """Record an action refused before it ran (a rate limit), or one that failed."""
+        async with self._transaction() as repo:
+            await repo.record_audit(self._entries(action, customer_ids, outcome))
+
+    def _entries(
+        self, action: AuditAction, customer_ids: Sequence[str], outcome: AuditOutcome
+    ) -> list[audit.AuditEntry]:
+        return audit.entries(self.actor, action, customer_ids, outcome, self._clock.now())
 
     # --- input ------------------------------------------------------------------------
 
@@ -88,43 +163,65 @@ class Customers:
 
     # --- reads ------------------------------------------------------------------------
 
-    async def lookup(self, kind: str, raw: str, country: str | None = None) -> Lookup:
-        """Customers holding a phone or an email, spelled any way a channel would."""
-        value = self.identity(kind, raw, country)
-        async with self._transaction() as repo:
-            ids = await repo.customers_with_identity(kind, value)
-            found = await repo.get_customers(ids)
+    async def lookup(
+        self,
+        kind: str,
+        raw: str,
+        country: str | None = None,
+        *,
+        limit: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+        profiles: bool = True,
+    ) -> Lookup:
+        """Customers holding a phone or an email, spelled any way a channel would: a page
+        of `limit` ids in order, after the customer id `after`, with their profiles unless
+        `profiles` is false (a caller who may only identify). The status counts them all."""
+        async with self._audited(AuditAction.CUSTOMER_LOOKUP) as (repo, concerned):
+            value = self.identity(kind, raw, country)
+            ids = sorted(await repo.customers_with_identity(kind, value))
+            shown, cursor = page_of(
+                [i for i in ids if after is None or i > after], limit, lambda i: [i]
+            )
+            found = await repo.get_customers(shown) if profiles else {}
+            concerned.extend(shown)
         state = "unknown" if not ids else "known" if len(ids) == 1 else "ambiguous"
         return Lookup.model_validate(
             {
                 "kind": kind,
                 "normalised": value,
                 "status": state,
-                "customers": [CustomerRow.model_validate(found[i]) for i in ids if i in found],
+                "customer_ids": shown,
+                "customers": [CustomerRow.model_validate(found[i]) for i in shown if i in found],
+                "next_cursor": cursor,
             }
         )
 
     async def get(self, customer_id: str) -> Customer:
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_READ, [customer_id]) as (repo, _):
             return await _view(repo, customer_id)
 
-    async def recent_contacts(self, customer_id: str, limit: int) -> RecentContacts:
-        async with self._transaction() as repo:
+    async def recent_contacts(
+        self, customer_id: str, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+    ) -> RecentContacts:
+        """A page of the customer's contacts, newest first, from the `offset`-th."""
+        async with self._audited(AuditAction.CONTACTS_READ, [customer_id]) as (repo, _):
             await _view(repo, customer_id)
-            rows = await repo.recent_contacts(customer_id, limit)
-        contacts = [Contact.model_validate(row) for row in rows]
-        return RecentContacts(customer_id=customer_id, contacts=contacts)
+            rows = await repo.recent_contacts(customer_id, limit + 1, offset)
+        page, cursor = page_of(rows, limit, lambda _: [offset + limit])
+        contacts = [Contact.model_validate(row) for row in page]
+        return RecentContacts(customer_id=customer_id, contacts=contacts, next_cursor=cursor)
 
     # --- writes -----------------------------------------------------------------------
 
     async def create(self, body: CustomerIn) -> Customer:
         """A new customer; its id is derived from its CRM id, or generated, when not given."""
-        record = self.record(body.model_dump(exclude_unset=True), need_key=False)
-        if record.customer_id is None and record.external_ref is None:
-            customer_id = f"cust-{uuid.uuid4()}"
-        else:
-            customer_id = record.new_id()
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_CREATE) as (repo, concerned):
+            record = self.record(body.model_dump(exclude_unset=True), need_key=False)
+            if record.customer_id is None and record.external_ref is None:
+                customer_id = f"cust-{uuid.uuid4()}"
+            else:
+                customer_id = record.new_id()
+            concerned.append(customer_id)
             taken = await repo.get_customers([customer_id], _refs(record))
             if customer_id in taken:
                 raise Conflict(f"customer {customer_id} already exists")
@@ -133,11 +230,11 @@ class Customers:
 
     async def update(self, customer_id: str, body: CustomerIn) -> Customer:
         """Change the given fields; identities given replace the customer's set."""
-        if body.customer_id not in (None, customer_id):
-            _invalid("customer_id cannot be changed")
-        given = body.model_dump(exclude_unset=True) | {"customer_id": None}
-        record = self.record(given, need_key=False)
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_UPDATE, [customer_id]) as (repo, _):
+            if body.customer_id not in (None, customer_id):
+                _invalid("customer_id cannot be changed")
+            given = body.model_dump(exclude_unset=True) | {"customer_id": None}
+            record = self.record(given, need_key=False)
             current = await _writable(repo, customer_id)
             owners = await repo.get_customers([], _refs(record))
             await _write(repo, self._compose(customer_id, current, record, owners), record)
@@ -149,7 +246,7 @@ class Customers:
         """Upsert a chunk of import rows in one transaction (keyed by customer_id, else by
         external_ref); returns each line's verdict and the rows left for a next round (a
         customer named twice). Raises `KeyTaken` when a concurrent writer won a race."""
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_IMPORT) as (repo, concerned):
             existing = await repo.get_customers(
                 [r.customer_id for _, r in chunk if r.customer_id],
                 [ref for _, r in chunk for ref in _refs(r)],
@@ -177,27 +274,29 @@ class Customers:
                 if record.identities is not None:
                     identities[customer_id] = record.identities
                 verdicts.append((line, "updated" if target else "imported"))
+            concerned.extend(rows)
             await repo.upsert_customers(list(rows.values()))
             await repo.replace_identities(identities)
         return verdicts, later
 
     async def delete(self, customer_id: str) -> Removal:
         """Delete a customer and its identities; its past contacts stay, unlinked."""
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_DELETE, [customer_id]) as (repo, _):
             await _writable(repo, customer_id)
             return Removal.model_validate(await repo.remove_customer(customer_id, erase=False))
 
     async def erase(self, customer_id: str) -> Erasure:
-        """Erase a customer's personal data; anonymised contact records stay."""
-        async with self._transaction() as repo:
+        """Erase a customer's personal data; anonymised contact records stay (and the audit
+        trail, which names the customer id only)."""
+        async with self._audited(AuditAction.CUSTOMER_ERASE, [customer_id]) as (repo, _):
             await _writable(repo, customer_id)
             return Erasure.model_validate(await repo.remove_customer(customer_id, erase=True))
 
     async def add_identity(
         self, customer_id: str, kind: str, raw: str, country: str | None = None
     ) -> IdentityAdded:
-        value = self.identity(kind, raw, country)
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.IDENTITY_ADD, [customer_id]) as (repo, _):
+            value = self.identity(kind, raw, country)
             await _writable(repo, customer_id)
             if not await repo.add_identities({customer_id: [(kind, value)]}):
                 raise Conflict(f"customer {customer_id} already has this {kind}")
@@ -208,8 +307,8 @@ class Customers:
     async def remove_identity(
         self, customer_id: str, kind: str, raw: str, country: str | None = None
     ) -> None:
-        value = self.identity(kind, raw, country)
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.IDENTITY_REMOVE, [customer_id]) as (repo, _):
+            value = self.identity(kind, raw, country)
             await _writable(repo, customer_id)
             if not await repo.remove_identity(customer_id, kind, value):
                 raise NotFound(f"customer {customer_id} has no such {kind}")
@@ -217,9 +316,9 @@ class Customers:
     async def merge(self, customer_id: str, source: str) -> Merge:
         """Merge `source` into `customer_id`: identities and history move, the source's CRM
         id resolves to the survivor from now on, and the merge is recorded."""
-        if source == customer_id:
-            raise Conflict("cannot merge a customer into itself")
-        async with self._transaction() as repo:
+        async with self._audited(AuditAction.CUSTOMER_MERGE, [customer_id, source]) as (repo, _):
+            if source == customer_id:
+                raise Conflict("cannot merge a customer into itself")
             rows = await repo.lock_customers([source, customer_id])
             for cid in (customer_id, source):
                 if cid not in rows:

@@ -50,3 +50,15 @@ IMPORT_ROWS = Counter(
     "Customer rows imported, by result: imported, updated, rejected.",
     ["result"],
 )
+AUDIT_PUBLISHED = Counter(
+    "switchboard_profiles_audit_published_total",
+    "Audit records published on audit.events (again after a crash: the same event ids).",
+)
+READS_RATE_LIMITED = Counter(
+    "switchboard_profiles_reads_rate_limited_total",
+    "Customer reads refused with 429 because the caller was over its rate.",
+)
+AUDIT_UNPUBLISHABLE = Counter(
+    "switchboard_profiles_audit_unpublishable_total",
+    "Audit records kept in the table but not published: the event contract refuses them.",
+)

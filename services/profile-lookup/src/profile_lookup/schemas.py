@@ -80,7 +80,11 @@ class Lookup(BaseModel):
     kind: Kind
     normalised: str
     status: Literal["known", "unknown", "ambiguous"]
-    customers: list[CustomerRow]
+    customer_ids: list[str] = Field(description="One page of the customers, in id order.")
+    customers: list[CustomerRow] = Field(
+        description="Their profiles, with `customers:read`; empty with `customers:identify` only."
+    )
+    next_cursor: str | None = Field(None, description="The next page's `cursor`; null: last.")
 
 
 class IdentityAdded(BaseModel):
@@ -124,7 +128,8 @@ class Contact(BaseModel):
 
 class RecentContacts(BaseModel):
     customer_id: str
-    contacts: list[Contact]
+    contacts: list[Contact] = Field(description="One page, newest first.")
+    next_cursor: str | None = Field(None, description="The next page's `cursor`; null: last.")
 
 
 class Rejection(BaseModel):
