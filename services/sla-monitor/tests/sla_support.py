@@ -4,9 +4,10 @@ records as the runner hands them to the handler."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sla_monitor.domain.compiled import SlaPolicy, load_policy
+from switchboard_calendars import Calendar
 from switchboard_events import Event
 from switchboard_runtime.policies import policy_version
 from switchboard_runtime.runner import Record
@@ -62,3 +63,17 @@ def records(events: Sequence[Event], partition: int = 0, first: int = 0) -> list
     return [
         Record(topic, partition, first + i, e.subject.encode(), 0, e) for i, e in enumerate(events)
     ]
+
+
+def brute_open(cal: Calendar, at: int) -> bool:
+    """Is the minute from `at` open? From the definition (as libs/calendars' reference)."""
+    local = datetime.fromtimestamp(at, UTC).astimezone(cal.zone)
+    day = local.date()
+    second = local.hour * 3600 + local.minute * 60 + local.second
+    if day in cal.overrides:
+        ranges = cal.overrides[day]
+    elif day in cal.holidays:
+        ranges = ()
+    else:
+        ranges = cal.weekly[day.weekday()]
+    return cal.always_open or any(s <= second < e for s, e in ranges)

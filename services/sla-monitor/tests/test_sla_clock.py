@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sla_support import policy_of
+from sla_support import brute_open, policy_of
 
 from sla_monitor.domain.alerts import alert_id, build_alert, main_wait
 from sla_monitor.domain.clock import (
@@ -24,7 +24,7 @@ from sla_monitor.domain.clock import (
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.status import FiredRecord, LevelState, status
-from switchboard_calendars import Calendar, instant
+from switchboard_calendars import instant
 from switchboard_events import (
     AlertKind,
     Channel,
@@ -503,17 +503,3 @@ def reference_levels(
         if len(found) == len(thresholds):
             break
     return found
-
-
-def brute_open(cal: Calendar, at: int) -> bool:
-    """Is the minute from `at` open? From the definition (as libs/calendars' reference)."""
-    local = datetime.fromtimestamp(at, UTC).astimezone(cal.zone)
-    day = local.date()
-    second = local.hour * 3600 + local.minute * 60 + local.second
-    if day in cal.overrides:
-        ranges = cal.overrides[day]
-    elif day in cal.holidays:
-        ranges = ()
-    else:
-        ranges = cal.weekly[day.weekday()]
-    return cal.always_open or any(s <= second < e for s, e in ranges)

@@ -54,7 +54,7 @@ from switchboard_events.routing import (
     RoutingDecided,
     RoutingDecidedData,
 )
-from switchboard_events.sla import AlertKind, SlaAlert, SlaAlertData, SlaTarget
+from switchboard_events.sla import Agreement, AlertKind, SlaAlert, SlaAlertData, SlaTarget
 from switchboard_events.topics import (
     ALL_EVENTS,
     ALL_TOPICS,
@@ -104,6 +104,7 @@ __all__ = [
     "ROUTING_DECISIONS",
     "SLA_ALERTS",
     "SLA_ALERTS_DECODER",
+    "Agreement",
     "AlertKind",
     "Channel",
     "ContactEnriched",

@@ -77,6 +77,7 @@ def pending_json(p: PendingAlert) -> dict[str, Any]:
         "waited": [[q.id, q.kind.value, q.vendor, seconds] for q, seconds in p.waited],
         "wall_seconds": p.wall_seconds,
         "paused_seconds": p.paused_seconds,
+        "held_until": p.held_until,
     }
 
 
@@ -104,6 +105,8 @@ def pending_from(row: Any) -> PendingAlert:
         ),
         wall_seconds=a.get("wall_seconds"),
         paused_seconds=a.get("paused_seconds"),
+        team=row.team or None,
+        held_until=a.get("held_until"),
     )
 
 
