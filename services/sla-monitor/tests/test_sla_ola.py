@@ -15,9 +15,11 @@ from sla_monitor.domain.clock import ClockStatus, Decision, PendingAlert, QueueR
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.status import status
+from sla_monitor.service import step_of
 from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind
 from switchboard_events.sla import Agreement
+from switchboard_events.testing import lifecycle
 
 POLICY = """
 calendars:
@@ -288,3 +290,14 @@ def test_held_wall_time_levels_go_out_at_the_first_open_minute(arrival: int) -> 
         while p.kind is not AlertKind.BREACH and not brute_open(office, opening):
             opening += 60
         assert p.send_at == (p.fire_at if opening <= p.fire_at else opening), p.kind
+
+
+def test_an_assignment_keeps_the_queue_it_names_a_transfer_its_target() -> None:
+    assigned = lifecycle("c1", "assigned", queue_id="billing-2")
+    moved = lifecycle("c1", "transferred", queue_id="general", to_queue_id="billing")
+    plain = lifecycle("c1", "first_response", queue_id="general")
+    assert [step_of(e).to_queue_id for e in (assigned, moved, plain)] == [
+        "billing-2",
+        "billing",
+        None,
+    ]
