@@ -253,7 +253,8 @@ def test_an_ola_and_its_quiet_hours_match_a_minute_by_minute_reference(
     state = fold(decision(Channel.EMAIL), steps, policy)
     found = {p.kind: p for p in state.pending_alerts() if p.team == "billing"}
     hours = policy.calendars["billing-hours"]
-    counted, at, reached = 0, int(T0) + handover * 60, {}
+    counted, at = 0, int(T0) + handover * 60
+    reached: dict[AlertKind, int] = {}
     paused = (at + 60, at + 60 + wait * 60)
     while len(reached) < 2:
         if not paused[0] <= at < paused[1] and brute_open(hours, at):
