@@ -304,7 +304,9 @@ class ContactClocks:
     def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
         queue = self.queue if clock.team is None else clock.queue_at(at)
-        hours = clock.hours or self.hours_of(clock.queue_at(at))
+        held = None
+        if clock.target.spec.outside_hours == "hold":
+            held = held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,
@@ -324,7 +326,7 @@ class ContactClocks:
             wall_seconds=at - clock.started_at,
             paused_seconds=clock.paused_before(at),
             team=clock.team,
-            held_until=held_until(level.kind, clock.target.spec.outside_hours, hours, at),
+            held_until=held,
         )
 
     def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:

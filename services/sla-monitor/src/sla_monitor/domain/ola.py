@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sla_monitor.domain.clock import Clock, ClockStatus, Decision, QueueRef, Step
+from sla_monitor.domain.clock import (
+    TWENTY_FOUR_SEVEN,
+    Clock,
+    ClockStatus,
+    Decision,
+    QueueRef,
+    Step,
+)
 from sla_monitor.domain.compiled import ResolvedTarget, SlaPolicy, matches, resolve_target
 from switchboard_calendars import Calendar
 from switchboard_events import LifecycleKind, QueueKind, SlaTarget
@@ -103,7 +110,7 @@ def fold_olas(decision: Decision, steps: Sequence[Step], policy: SlaPolicy) -> l
             queue = receiving_queue(policy, step.to_queue_id)
             hours = team_hours(policy, team, queue)
             cycle = 1 + sum(1 for c in clocks if c.team == team)
-            calendar = hours if target.basis == "business" else Calendar.twenty_four_seven()
+            calendar = hours if target.basis == "business" else TWENTY_FOUR_SEVEN
             clock = Clock.start(target, cycle, at, calendar, queue)
             clock.team, clock.hours = team, hours
             if paused:  # handed over while waiting on the customer: counts once they reply

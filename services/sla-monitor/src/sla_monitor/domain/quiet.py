@@ -6,14 +6,14 @@ and the level's time (the alert's `time`, `due_at`) stays exact: only the sendin
 
 from __future__ import annotations
 
-from sla_monitor.domain.policy import OutsideHours
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind
 
 
-def held_until(kind: AlertKind, outside: OutsideHours, hours: Calendar, at: float) -> float | None:
-    """The team's next opening after `at` if the alert waits for it; None to send at `at`."""
-    if kind is AlertKind.BREACH or outside == "send" or hours.is_open(at):
+def held_until(kind: AlertKind, hours: Calendar, at: float) -> float | None:
+    """For a target that holds: the team's next opening after `at` if the alert waits for
+    it (`hours` closed at `at`); None to send it at `at`."""
+    if kind is AlertKind.BREACH or hours.is_open(at):
         return None
     opening, _ = next(hours.intervals(at))
     return opening
