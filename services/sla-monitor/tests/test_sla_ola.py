@@ -14,6 +14,7 @@ from sla_monitor.domain.alerts import alert_id, build_alert
 from sla_monitor.domain.clock import ClockStatus, Decision, PendingAlert, QueueRef, Step, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.errors import PolicyInvalid
+from sla_monitor.domain.explain import explain, render
 from sla_monitor.domain.status import status
 from sla_monitor.service import step_of
 from switchboard_calendars import instant
@@ -302,3 +303,25 @@ def test_an_assignment_keeps_the_queue_it_names_a_transfer_its_target() -> None:
         "billing",
         None,
     ]
+
+
+def test_explain_lists_each_olas_rule_hours_and_levels(policy: SlaPolicy) -> None:
+    told = explain(policy, decision(Channel.EMAIL), [step("transferred", 0, "billing")], T0)
+    (ola,) = told["olas"]
+    opens = new_york("2026-03-02T09:00:00")
+    assert (ola["team"], ola["cycle"], ola["rule"], ola["calendar"], ola["length"]) == (
+        "billing",
+        1,
+        "billing-pickup-email",
+        "billing-hours",
+        "3h",
+    )
+    assert ola["levels"][1] == {
+        "kind": "breach",
+        "level": 1,
+        "when": "at the target",
+        "reached_at": instant(opens + 3 * HOUR).isoformat(),
+    }
+    text = render(told)
+    assert "ola of billing #1 (handed to billing at" in text
+    assert "  ola of billing first_response #1: running" in text
