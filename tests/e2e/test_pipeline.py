@@ -51,6 +51,7 @@ pytestmark = pytest.mark.integration
 TRAFFIC_SECONDS = 24
 CALL_TARGET_S = 20  # services/sla-monitor/policies/sla.yaml: calls, calendar time
 CHAT_BREACH_S = 60
+TRANSFERRED_TO = "technical-specialists"  # team specialists: a chat's OLA is 60 s, wall time
 SETTLE_S = 8
 
 
@@ -80,12 +81,14 @@ STOPPING = {"first_response", "abandoned", "resolved"}
 
 
 def hand_written(start: datetime, run: str) -> list[Outgoing]:
-    """Cases whose outcome is known: an unanswered call and chat, a call answered at once."""
+    """Cases whose outcome is known: an unanswered call and chat, a call answered at once,
+    and a chat answered, then transferred to the specialists, who never pick it up."""
     cases = []
     for name, channel, sender in (
         ("call-unanswered", "call", Sender(phone="+44 20 7946 0000")),
         ("call-answered", "call", Sender(phone="+44 20 7946 0001")),
         ("chat-unanswered", "chat", Sender(email="nobody@example.org")),
+        ("chat-transferred", "chat", Sender(email="handed@example.org")),
     ):
         contact_id = f"{run}-{name}"
         event = ContactReceived(
@@ -99,18 +102,23 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
             ),
         )
         cases.append(Outgoing(1.0, CONTACTS_INBOUND, contact_id, encode(event), channel))
-    answered = f"{run}-call-answered"
-    for at, kind in ((3.0, LifecycleKind.FIRST_RESPONSE), (5.0, LifecycleKind.RESOLVED)):
+    answered, transferred = f"{run}-call-answered", f"{run}-chat-transferred"
+    for contact, at, kind, to_queue in (
+        (answered, 3.0, LifecycleKind.FIRST_RESPONSE, None),
+        (answered, 5.0, LifecycleKind.RESOLVED, None),
+        (transferred, 3.0, LifecycleKind.FIRST_RESPONSE, None),
+        (transferred, 4.0, LifecycleKind.TRANSFERRED, TRANSFERRED_TO),
+    ):
         moment = start + timedelta(seconds=at)
         lifecycle = ContactLifecycle(
-            id=f"{answered}-{kind.value}",
+            id=f"{contact}-{kind.value}",
             source="test/e2e",
-            subject=answered,
+            subject=contact,
             time=moment,
             producedtime=moment,
-            data=ContactLifecycleData(contact_id=answered, kind=kind),
+            data=ContactLifecycleData(contact_id=contact, kind=kind, to_queue_id=to_queue),
         )
-        cases.append(Outgoing(at, CONTACTS_LIFECYCLE, answered, encode(lifecycle), kind.value))
+        cases.append(Outgoing(at, CONTACTS_LIFECYCLE, contact, encode(lifecycle), kind.value))
     return cases
 
 
@@ -152,20 +160,25 @@ async def crash_and_restart(pipeline: Pipeline, sent: Sent, total: int) -> None:
 
 async def alerts_once_settled(pipeline: Pipeline, sent: Sent) -> list[Message]:
     """Every alert, read once the last expected ones arrived: the unanswered chat's
-    breach and the unanswered call's escalation (the latest of the hand-written cases)."""
+    breach, the unanswered call's escalation and the transferred chat's OLA breach (the
+    latest of the hand-written cases)."""
     chat = next(c for c in sent.contacts if c.endswith("chat-unanswered"))
     call = next(c for c in sent.contacts if c.endswith("call-unanswered"))
+    handed = next(c for c in sent.contacts if c.endswith("chat-transferred"))
+    expected = {(chat, "breach", "sla"), (call, "escalation", "sla"), (handed, "breach", "ola")}
 
     async def settled() -> list[Message] | None:
         alerts = await read_to_end(pipeline.kafka, SLA_ALERTS)
-        seen = {(str(data_of(m)["contact_id"]), str(data_of(m)["kind"])) for m in alerts}
-        return alerts if {(chat, "breach"), (call, "escalation")} <= seen else None
+        seen = {
+            (str(data_of(m)["contact_id"]), str(data_of(m)["kind"]), agreement(m)) for m in alerts
+        }
+        return alerts if expected <= seen else None
 
     return await eventually(
         settled,
         timeout=CHAT_BREACH_S + 90,
         interval=1.0,
-        what="the unanswered chat's breach and the unanswered call's escalation",
+        what="the unanswered chat's breach, the unanswered call's escalation, the OLA breach",
     )
 
 
@@ -206,6 +219,10 @@ async def e2e(
         )
         alerts = await alerts_once_settled(pipeline, sent)
         finished_at = time.monotonic() - began
+        # The OLA attainment gauge follows the breach at the next live refresh (10 s).
+        await eventually(
+            lambda: ola_attainment_scraped(url), timeout=30, what="the OLA attainment scraped"
+        )
         observed = Observed(
             decisions=await read_until(
                 pipeline.kafka,
@@ -229,9 +246,18 @@ async def e2e(
         await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def ola_attainment_scraped(url: str) -> list[object] | None:
+    found = await asyncio.to_thread(query, url, "switchboard_sla_ola_attainment_ratio")
+    return list(found) or None
+
+
 def data_of(message: Message) -> dict[str, object]:
     data: dict[str, object] = json.loads(message.value)["data"]
     return data
+
+
+def agreement(message: Message) -> str:
+    return str(data_of(message).get("agreement", "sla"))
 
 
 async def test_every_inbound_contact_gets_exactly_one_decision(
@@ -255,14 +281,18 @@ async def test_unanswered_contacts_breach_and_answered_ones_do_not(
 ) -> None:
     _, sent, observed = e2e
     first_response: dict[str, set[tuple[str, int]]] = defaultdict(set)
-    ids_per_alert: dict[tuple[str, str, str, int, int], set[str]] = defaultdict(set)
+    olas: dict[str, set[tuple[str, str, int]]] = defaultdict(set)
+    ids_per_alert: dict[tuple[str, str, str, int, int, str], set[str]] = defaultdict(set)
     for message in observed.alerts:
         data = data_of(message)
         contact, target = str(data["contact_id"]), str(data["target"])
         kind, level = str(data["kind"]), int(str(data["level"]))
         cycle = int(str(data.get("cycle", 1)))  # each cycle of a target has its own levels
-        ids_per_alert[(contact, target, kind, cycle, level)].add(str(data["alert_id"]))
-        if target == "first_response":
+        team = str(data.get("team") or "")  # an OLA's levels are the receiving team's own
+        ids_per_alert[(contact, target, kind, cycle, level, team)].add(str(data["alert_id"]))
+        if agreement(message) == "ola":
+            olas[contact].add((team, kind, level))
+        elif target == "first_response":
             first_response[contact].add((kind, level))
     doubled = {k: v for k, v in ids_per_alert.items() if len(v) > 1}
     assert not doubled, f"alerts fired more than once: {doubled}"
@@ -287,6 +317,11 @@ async def test_unanswered_contacts_breach_and_answered_ones_do_not(
     assert not first_response[answered_call]
     chat = first_response[unanswered_chat]
     assert {("warning", 1), ("breach", 1)} <= chat, f"unanswered chat got {sorted(chat)}"
+    handed = next(c for c in sent.contacts if c.endswith("chat-transferred"))
+    assert not first_response[handed], "answered in time: the SLA is met"
+    assert {("specialists", "warning", 1), ("specialists", "breach", 1)} <= olas[handed]
+    assert not olas[answered_call], "no handover, no OLA"
+    assert not olas[unanswered_chat], "no handover, no OLA"
 
 
 async def test_dead_letters_only_for_malformed_records(

@@ -25,8 +25,8 @@ NO_SESSION = cast(AsyncSession, object())
 NO_SESSIONS = cast(async_sessionmaker[AsyncSession], object())
 """For what takes a sessionmaker it does not use in the test (the re-plan after a reload)."""
 
-AlertKey = tuple[str, str, str, int, int]
-"""(contact, target, kind, cycle, level): what `sla.alerts` is unique on."""
+AlertKey = tuple[str, str, str, int, int, str]
+"""(contact, target, kind, cycle, level, team): what `sla.alerts` is unique on."""
 
 
 @dataclass
@@ -121,9 +121,9 @@ class FakeClockStore:
     ) -> int:
         for key in [k for k in self.timers if k[0] in contact_ids]:
             del self.timers[key]
-        new = [p for p in pending if _key(p) not in self.fired]
+        new = [p for p in pending if alert_key(p) not in self.fired]
         for p in new:
-            self.timers[_key(p)] = (p, partitions.get(p.contact_id))
+            self.timers[alert_key(p)] = (p, partitions.get(p.contact_id))
         return len(new)
 
     async def update_summaries(self, states: Iterable[ContactClocks]) -> None:
@@ -138,5 +138,5 @@ class FakeClockStore:
             self.watermarks[topic, partition] = until if known is None else max(known, until)
 
 
-def _key(p: PendingAlert) -> AlertKey:
-    return (p.contact_id, p.target.value, p.kind.value, p.cycle, p.level)
+def alert_key(p: PendingAlert) -> AlertKey:
+    return (p.contact_id, p.target.value, p.kind.value, p.cycle, p.level, p.team or "")

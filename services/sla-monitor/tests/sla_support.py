@@ -14,7 +14,8 @@ from switchboard_runtime.runner import Record
 
 
 def short_policy_yaml(today: date) -> str:
-    """Short calendar-time targets, plus a business-time queue closed around `today`."""
+    """Short calendar-time targets, plus a business-time queue closed around `today`; team
+    billing (queue `billing`) has a 2 s OLA; social posts hold warnings outside hours."""
     closed = ", ".join(str(today + timedelta(days=d)) for d in (-1, 0, 1))
     week = "\n".join(
         f"      {d}: ['00:00-24:00']" for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -33,6 +34,7 @@ queues:
   - {{id: general, kind: in_house, calendar: always}}
   - {{id: closed, kind: in_house, calendar: closed-now}}
   - {{id: vendor, kind: outsourced, vendor: acme-bpo, calendar: always}}
+  - {{id: billing, kind: in_house, calendar: always}}
 default_calendars: {{in_house: always, outsourced: always}}
 rules:
   - id: call
@@ -42,12 +44,22 @@ rules:
   - id: email
     match: {{channel: email}}
     first_response: {{target: 2s, clock: business, warnings: [{{share: 50%}}]}}
+  - id: social
+    match: {{channel: social}}
+    first_response: {{target: 4s, clock: calendar, warnings: [{{share: 50%}}], outside_hours: hold}}
   - id: p1-resolution
     match: {{priority: P1}}
     resolution: {{target: 4s, clock: calendar, warnings: [{{share: 50%}}]}}
 default:
   first_response: {{target: 1h}}
   resolution: {{target: 1d}}
+teams:
+  - {{id: frontline, queues: [general, closed]}}
+  - {{id: billing, queues: [billing]}}
+olas:
+  - id: billing-pickup
+    team: billing
+    first_response: {{target: 2s, warnings: [{{share: 50%}}]}}
 """
 
 

@@ -5,10 +5,11 @@ store."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from sla_fakes import FakeClockStore
+from sla_fakes import FakeClockStore, alert_key
 from sla_support import policy_of, records, short_policy_yaml
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,7 +49,7 @@ async def backend(database: str | None) -> AsyncIterator[Backend]:
         fake = FakeClockStore()
 
         async def fired_in_fake(p: PendingAlert) -> None:
-            fake.fired.add((p.contact_id, p.target.value, p.kind.value, p.cycle, p.level))
+            fake.fired.add(alert_key(p))
 
         yield Backend(fake, fired_in_fake)
         return
@@ -68,8 +69,8 @@ async def mark_in(session: AsyncSession, p: PendingAlert) -> None:
     await session.execute(
         text(
             "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id, queue_id,"
-            " channel, due_at, fired_at, payload) VALUES (:c, :t, :k, :cy, :l, :id, 'general',"
-            " 'call', :at, :at, '')"
+            " channel, due_at, fired_at, payload, team) VALUES (:c, :t, :k, :cy, :l, :id,"
+            " 'general', 'call', :at, :at, '', :team)"
         ),
         {
             "c": p.contact_id,
@@ -77,8 +78,9 @@ async def mark_in(session: AsyncSession, p: PendingAlert) -> None:
             "k": p.kind.value,
             "cy": p.cycle,
             "l": p.level,
-            "id": f"fired-{p.contact_id}-{p.kind.value}",
+            "id": f"fired-{p.contact_id}-{p.kind.value}-{p.team}",
             "at": T0,
+            "team": p.team or "",
         },
     )
 
@@ -152,6 +154,19 @@ async def test_timers_are_replaced_except_alerts_already_fired(backend: Backend)
     assert scheduled == len(pending) - 1, "the warning fired already"
     assert await store.replace_due_alerts(["a"], [], {}) == 0
     assert await store.timer_partitions(["a"]) == {}, "cancelled"
+
+
+async def test_an_olas_alerts_are_their_own_keys(backend: Backend) -> None:
+    store = backend.store
+    decisions = await store.upsert_contacts([], [row("a")])
+    sla = [p for p in fold(decisions["a"], [], POLICY).pending_alerts() if p.level == 1]
+    ola = [replace(p, team="billing") for p in sla]
+    await backend.mark_fired(sla[0])
+    scheduled = await store.replace_due_alerts(["a"], [*sla, *ola], {"a": 0})
+    assert scheduled == 2 * len(sla) - 1, "the SLA alert fired, not the team's with its key"
+    await backend.mark_fired(ola[0])
+    scheduled = await store.replace_due_alerts(["a"], [*sla, *ola], {"a": 0})
+    assert scheduled == 2 * len(sla) - 2
 
 
 async def test_open_contacts_planned_with_another_version_are_stale(backend: Backend) -> None:

@@ -66,7 +66,7 @@ async def test_steps_before_their_decision_are_kept_and_applied_when_it_comes(
 async def test_an_alert_already_fired_is_not_scheduled_again(
     handler: SlaHandler, store: FakeClockStore
 ) -> None:
-    store.fired.add(("c", "first_response", "warning", 1, 1))
+    store.fired.add(("c", "first_response", "warning", 1, 1, ""))
     await handler(records([decided("c", arrived_at=T0)]), NO_SESSION)
     assert ("first_response", "warning") not in timers(store, "c")
     assert store.contacts["c"].policy_version == handler.policies.current.version

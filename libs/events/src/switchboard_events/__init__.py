@@ -61,7 +61,7 @@ from switchboard_events.routing import (
     RoutingDecided,
     RoutingDecidedData,
 )
-from switchboard_events.sla import AlertKind, SlaAlert, SlaAlertData, SlaTarget
+from switchboard_events.sla import Agreement, AlertKind, SlaAlert, SlaAlertData, SlaTarget
 from switchboard_events.topics import (
     ALL_EVENTS,
     ALL_TOPICS,
@@ -119,6 +119,7 @@ __all__ = [
     "SLA_ALERTS_DECODER",
     "VENDOR_DECISIONS",
     "VENDOR_DECISIONS_PREFIX",
+    "Agreement",
     "AlertKind",
     "AuditAction",
     "AuditOutcome",

@@ -39,6 +39,13 @@ class WaitCause(StrEnum):
     VENDOR = "vendor"  # most of it in an outsourced queue
 
 
+class Agreement(StrEnum):
+    """Whose promise the clock keeps: to the customer (SLA) or between teams (OLA)."""
+
+    SLA = "sla"  # the customer's target, from routing to the answer or resolution
+    OLA = "ola"  # a receiving team's target, from a handover to its response or hand-back
+
+
 class QueueWait(ContractModel):
     """Business time counted while the contact was in one queue."""
 
@@ -114,9 +121,26 @@ class SlaAlertData(EventData):
         description="Wall time spent waiting on the customer before the level (not counted).",
     )
 
+    agreement: Agreement = Field(
+        default=Agreement.SLA,
+        description="sla (the customer's target) or ola (a receiving team's target after a"
+        " handover; `team` names the team). Absent in alerts from before OLAs: sla.",
+    )
+    team: Identifier | None = Field(
+        default=None, description="The team whose OLA this is; set exactly for ola alerts."
+    )
+    held_until: Timestamp | None = Field(
+        default=None,
+        description="Set when the target holds notifications outside the team's hours and"
+        " the level was reached while the team was closed: it was sent at the team's next"
+        " opening. `time` and `due_at` stay exact.",
+    )
+
     @model_validator(mode="after")
     def _vendor_for_outsourced(self) -> Self:
         check_vendor(self.queue_kind, self.vendor)
+        if (self.agreement is Agreement.OLA) != (self.team is not None):
+            raise ValueError("team is set exactly for ola alerts")
         return self
 
 

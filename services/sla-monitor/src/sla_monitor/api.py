@@ -131,11 +131,15 @@ def build_router(
     async def service_level(
         window: Annotated[list[int] | None, Query(description="window(s) in seconds")] = None,
     ) -> dict[str, Any]:
-        """Live service level per queue and channel over each window."""
+        """Live service level per queue and channel, and OLA attainment per team, over each window."""
         chosen = window or list(windows)
         if any(w < 60 or w > 7 * 86_400 for w in chosen):
             raise HTTPException(422, "windows must be 60..604800 seconds")
-        rows = await live.snapshot(sessions, chosen, clock.now())
-        return {"windows": [live.window_label(w) for w in chosen], "rows": live.as_json(rows)}
+        found = await live.snapshot(sessions, chosen, clock.now())
+        return {
+            "windows": [live.window_label(w) for w in chosen],
+            "rows": live.as_json(found.rows),
+            "olas": live.olas_json(found.olas),
+        }
 
     return router

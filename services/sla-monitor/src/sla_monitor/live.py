@@ -1,10 +1,12 @@
-"""The live service level: one query per refresh, exported as gauges and served by the API."""
+"""The live service level and OLA attainment: two queries per refresh, exported as gauges
+and served by the API."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics
 from sla_monitor.domain.durations import format_duration
-from sla_monitor.repository.reads import PgReadStore, ServiceLevelRow
+from sla_monitor.repository.reads import OlaRow, PgReadStore, ServiceLevelRow
 from switchboard_runtime.clock import Clock, sleep_unless
 from switchboard_runtime.host import Task
 from switchboard_runtime.retry import is_transient
@@ -22,6 +24,28 @@ log = logging.getLogger(__name__)
 
 def window_label(seconds: int) -> str:
     return format_duration(seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One refresh: the service level per queue and channel, the OLA attainment per team."""
+
+    rows: Sequence[ServiceLevelRow]
+    olas: Sequence[OlaRow]
+
+
+def olas_json(olas: Sequence[OlaRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "window": window_label(o.window_s),
+            "team": o.team,
+            "attainment": o.attainment,
+            "handovers": o.handovers,
+            "met": o.met,
+            "missed": o.missed,
+        }
+        for o in olas
+    ]
 
 
 def as_json(rows: Sequence[ServiceLevelRow]) -> list[dict[str, Any]]:
@@ -46,11 +70,16 @@ def as_json(rows: Sequence[ServiceLevelRow]) -> list[dict[str, Any]]:
     ]
 
 
-def export(rows: Sequence[ServiceLevelRow]) -> None:
-    """Replace every live gauge's samples with `rows` (no await in between: scrapes see all or none)."""
+def export(snapshot: Snapshot) -> None:
+    """Replace every live gauge's samples with the snapshot's (no await in between: scrapes
+    see all or none)."""
     for gauge in (*metrics.LIVE_GAUGES, metrics.OPEN_CONTACTS, metrics.OLDEST_WAITING):
         gauge.clear()
-    for r in rows:
+    for o in snapshot.olas:
+        metrics.OLA_HANDOVERS.labels(o.team, window_label(o.window_s)).set(o.handovers)
+        if o.attainment is not None:
+            metrics.OLA_ATTAINMENT.labels(o.team, window_label(o.window_s)).set(o.attainment)
+    for r in snapshot.rows:
         labels = (r.queue_id, r.channel, window_label(r.window_s))
         metrics.CONTACTS.labels(*labels).set(r.arrived)
         metrics.BREACHES.labels(*labels).set(r.breaches)
@@ -69,9 +98,12 @@ def export(rows: Sequence[ServiceLevelRow]) -> None:
 
 async def snapshot(
     sessions: async_sessionmaker[AsyncSession], windows: Sequence[int], now: datetime
-) -> list[ServiceLevelRow]:
+) -> Snapshot:
     async with sessions() as session:
-        return await PgReadStore(session).service_level(windows, now)
+        reads = PgReadStore(session)
+        return Snapshot(
+            await reads.service_level(windows, now), await reads.ola_attainment(windows, now)
+        )
 
 
 def refresher(

@@ -108,7 +108,30 @@ OLDEST_WAITING = Gauge(
     "Age of the oldest open contact still waiting for a first response.",
     ["queue", "channel"],
 )
+_OLA = ["team", "window"]
+OLA_ATTAINMENT = Gauge(
+    "switchboard_sla_ola_attainment_ratio",
+    "Share of handovers to the team in the window whose OLA was met (decided ones only).",
+    _OLA,
+)
+OLA_HANDOVERS = Gauge(
+    "switchboard_sla_ola_handovers",
+    "Handovers to the team in the window that started an OLA clock.",
+    _OLA,
+)
+OLA_ALERTS = Counter(
+    "switchboard_sla_ola_alerts_total",
+    "OLA alerts fired and acknowledged, by receiving team and kind.",
+    ["team", "kind"],
+)
+HELD_FOR_HOURS = Counter(
+    "switchboard_sla_alerts_held_total",
+    "Alerts sent at the team's next opening instead of when reached (quiet hours).",
+    ["kind"],
+)
 LIVE_GAUGES = (
+    OLA_ATTAINMENT,
+    OLA_HANDOVERS,
     SERVICE_LEVEL,
     CONTACTS,
     FIRST_RESPONSE_AVG,

@@ -138,13 +138,18 @@ class Scheduler:
             async with session.begin():
                 await store.mark_published([f.alert_id for f in fresh], now)
         for f in fresh:
-            metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
-            if f.pending.kind is AlertKind.BREACH:
+            if f.pending.held_until is not None:
+                metrics.HELD_FOR_HOURS.labels(f.pending.kind.value).inc()
+            if f.pending.team is not None:  # an OLA's: counted per team, not as the SLA's
+                metrics.OLA_ALERTS.labels(f.pending.team, f.pending.kind.value).inc()
+            else:
+                metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
+            if f.pending.kind is AlertKind.BREACH and f.pending.team is None:
                 main = main_wait(f.pending.waited)
                 queue = f.pending.queue.id if main is None else main[0].id
                 cause = "unknown" if main is None else main[1].value
                 metrics.BREACH_CAUSES.labels(f.pending.target.value, queue, cause).inc()
-            lag = now.timestamp() - f.pending.fire_at
+            lag = now.timestamp() - f.pending.send_at
             metrics.ALERT_LAG.labels(f.pending.kind.value).observe(max(0.0, lag))
         self.fired += len(fresh)
         if len(fresh) < len(fired):

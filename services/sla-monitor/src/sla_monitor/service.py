@@ -34,7 +34,7 @@ from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.repository.consumer import ClockStore, PgClockStore
 from sla_monitor.repository.rows import DecisionRow, StepRow
-from switchboard_events import ContactLifecycle, Event, RoutingDecided
+from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery
 from switchboard_runtime.policies import PolicyHolder
@@ -88,7 +88,9 @@ def note_unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> 
 
 def step_of(event: ContactLifecycle) -> StepRow:
     d = event.data
-    return StepRow(event.id, d.contact_id, d.kind.value, event.time, d.to_queue_id)
+    # An assignment names the queue it is in: to another team's queue, it is a handover (OLA).
+    queue = d.queue_id if d.kind is LifecycleKind.ASSIGNED else d.to_queue_id
+    return StepRow(event.id, d.contact_id, d.kind.value, event.time, queue)
 
 
 class SlaHandler:

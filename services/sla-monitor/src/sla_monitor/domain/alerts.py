@@ -8,19 +8,23 @@ from datetime import datetime
 from sla_monitor.domain.clock import PendingAlert, QueueRef
 from switchboard_calendars import instant
 from switchboard_events import QueueKind, SlaAlert, SlaAlertData, derive_id
-from switchboard_events.sla import MAX_WAITED, QueueWait, WaitCause
+from switchboard_events.sla import MAX_WAITED, Agreement, QueueWait, WaitCause
 
 SOURCE = "switchboard/sla-monitor"
 ALERT_NAMESPACE = "sla.alert"
 
 
-def alert_id(contact_id: str, target: str, kind: str, level: int, cycle: int = 1) -> str:
-    """One id per contact, target, kind, level and cycle: the same alert always has the same id.
+def alert_id(
+    contact_id: str, target: str, kind: str, level: int, cycle: int = 1, team: str | None = None
+) -> str:
+    """One id per contact, target, kind, level, cycle and OLA team: the same alert always has
+    the same id.
 
     The first cycle's ids leave the cycle out, as they did before cycles were numbered,
-    so alerts already recorded keep their ids.
+    so alerts already recorded keep their ids; SLA alerts (no team) leave the team out.
     """
-    extra = () if cycle == 1 else (f"cycle {cycle}",)
+    extra: tuple[str, ...] = () if team is None else (f"ola {team}",)
+    extra += () if cycle == 1 else (f"cycle {cycle}",)
     return derive_id(ALERT_NAMESPACE, contact_id, target, kind, str(level), *extra)
 
 
@@ -52,7 +56,8 @@ def build_alert(pending: PendingAlert, fired_at: datetime) -> SlaAlert:
     `time` is when the level was reached; `data.due_at` when the target is (or was) due;
     `data.elapsed_business_seconds` the business time counted when the level was reached;
     `data.cycle` which cycle of the target (1, then 2 after a reopen or the next reply);
-    `data.waited`, `cause`, `wall_seconds`, `paused_seconds` where the time went.
+    `data.waited`, `cause`, `wall_seconds`, `paused_seconds` where the time went;
+    `agreement` and `team` whose target it is; `held_until` when quiet hours held it.
     """
     ident = alert_id(*pending.key)
     main = main_wait(pending.waited)
@@ -85,5 +90,8 @@ def build_alert(pending: PendingAlert, fired_at: datetime) -> SlaAlert:
             cause=None if main is None else main[1],
             wall_seconds=_rounded(pending.wall_seconds),
             paused_seconds=_rounded(pending.paused_seconds),
+            agreement=Agreement.SLA if pending.team is None else Agreement.OLA,
+            team=pending.team,
+            held_until=None if pending.held_until is None else instant(pending.held_until),
         ),
     )

@@ -13,6 +13,8 @@ state: the state is a function of the set of events, not of their arrival order.
 - `abandoned` stops every clock and counts the contact as abandoned.
 - `transferred` to a queue the policy knows moves the contact to that queue: alerts
   name it and business time counts by its calendar from then on.
+- A handover to another team (a transfer, or an assignment to one of its queues)
+  starts that team's OLA clock (`ola.fold_olas`), kept in `ContactClocks.olas`.
 
 Steps are applied in event-time order (arrival order breaks ties); a step dated
 before the contact arrived counts as happening when it arrived.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sla_monitor.domain.compiled import Facts, Level, ResolvedTarget, SlaPolicy
+from sla_monitor.domain.quiet import held_until
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
@@ -129,10 +132,24 @@ class PendingAlert:
     wall_seconds: float | None = None
     paused_seconds: float | None = None
     contract: str | None = None
+    team: str | None = None  # set for an OLA's alert: the receiving team
+    held_until: float | None = None  # quiet hours: sent at the team's next opening
 
     @property
-    def key(self) -> tuple[str, str, str, int, int]:
-        return (self.contact_id, self.target.value, self.kind.value, self.level, self.cycle)
+    def key(self) -> tuple[str, str, str, int, int, str | None]:
+        return (
+            self.contact_id,
+            self.target.value,
+            self.kind.value,
+            self.level,
+            self.cycle,
+            self.team,
+        )
+
+    @property
+    def send_at(self) -> float:
+        """When the alert is sent: when the level is reached, or the end of quiet hours."""
+        return self.fire_at if self.held_until is None else self.held_until
 
 
 @dataclass
@@ -145,12 +162,20 @@ class Clock:
     segments: list[Segment]
     status: ClockStatus = ClockStatus.RUNNING
     ended_at: float | None = None
+    team: str | None = None  # an OLA's clock: the receiving team
+    hours: Calendar | None = None  # the team's hours, if not its queue's (quiet hours)
 
     @classmethod
     def start(
         cls, target: ResolvedTarget, cycle: int, at: float, calendar: Calendar, queue: QueueRef
     ) -> Clock:
         return cls(target, cycle, at, [Segment(at, 0.0, calendar, queue)])
+
+    def queue_at(self, at: float) -> QueueRef:
+        """The queue the clock counted in at `at`."""
+        return next(
+            (s.queue for s in reversed(self.segments) if s.start <= at), self.segments[0].queue
+        )
 
     @property
     def active(self) -> bool:
@@ -243,6 +268,8 @@ class ContactClocks:
     resolved_at: float | None = None
     abandoned_at: float | None = None
     paused: bool = False
+    olas: list[Clock] = field(default_factory=list)
+    hours_of: Callable[[QueueRef], Calendar] = field(default=lambda _: TWENTY_FOUR_SEVEN)
 
     def current(self, target: SlaTarget) -> Clock | None:
         cycles = self.clocks.get(target)
@@ -255,8 +282,8 @@ class ContactClocks:
         alert has not fired yet); met or stopped clocks schedule nothing.
         """
         found: list[PendingAlert] = []
-        for target in SlaTarget:
-            clock = self.current(target)
+        current = [self.current(t) for t in SlaTarget]
+        for clock in [*current, *self.olas]:
             if clock is None or not clock.active or clock.cycle > MAX_CYCLE:
                 continue
             levels = clock.target.levels
@@ -278,6 +305,10 @@ class ContactClocks:
 
     def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
+        queue = self.queue if clock.team is None else clock.queue_at(at)
+        held = None
+        if clock.target.spec.outside_hours == "hold":
+            held = held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,
@@ -286,7 +317,7 @@ class ContactClocks:
             level=level.number,
             fire_at=at,
             due_at=due,
-            queue=self.queue,
+            queue=queue,
             priority=d.priority,
             priority_label=d.priority_label,
             channel=d.channel,
@@ -297,31 +328,42 @@ class ContactClocks:
             wall_seconds=at - clock.started_at,
             paused_seconds=clock.paused_before(at),
             contract=clock.target.contract,
+            team=clock.team,
+            held_until=held,
         )
 
     def first_response_outcome(self) -> tuple[FirstResponse, float | None, float | None]:
         """(outcome, projected breach instant if pending, elapsed at the response)."""
-        clock = self.current(SlaTarget.FIRST_RESPONSE)
-        if clock is None:
-            return FirstResponse.EXCLUDED, None, None
-        if clock.status is ClockStatus.MET:
-            assert clock.ended_at is not None
-            elapsed = clock.elapsed(clock.ended_at)
-            met = elapsed <= clock.target.seconds
-            return (FirstResponse.MET if met else FirstResponse.MISSED), None, elapsed
-        if clock.status is ClockStatus.STOPPED:
-            assert clock.ended_at is not None
-            late = clock.elapsed(clock.ended_at) > clock.target.seconds
-            return (FirstResponse.MISSED if late else FirstResponse.EXCLUDED), None, None
-        (due,) = clock.crossings([float(clock.target.seconds)])
-        return FirstResponse.PENDING, due, None
+        return outcome(self.current(SlaTarget.FIRST_RESPONSE))
+
+
+def outcome(clock: Clock | None) -> tuple[FirstResponse, float | None, float | None]:
+    """How a response clock went: (outcome, projected breach if pending, elapsed when met)."""
+    if clock is None:
+        return FirstResponse.EXCLUDED, None, None
+    if clock.status is ClockStatus.MET:
+        assert clock.ended_at is not None
+        elapsed = clock.elapsed(clock.ended_at)
+        met = elapsed <= clock.target.seconds
+        return (FirstResponse.MET if met else FirstResponse.MISSED), None, elapsed
+    if clock.status is ClockStatus.STOPPED:
+        assert clock.ended_at is not None
+        late = clock.elapsed(clock.ended_at) > clock.target.seconds
+        return (FirstResponse.MISSED if late else FirstResponse.EXCLUDED), None, None
+    (due,) = clock.crossings([float(clock.target.seconds)])
+    return FirstResponse.PENDING, due, None
 
 
 def fold(decision: Decision, steps: Iterable[Step], policy: SlaPolicy) -> ContactClocks:
     """The clocks of a contact after its decision and every lifecycle step known so far."""
+    from sla_monitor.domain.ola import fold_olas  # ola.py builds on this module's clocks
+
+    steps = list(steps)
     targets = policy.targets_for(decision.facts)
     queue_calendar, _ = policy.calendar_for(decision.queue.id, decision.queue.kind)
     state = ContactClocks(decision, policy.version, decision.queue)
+    state.hours_of = lambda q: policy.calendar_for(q.id, q.kind)[0]
+    state.olas = fold_olas(decision, steps, policy)
 
     def calendar_of(target: ResolvedTarget) -> Calendar:
         return queue_calendar if target.basis == "business" else TWENTY_FOUR_SEVEN

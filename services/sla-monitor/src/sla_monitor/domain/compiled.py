@@ -21,6 +21,7 @@ from sla_monitor.domain.policy import (
     PolicySpec,
     QueueSpec,
     TargetSpec,
+    TeamSpec,
     load_spec,
 )
 from switchboard_calendars import Calendar
@@ -118,12 +119,16 @@ class SlaPolicy:
     calendars: dict[str, Calendar] = field(init=False)
     queues: dict[str, QueueSpec] = field(init=False)
     contracts: dict[str, ContractSpec] = field(init=False)
+    teams: dict[str, TeamSpec] = field(init=False)
+    team_of: dict[str, str] = field(init=False)  # queue id -> the team it belongs to
     _targets: dict[Facts, dict[SlaTarget, ResolvedTarget]] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calendars = {c.id: Calendar.compile(c) for c in self.spec.calendars}
         self.queues = {q.id: q for q in self.spec.queues}
         self.contracts = {c.id: c for c in self.spec.contracts}
+        self.teams = {t.id: t for t in self.spec.teams}
+        self.team_of = {q: t.id for t in self.spec.teams for q in t.queues}
 
     @property
     def name(self) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sla_monitor.domain.clock import Decision, Step, fold
+from sla_monitor.domain.clock import Clock, Decision, Step, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.status import status
@@ -78,12 +78,32 @@ def explain(
         },
         "calendar": {"id": calendar.id, "why": why, "hours": calendar.describe()},
         "targets": targets,
+        "olas": [_ola(clock) for clock in state.olas],
         "now": status(state, now).model_dump(mode="json"),
     }
 
 
 def _rule(contract: str | None, rule: str) -> str:
     return rule if contract is None else f"{rule} of contract {contract}"
+
+
+def _ola(clock: Clock) -> dict[str, Any]:
+    """An OLA clock a handover started: whose, by which rule and hours, and its levels."""
+    levels = clock.target.levels
+    return {
+        "team": clock.team,
+        "cycle": clock.cycle,
+        "rule": clock.target.rule,
+        "queue": clock.segments[0].queue.id,
+        "started_at": _iso(clock.started_at),
+        "length": format_duration(clock.target.seconds),
+        "clock": clock.target.basis,
+        "calendar": clock.segments[0].calendar.id,
+        "levels": [
+            {"kind": lv.kind.value, "level": lv.number, "when": lv.label, "reached_at": _iso(at)}
+            for lv, at in zip(levels, clock.crossings([lv.threshold for lv in levels]), strict=True)
+        ],
+    }
 
 
 def render(explanation: dict[str, Any]) -> str:
@@ -112,11 +132,20 @@ def render(explanation: dict[str, Any]) -> str:
         for lv in t["levels"]:
             when = f" at {lv['reached_at']}" if lv["reached_at"] else ""
             lines.append(f"     {lv['kind']} {lv['level']}: {lv['when']}{when}")
+    for o in explanation["olas"]:
+        lines.append(
+            f"ola of {o['team']} #{o['cycle']} (handed to {o['queue']} at {o['started_at']}):"
+            f" {o['length']} of {o['clock']} time by {o['calendar']}, set by {o['rule']}"
+        )
+        for lv in o["levels"]:
+            when = f" at {lv['reached_at']}" if lv["reached_at"] else ""
+            lines.append(f"     {lv['kind']} {lv['level']}: {lv['when']}{when}")
     now = explanation["now"]
     lines.append(f"now: contact {now['status']}{' (paused)' if now['paused'] else ''}")
     for c in now["targets"]:
+        whose = f"ola of {c['team']} " if c["team"] else ""
         lines.append(
-            f"  {c['target']} #{c['cycle']}: {c['status']}, elapsed {format_duration(c['elapsed_seconds'])}"
+            f"  {whose}{c['target']} #{c['cycle']}: {c['status']}, elapsed {format_duration(c['elapsed_seconds'])}"
             f" of {format_duration(c['target_seconds'])}"
             + (f", due {c['due_at']}" if c["due_at"] else "")
             + (" (breached)" if c["breached"] else "")

@@ -57,6 +57,7 @@ Slug = Annotated[
 ]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 Basis = Literal["business", "calendar"]
+OutsideHours = Literal["send", "hold"]
 
 
 def _listify(value: object) -> object:
@@ -108,6 +109,11 @@ class TargetSpec(_Spec):
     warnings: list[WarningSpec] = Field(default_factory=list, max_length=MAX_LEVELS)
     escalations: Annotated[list[Duration], Field(max_length=MAX_LEVELS)] = Field(
         default_factory=list, description="times after the breach, ascending"
+    )
+    outside_hours: OutsideHours = Field(
+        "send",
+        description="a warning or escalation reached while the team is closed: send it at"
+        " once, or hold it until the team's next opening (the breach is always exact)",
     )
 
     @model_validator(mode="after")
@@ -234,6 +240,26 @@ class DefaultCalendars(_Spec):
     outsourced: Name
 
 
+class TeamSpec(_Spec):
+    """A team that receives handovers: its queues, and the hours its OLAs count by."""
+
+    id: Name
+    queues: list[Name] = Field(min_length=1)
+    calendar: Name | None = Field(
+        None, description="the hours its OLAs count by; default: the receiving queue's calendar"
+    )
+
+
+class OlaSpec(_Spec):
+    """An operational-level target of a receiving team: from a handover to its response."""
+
+    id: Name
+    description: str | None = None
+    team: Annotated[list[Name], BeforeValidator(_listify), Field(min_length=1)]
+    match: Match = Field(default_factory=Match)
+    first_response: TargetSpec
+
+
 class PolicySpec(_Spec):
     """The whole SLA policy file."""
 
@@ -244,6 +270,8 @@ class PolicySpec(_Spec):
     rules: list[RuleSpec] = Field(default_factory=list)
     default: Targets
     contracts: list[ContractSpec] = Field(default_factory=list)
+    teams: list[TeamSpec] = Field(default_factory=list)
+    olas: list[OlaSpec] = Field(default_factory=list)
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -270,6 +298,7 @@ def _cross_checks(spec: PolicySpec) -> Iterator[str]:
             getattr(spec.default_calendars, kind),
             calendars,
         )
+    yield from _team_checks(spec, calendars)
     for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
         if spec.default.get(target) is None:
             yield f"default.{target.value}: required: the default must set first_response and resolution"
@@ -299,5 +328,30 @@ def _shadowed(where: str, rules: Sequence[RuleSpec | ContractRuleSpec]) -> Itera
                 yield (
                     f"{where}[{i}].{target.value}: never used: {where}[{seen[key]}] has the"
                     f" same conditions and sets {target.value} first"
+                )
+            seen.setdefault(key, i)
+
+
+def _team_checks(spec: PolicySpec, calendars: set[str]) -> Iterator[str]:
+    """Teams and OLAs: known calendars and teams, each queue in one team, no unusable OLA."""
+    yield from duplicate_ids("teams", [t.id for t in spec.teams])
+    yield from duplicate_ids("olas", [o.id for o in spec.olas])
+    owner: dict[str, str] = {}
+    for i, team in enumerate(spec.teams):
+        if team.calendar is not None:
+            yield from unknown(f"teams[{i}].calendar", "calendar", team.calendar, calendars)
+        for queue in team.queues:
+            if owner.setdefault(queue, team.id) != team.id:
+                yield f"teams[{i}].queues: queue {queue!r} is in team {owner[queue]!r} already"
+    teams = {t.id for t in spec.teams}
+    seen: dict[tuple[object, ...], int] = {}
+    for i, ola in enumerate(spec.olas):
+        for team_id in ola.team:
+            yield from unknown(f"olas[{i}].team", "team", team_id, teams)
+            key = (team_id, ola.match.key())
+            if key in seen:
+                yield (
+                    f"olas[{i}]: never used: olas[{seen[key]}] has the same conditions for"
+                    f" team {team_id!r}"
                 )
             seen.setdefault(key, i)

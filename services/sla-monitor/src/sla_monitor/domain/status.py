@@ -33,6 +33,11 @@ class FiredRecord:
     reached_at: datetime
     fired_at: datetime
     published: bool
+    team: str | None = None  # an OLA's alert: the receiving team
+
+
+FiredKey = tuple[str, str, int, int, str | None]
+"""(target, kind, cycle, level, team) of a fired alert."""
 
 
 class LevelState(StrEnum):
@@ -67,6 +72,8 @@ class AlertLevel(BaseModel):
 
 class TargetStatus(BaseModel):
     target: str
+    agreement: str = Field("sla", description="sla, or ola: a receiving team's target")
+    team: str | None = Field(None, description="the receiving team of an OLA")
     cycle: int = Field(description="1 for the first clock of the target, 2 after a restart, ...")
     status: str = Field(description="running, paused, met or stopped")
     paused: bool
@@ -107,7 +114,9 @@ class ContactSla(BaseModel):
     arrived_at: datetime
     policy_version: str
     evaluated_at: datetime = Field(description="the instant the clocks are shown at")
-    targets: list[TargetStatus] = Field(description="every clock of every target, all cycles")
+    targets: list[TargetStatus] = Field(
+        description="every clock of every target, all cycles, then the OLAs' clocks"
+    )
     other_alerts: list[AlertLevel] = Field(
         description="alerts fired that no current level accounts for (after a policy change)"
     )
@@ -154,7 +163,7 @@ def target_status(
     state: ContactClocks,
     clock: Clock,
     now: float,
-    fired: dict[tuple[str, str, int, int], FiredRecord],
+    fired: dict[FiredKey, FiredRecord],
 ) -> TargetStatus:
     """One clock at `now`, with its levels; the fired ones it accounts for leave `fired`."""
     at = now if clock.ended_at is None else clock.ended_at
@@ -165,7 +174,8 @@ def target_status(
     for level, reached in zip(
         levels, clock.crossings([lv.threshold for lv in levels]), strict=True
     ):
-        record = fired.pop((target, level.kind.value, clock.cycle, level.number), None)
+        key = (target, level.kind.value, clock.cycle, level.number, clock.team)
+        record = fired.pop(key, None)
         if record is not None:
             state_now = LevelState.FIRED
         elif reached is None:
@@ -183,7 +193,12 @@ def target_status(
                 reached_at=_at(reached),
                 state=state_now,
                 alert_id=alert_id(
-                    state.decision.contact_id, target, level.kind.value, level.number, clock.cycle
+                    state.decision.contact_id,
+                    target,
+                    level.kind.value,
+                    level.number,
+                    clock.cycle,
+                    clock.team,
                 ),
                 fired_at=None if record is None else record.fired_at,
                 published=None if record is None else record.published,
@@ -192,6 +207,8 @@ def target_status(
     started = instant(clock.started_at)
     return TargetStatus(
         target=target,
+        agreement="sla" if clock.team is None else "ola",
+        team=clock.team,
         cycle=clock.cycle,
         status=clock.status.value,
         paused=clock.status is ClockStatus.PAUSED,
@@ -213,12 +230,9 @@ def target_status(
 
 def status(state: ContactClocks, now: float, fired: Iterable[FiredRecord] = ()) -> ContactSla:
     """A contact's SLA status at `now`, given the alerts fired so far."""
-    remaining = {(r.target, r.kind, r.cycle, r.level): r for r in fired}
-    targets = [
-        target_status(state, clock, now, remaining)
-        for t in SlaTarget
-        for clock in state.clocks.get(t, [])
-    ]
+    remaining = {(r.target, r.kind, r.cycle, r.level, r.team): r for r in fired}
+    clocks = [clock for t in SlaTarget for clock in state.clocks.get(t, [])]
+    targets = [target_status(state, clock, now, remaining) for clock in [*clocks, *state.olas]]
     d = state.decision
     return ContactSla(
         contact_id=d.contact_id,

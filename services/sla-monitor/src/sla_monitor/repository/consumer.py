@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.config import SCHEMA
-from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, Step
+from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, Step, outcome
 from sla_monitor.repository.rows import (
     DecisionRow,
     StepRow,
@@ -249,15 +249,16 @@ class PgClockStore:
             text(
                 """
                 INSERT INTO sla.due_alerts (contact_id, target, kind, cycle, level, due_at, alert,
-                    partition)
+                    partition, team)
                 SELECT n.* FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
                     CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
-                    CAST(:due AS timestamptz[]), CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]))
-                    AS n(contact_id, target, kind, cycle, level, due_at, alert, partition)
+                    CAST(:due AS timestamptz[]), CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]),
+                    CAST(:teams AS text[]))
+                    AS n(contact_id, target, kind, cycle, level, due_at, alert, partition, team)
                 WHERE NOT EXISTS (
                     SELECT 1 FROM sla.alerts a WHERE a.contact_id = n.contact_id
                     AND a.target = n.target AND a.kind = n.kind AND a.cycle = n.cycle
-                    AND a.level = n.level)
+                    AND a.level = n.level AND a.team = n.team)
                 """
             ),
             {
@@ -266,9 +267,10 @@ class PgClockStore:
                 "kinds": [p.kind.value for p in pending],
                 "cycles": [p.cycle for p in pending],
                 "levels": [p.level for p in pending],
-                "due": [instant(p.fire_at) for p in pending],
+                "due": [instant(p.send_at) for p in pending],
                 "alerts": [json.dumps(pending_json(p)) for p in pending],
                 "partitions": [partitions.get(p.contact_id) for p in pending],
+                "teams": [p.team or "" for p in pending],
             },
         )
         return int(getattr(result, "rowcount", 0) or 0)
@@ -307,6 +309,43 @@ class PgClockStore:
                 "resolved": [maybe_instant(s.resolved_at) for s, *_ in rows],
                 "abandoned": [maybe_instant(s.abandoned_at) for s, *_ in rows],
                 "versions": [s.policy_version for s, *_ in rows],
+            },
+        )
+        await self._replace_ola_clocks([s for s, *_ in rows])
+
+    async def _replace_ola_clocks(self, states: Sequence[ContactClocks]) -> None:
+        """Each contact's OLA clocks and how they went (the attainment per team reads them)."""
+        olas = [(s.decision.contact_id, c, outcome(c)) for s in states for c in s.olas]
+        await self._session.execute(
+            text(
+                """
+                WITH n AS (
+                    SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:teams AS text[]),
+                        CAST(:cycles AS int[]), CAST(:queues AS text[]),
+                        CAST(:started AS timestamptz[]), CAST(:states AS text[]),
+                        CAST(:due AS timestamptz[]))
+                        AS n(contact_id, team, cycle, queue_id, started_at, state, due_at)
+                ),
+                gone AS (
+                    DELETE FROM sla.ola_clocks o WHERE o.contact_id = ANY(CAST(:ids AS text[]))
+                    AND NOT EXISTS (SELECT 1 FROM n WHERE n.contact_id = o.contact_id
+                        AND n.team = o.team AND n.cycle = o.cycle)
+                )
+                INSERT INTO sla.ola_clocks SELECT * FROM n ORDER BY 1, 2, 3
+                ON CONFLICT (contact_id, team, cycle) DO UPDATE SET queue_id = excluded.queue_id,
+                    started_at = excluded.started_at, state = excluded.state,
+                    due_at = excluded.due_at
+                """
+            ),
+            {
+                "ids": sorted(s.decision.contact_id for s in states),
+                "contacts": [cid for cid, _, _ in olas],
+                "teams": [c.team for _, c, _ in olas],
+                "cycles": [c.cycle for _, c, _ in olas],
+                "queues": [c.segments[0].queue.id for _, c, _ in olas],
+                "started": [instant(c.started_at) for _, c, _ in olas],
+                "states": [o.value for _, _, (o, _, _) in olas],
+                "due": [maybe_instant(due) for _, _, (_, due, _) in olas],
             },
         )
 

@@ -43,6 +43,22 @@ class ServiceLevelRow:
         return self.abandoned / self.arrived if self.arrived else None
 
 
+@dataclass(frozen=True, slots=True)
+class OlaRow:
+    """A team's OLA attainment in a window: handovers started in it, met and missed."""
+
+    window_s: int
+    team: str
+    handovers: int
+    met: int
+    missed: int
+
+    @property
+    def attainment(self) -> float | None:
+        decided = self.met + self.missed
+        return self.met / decided if decided else None
+
+
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
@@ -58,6 +74,10 @@ class ReadStore(Protocol):
 
     async def service_level(self, windows: Sequence[int], now: datetime) -> list[ServiceLevelRow]:
         """Live service level per window, queue and channel, as of `now`."""
+        ...
+
+    async def ola_attainment(self, windows: Sequence[int], now: datetime) -> list[OlaRow]:
+        """OLA attainment per window and receiving team, as of `now`."""
         ...
 
 
@@ -93,7 +113,7 @@ class PgReadStore:
         """The alerts fired for a contact (the `due_at` column is when the level was reached)."""
         result = await self._session.execute(
             text(
-                "SELECT target, kind, cycle, level, alert_id, due_at, fired_at, published_at"
+                "SELECT target, kind, cycle, level, alert_id, due_at, fired_at, published_at, team"
                 " FROM sla.alerts WHERE contact_id = :c ORDER BY due_at, fired_at"
             ),
             {"c": contact_id},
@@ -108,6 +128,7 @@ class PgReadStore:
                 reached_at=r.due_at,
                 fired_at=r.fired_at,
                 published=r.published_at is not None,
+                team=r.team or None,
             )
             for r in result
         ]
@@ -163,7 +184,7 @@ class PgReadStore:
                 breaches AS (
                     SELECT w.seconds, a.queue_id, a.channel, count(*) AS breaches
                     FROM sla.alerts a CROSS JOIN w
-                    WHERE a.kind = 'breach' AND a.fired_at >= CAST(:now AS timestamptz) - make_interval(secs => w.seconds)
+                    WHERE a.kind = 'breach' AND a.team = '' AND a.fired_at >= CAST(:now AS timestamptz) - make_interval(secs => w.seconds)
                     GROUP BY w.seconds, a.queue_id, a.channel
                 ),
                 keys AS (
@@ -202,3 +223,24 @@ class PgReadStore:
             )
             for r in result
         ]
+
+    async def ola_attainment(self, windows: Sequence[int], now: datetime) -> list[OlaRow]:
+        """Per window and receiving team, of the handovers in the window: how many, and how
+        many met their OLA or missed it (met late, stopped late, or still running past due)."""
+        result = await self._session.execute(
+            text(
+                """
+                SELECT w.seconds, o.team, count(*) AS handovers,
+                    count(*) FILTER (WHERE o.state = 'met') AS met,
+                    count(*) FILTER (WHERE o.state = 'missed'
+                        OR (o.state = 'pending' AND o.due_at <= CAST(:now AS timestamptz))) AS missed
+                FROM sla.ola_clocks o
+                CROSS JOIN unnest(CAST(:windows AS int[])) AS w(seconds)
+                WHERE o.started_at >= CAST(:now AS timestamptz) - make_interval(secs => w.seconds)
+                GROUP BY w.seconds, o.team
+                ORDER BY w.seconds, o.team
+                """
+            ),
+            {"windows": list(windows), "now": now},
+        )
+        return [OlaRow(r.seconds, r.team, r.handovers, r.met, r.missed) for r in result]

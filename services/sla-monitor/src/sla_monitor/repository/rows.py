@@ -79,6 +79,7 @@ def pending_json(p: PendingAlert) -> dict[str, Any]:
         "wall_seconds": p.wall_seconds,
         "paused_seconds": p.paused_seconds,
         "contract": p.contract,
+        "held_until": p.held_until,
     }
 
 
@@ -107,6 +108,8 @@ def pending_from(row: Any) -> PendingAlert:
         wall_seconds=a.get("wall_seconds"),
         paused_seconds=a.get("paused_seconds"),
         contract=a.get("contract"),
+        team=row.team or None,
+        held_until=a.get("held_until"),
     )
 
 

@@ -85,7 +85,8 @@ class PgAlertStore:
                 _GATE
                 + """
                 DELETE FROM sla.due_alerts d USING (
-                    SELECT t.contact_id, t.target, t.kind, t.cycle, t.level FROM sla.due_alerts t
+                    SELECT t.contact_id, t.target, t.kind, t.cycle, t.level, t.team
+                    FROM sla.due_alerts t
                     LEFT JOIN w ON w.partition = t.partition
                     WHERE t.due_at <= :now AND t.due_at <= CASE
                         WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
@@ -93,7 +94,9 @@ class PgAlertStore:
                 ) AS due
                 WHERE d.contact_id = due.contact_id AND d.target = due.target
                     AND d.kind = due.kind AND d.cycle = due.cycle AND d.level = due.level
-                RETURNING d.contact_id, d.target, d.kind, d.cycle, d.level, d.due_at, d.alert
+                    AND d.team = due.team
+                RETURNING d.contact_id, d.target, d.kind, d.cycle, d.level, d.team, d.due_at,
+                    d.alert
                 """
             ),
             {"now": now, "limit": limit, "topics": list(topics)},
@@ -124,12 +127,13 @@ class PgAlertStore:
             text(
                 """
                 INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id, queue_id,
-                    channel, due_at, fired_at, payload)
+                    channel, due_at, fired_at, payload, team)
                 SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
                     CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
                     CAST(:ids AS text[]),
                     CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:due AS timestamptz[]),
-                    CAST(:fired AS timestamptz[]), CAST(:payloads AS bytea[]))
+                    CAST(:fired AS timestamptz[]), CAST(:payloads AS bytea[]),
+                    CAST(:teams AS text[]))
                 ON CONFLICT DO NOTHING
                 RETURNING alert_id
                 """
@@ -146,6 +150,7 @@ class PgAlertStore:
                 "due": [instant(f.pending.fire_at) for f in fired],
                 "fired": [f.fired_at for f in fired],
                 "payloads": [f.payload for f in fired],
+                "teams": [f.pending.team or "" for f in fired],
             },
         )
         return {row[0] for row in result}
