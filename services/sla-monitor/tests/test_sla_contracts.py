@@ -162,6 +162,7 @@ def _stored(p: PendingAlert) -> SimpleNamespace:
         kind=p.kind.value,
         cycle=p.cycle,
         level=p.level,
+        team=p.team or "",
         alert=pending_json(p),
     )
 
