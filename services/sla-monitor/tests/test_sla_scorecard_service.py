@@ -32,7 +32,6 @@ def handler(tmp_path: Path, scorecards: FakeScorecardStore) -> SlaHandler:
     return SlaHandler(holder, FakeClockStore(), scorecards)
 
 
-
 async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
     handler: SlaHandler, scorecards: FakeScorecardStore
 ) -> None:
@@ -56,7 +55,8 @@ async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
     )
     await handler(batch, NO_SESSION)
     card = scorecards.cards["c"]
-    assert card.decision is not None and card.decision.queue.vendor == "acme-bpo"
+    assert card.decision is not None
+    assert card.decision.queue.vendor == "acme-bpo"
     assert card.facts is not None
     assert (card.facts.cost, card.facts.customer_key, card.facts.contact_type) == (
         3.5,
@@ -66,7 +66,8 @@ async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
     assert card.outcomes is not None
     assert (card.outcomes.first_response_s, card.outcomes.first_response) == (1.0, Outcome.MET)
     assert card.outcomes.resolution_s == 8.0
-    assert card.csat is not None and card.csat.score == 5
+    assert card.csat is not None
+    assert card.csat.score == 5
 
     await handler(batch, NO_SESSION)
     assert scorecards.cards["c"] == card, "a redelivered batch changes nothing"
@@ -86,8 +87,11 @@ async def test_a_newer_decision_moves_the_contact_and_its_cost(
     )
     await handler(records([moved, first]), NO_SESSION)
     card = scorecards.cards["c"]
-    assert card.decision is not None and card.decision.queue.id == "vendor"
-    assert card.facts is not None and card.facts.cost == 2.0
-    await handler(records([decided("c", inbound_event_id="old", cost_per_contact=9.0)], first=5),
-                  NO_SESSION)
+    assert card.decision is not None
+    assert card.decision.queue.id == "vendor"
+    assert card.facts is not None
+    assert card.facts.cost == 2.0
+    await handler(
+        records([decided("c", inbound_event_id="old", cost_per_contact=9.0)], first=5), NO_SESSION
+    )
     assert scorecards.cards["c"].facts == card.facts, "an older decision arriving late loses"
