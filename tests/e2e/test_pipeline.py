@@ -76,12 +76,13 @@ class Observed:
 STOPPING = {"first_response", "abandoned", "resolved"}
 
 
-def hand_written(start: datetime, run: str) -> list[Outgoing]:
-    """Cases whose outcome is known: an unanswered call and chat, a call answered at once."""
+def hand_written(start: datetime, run: str, known_phone: str) -> list[Outgoing]:
+    """Cases whose outcome is known: an unanswered call and chat, a call answered at once
+    (from a known customer, resolved and rated: the scorecard's resolution, CSAT and FCR)."""
     cases = []
     for name, channel, sender in (
         ("call-unanswered", "call", Sender(phone="+44 20 7946 0000")),
-        ("call-answered", "call", Sender(phone="+44 20 7946 0001")),
+        ("call-answered", "call", Sender(phone=known_phone)),
         ("chat-unanswered", "chat", Sender(email="nobody@example.org")),
     ):
         contact_id = f"{run}-{name}"
@@ -97,7 +98,11 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
         )
         cases.append(Outgoing(1.0, CONTACTS_INBOUND, contact_id, encode(event), channel))
     answered = f"{run}-call-answered"
-    for at, kind in ((3.0, LifecycleKind.FIRST_RESPONSE), (5.0, LifecycleKind.RESOLVED)):
+    for at, kind in (
+        (3.0, LifecycleKind.FIRST_RESPONSE),
+        (5.0, LifecycleKind.RESOLVED),
+        (6.0, LifecycleKind.CSAT_RECORDED),
+    ):
         moment = start + timedelta(seconds=at)
         lifecycle = ContactLifecycle(
             id=f"{answered}-{kind.value}",
@@ -105,7 +110,11 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
             subject=answered,
             time=moment,
             producedtime=moment,
-            data=ContactLifecycleData(contact_id=answered, kind=kind),
+            data=ContactLifecycleData(
+                contact_id=answered,
+                kind=kind,
+                csat_score=4 if kind is LifecycleKind.CSAT_RECORDED else None,
+            ),
         )
         cases.append(Outgoing(at, CONTACTS_LIFECYCLE, answered, encode(lifecycle), kind.value))
     return cases
@@ -193,7 +202,11 @@ async def e2e(
         config = TrafficConfig(
             seed=11, rate=3, duration=TRAFFIC_SECONDS, malformed_share=0.05, run_id=run
         )
-        items = [*generate_traffic(customers, config, start), *hand_written(start, run)]
+        known_phone = next(i.value for i in customers[0].identities if i.kind == "phone")
+        items = [
+            *generate_traffic(customers, config, start),
+            *hand_written(start, run, known_phone),
+        ]
         began = time.monotonic()
         sent = Sent()
         await asyncio.gather(
