@@ -49,22 +49,23 @@ class FakeScorecardStore:
     def _card(self, contact_id: str) -> Card:
         return self.cards.get(contact_id, Card())
 
-    async def record_decisions(self, facts: Sequence[DecisionFacts]) -> None:
+    async def record(
+        self,
+        facts: Sequence[DecisionFacts] = (),
+        scored: Sequence[tuple[Decision, Outcomes]] = (),
+        scores: Sequence[CsatScore] = (),
+    ) -> None:
         for f in facts:
             card = self._card(f.contact_id)
             if card.facts is None or f.decided_at > card.facts.decided_at:
                 self.cards[f.contact_id] = replace(card, facts=f)
-
-    async def record_outcomes(self, scored: Sequence[tuple[Decision, Outcomes]]) -> None:
         for decision, outcomes in scored:
             card = self._card(decision.contact_id)
             self.cards[decision.contact_id] = replace(card, decision=decision, outcomes=outcomes)
-
-    async def record_csat(self, scores: Sequence[CsatScore]) -> None:
-        for s in scores:
-            card = self._card(s.contact_id)
-            if card.csat is None or s.at > card.csat.at:
-                self.cards[s.contact_id] = replace(card, csat=s)
+        for c in scores:
+            card = self._card(c.contact_id)
+            if card.csat is None or c.at > card.csat.at:
+                self.cards[c.contact_id] = replace(card, csat=c)
 
     async def scorecard(
         self,

@@ -118,12 +118,12 @@ async def test_figures_per_queue_from_decisions_outcomes_scores_and_breaches(
     backend: Backend,
 ) -> None:
     store = backend.store
-    await store.record_csat([CsatScore("a", 2, T0), CsatScore("a", 5, T0 + timedelta(1))])
-    await store.record_csat([CsatScore("a", 1, T0 + timedelta(seconds=1))])  # older: ignored
-    await store.record_decisions([facts("a", 4.0), facts("b", 6.0), facts("v", 3.0)])
-    await store.record_decisions([facts("b", 9.0, at=-1)])  # an older decision: ignored
-    await store.record_outcomes(
-        [
+    await store.record(scores=[CsatScore("a", 2, T0), CsatScore("a", 5, T0 + timedelta(1))])
+    await store.record(scores=[CsatScore("a", 1, T0 + timedelta(seconds=1))])  # older: ignored
+    await store.record(facts=[facts("a", 4.0), facts("b", 6.0), facts("v", 3.0)])
+    await store.record(facts=[facts("b", 9.0, at=-1)])  # an older decision: ignored
+    await store.record(
+        scored=[
             contact("a", first_response_s=10, resolved_after_s=100),
             contact("b", first_response_s=20),
             contact("c", abandoned=True),  # decided before costs were recorded
@@ -149,8 +149,8 @@ async def test_figures_per_queue_from_decisions_outcomes_scores_and_breaches(
 
 async def test_groups_by_kind_vendor_channel_and_day_in_order(backend: Backend) -> None:
     day = 86_400
-    await backend.store.record_outcomes(
-        [
+    await backend.store.record(
+        scored=[
             contact("a"),
             contact("b", after_s=day, channel=Channel.CHAT),
             contact("c", after_s=day, queue=VENDOR),
@@ -180,8 +180,8 @@ async def test_groups_by_kind_vendor_channel_and_day_in_order(backend: Backend) 
 
 async def test_first_contact_resolution_across_queues(backend: Backend) -> None:
     store = backend.store
-    await store.record_decisions(
-        [
+    await store.record(
+        facts=[
             facts("first", key="k1"),
             facts("repeat", key="k1"),  # the same customer and type, at a vendor, within the hour
             facts("other-type", key="k1", kind="sales"),
@@ -189,8 +189,8 @@ async def test_first_contact_resolution_across_queues(backend: Backend) -> None:
             facts("fresh", key="k3"),
         ]
     )
-    await store.record_outcomes(
-        [
+    await store.record(
+        scored=[
             contact("first", resolved_after_s=60),
             contact("repeat", after_s=60 + HOUR, queue=VENDOR, resolved_after_s=10),
             contact("other-type", after_s=120, resolved_after_s=10),
@@ -207,3 +207,17 @@ async def test_first_contact_resolution_across_queues(backend: Backend) -> None:
     assert (vendor.fcr_yes, vendor.fcr_no, vendor.fcr_pending) == (1, 0, 0)
     shorter = {r.group["queue"]: r for r in await report(backend, now=now, window=HOUR - 1)}
     assert shorter["general"].fcr_no == 0, "the repeat came after a shorter window"
+
+
+async def test_one_call_records_all_three_and_later_outcomes_keep_the_rest(
+    backend: Backend,
+) -> None:
+    store = backend.store
+    await store.record(
+        facts=[facts("a", 4.0, key="k1"), facts("a", 7.0, key="k1", at=1)],
+        scored=[contact("a", first_response_s=3)],
+        scores=[CsatScore("a", 4, T0), CsatScore("a", 2, T0 + timedelta(seconds=1))],
+    )
+    await store.record(scored=[contact("a", first_response_s=3, resolved_after_s=8)])
+    (row,) = await report(backend)
+    assert (row.cost, row.csat_avg, row.resolved, row.fcr_yes) == (7.0, 2.0, 1, 1)

@@ -80,14 +80,7 @@ async def record(
 ) -> None:
     """The handler's part: the batch's decisions and scores, and the clocks it folded."""
     facts, scores = facts_of(batch, deliveries)
-    newest: dict[str, DecisionFacts] = {}
-    for f in facts:
-        known = newest.get(f.contact_id)
-        if known is None or f.decided_at > known.decided_at:
-            newest[f.contact_id] = f
-    await store.record_decisions(list(newest.values()))
-    await store.record_outcomes(scored(states))
-    await store.record_csat(scores)
+    await store.record(facts, scored(states), scores)
 
 
 def scored(states: Sequence[ContactClocks]) -> list[tuple[Decision, Outcomes]]:

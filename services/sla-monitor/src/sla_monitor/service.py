@@ -158,7 +158,7 @@ async def replan(
             pending = [alert for state in states for alert in state.pending_alerts()]
             scheduled = await store.replace_due_alerts(ids, pending, partitions)
             await store.update_summaries(states)
-            await scorecards(session).record_outcomes(scorecard.scored(states))
+            await scorecards(session).record(scored=scorecard.scored(states))
         metrics.REPLANNED.inc(len(decisions))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         total += len(decisions)

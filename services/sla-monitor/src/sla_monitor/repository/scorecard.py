@@ -82,16 +82,15 @@ class ScorecardRow:
 
 
 class ScorecardStore(Protocol):
-    async def record_decisions(self, facts: Sequence[DecisionFacts]) -> None:
-        """Keep each contact's newest decision's facts (by `decided_at`)."""
-        ...
-
-    async def record_outcomes(self, scored: Sequence[tuple[Decision, Outcomes]]) -> None:
-        """The routed queue, channel, arrival and what the clocks say, per contact."""
-        ...
-
-    async def record_csat(self, scores: Sequence[CsatScore]) -> None:
-        """Keep each contact's latest score (by the time it was recorded)."""
+    async def record(
+        self,
+        facts: Sequence[DecisionFacts] = (),
+        scored: Sequence[tuple[Decision, Outcomes]] = (),
+        scores: Sequence[CsatScore] = (),
+    ) -> None:
+        """Per contact: its newest decision's facts (by `decided_at`), its routed queue,
+        channel, arrival and what the clocks say (as given), its latest CSAT score (by when
+        it was recorded). Any of the three may come before the others."""
         ...
 
     async def scorecard(
@@ -116,6 +115,26 @@ _GROUP_SQL = {
     "day": "to_char(arrived_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
 }
 assert set(_GROUP_SQL) == set(GROUPS)
+_DECISION_COLUMNS = ("decided_at", "contact_type", "customer_key", "cost")
+_CLOCK_COLUMNS = (
+    "arrived_at",
+    "queue_id",
+    "queue_kind",
+    "vendor",
+    "channel",
+    "first_response_s",
+    "fr_outcome",
+    "resolved_at",
+    "resolution_s",
+    "resolution_outcome",
+    "abandoned",
+)
+_NEWER_DECISION = "excluded.decided_at IS NOT NULL AND (s.decided_at IS NULL OR excluded.decided_at > s.decided_at)"
+_NEWER_CSAT = "excluded.csat_at IS NOT NULL AND (s.csat_at IS NULL OR excluded.csat_at > s.csat_at)"
+
+
+def _keep(column: str, replace_when: str) -> str:
+    return f"{column} = CASE WHEN {replace_when} THEN excluded.{column} ELSE s.{column} END"
 
 
 class PgScorecardStore:
@@ -124,98 +143,74 @@ class PgScorecardStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record_decisions(self, facts: Sequence[DecisionFacts]) -> None:
-        if not facts:
+    async def record(
+        self,
+        facts: Sequence[DecisionFacts] = (),
+        scored: Sequence[tuple[Decision, Outcomes]] = (),
+        scores: Sequence[CsatScore] = (),
+    ) -> None:
+        """One upsert for the three: each part of a row is kept unless this row brings it
+        (outcomes) or a newer one (facts, score)."""
+        newest: dict[str, DecisionFacts] = {}
+        for f in facts:
+            if (known := newest.get(f.contact_id)) is None or f.decided_at > known.decided_at:
+                newest[f.contact_id] = f
+        latest: dict[str, CsatScore] = {}
+        for c in scores:
+            if (seen := latest.get(c.contact_id)) is None or c.at > seen.at:
+                latest[c.contact_id] = c
+        clocks = {d.contact_id: (d, o) for d, o in scored}
+        ids = sorted(set(newest) | set(clocks) | set(latest))
+        if not ids:
             return
-        ordered = sorted(facts, key=lambda f: f.contact_id)
+        fs = [newest.get(cid) for cid in ids]
+        cs = [clocks.get(cid) for cid in ids]
+        ss = [latest.get(cid) for cid in ids]
         await self._session.execute(
             text(
                 """
                 INSERT INTO sla.scorecard AS s (contact_id, decided_at, contact_type,
-                    customer_key, cost)
+                    customer_key, cost, arrived_at, queue_id, queue_kind, vendor, channel,
+                    first_response_s, fr_outcome, resolved_at, resolution_s,
+                    resolution_outcome, abandoned, csat, csat_at)
                 SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:decided AS timestamptz[]),
-                    CAST(:types AS text[]), CAST(:keys AS text[]), CAST(:costs AS float8[]))
-                ON CONFLICT (contact_id) DO UPDATE SET
-                    decided_at = excluded.decided_at, contact_type = excluded.contact_type,
-                    customer_key = excluded.customer_key, cost = excluded.cost,
-                    updated_at = now()
-                WHERE s.decided_at IS NULL OR excluded.decided_at > s.decided_at
-                """
-            ),
-            {
-                "ids": [f.contact_id for f in ordered],
-                "decided": [f.decided_at for f in ordered],
-                "types": [f.contact_type for f in ordered],
-                "keys": [f.customer_key for f in ordered],
-                "costs": [f.cost for f in ordered],
-            },
-        )
-
-    async def record_outcomes(self, scored: Sequence[tuple[Decision, Outcomes]]) -> None:
-        if not scored:
-            return
-        ordered = sorted(scored, key=lambda s: s[0].contact_id)
-        await self._session.execute(
-            text(
-                """
-                INSERT INTO sla.scorecard AS s (contact_id, arrived_at, queue_id, queue_kind,
-                    vendor, channel, first_response_s, fr_outcome, resolved_at, resolution_s,
-                    resolution_outcome, abandoned)
-                SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:arrived AS timestamptz[]),
-                    CAST(:queues AS text[]), CAST(:kinds AS text[]), CAST(:vendors AS text[]),
-                    CAST(:channels AS text[]), CAST(:fr AS float8[]), CAST(:fr_out AS text[]),
+                    CAST(:types AS text[]), CAST(:keys AS text[]), CAST(:costs AS float8[]),
+                    CAST(:arrived AS timestamptz[]), CAST(:queues AS text[]),
+                    CAST(:kinds AS text[]), CAST(:vendors AS text[]), CAST(:channels AS text[]),
+                    CAST(:fr AS float8[]), CAST(:fr_out AS text[]),
                     CAST(:resolved AS timestamptz[]), CAST(:res AS float8[]),
-                    CAST(:res_out AS text[]), CAST(:abandoned AS boolean[]))
+                    CAST(:res_out AS text[]), CAST(:abandoned AS boolean[]),
+                    CAST(:csat AS smallint[]), CAST(:csat_at AS timestamptz[]))
                 ON CONFLICT (contact_id) DO UPDATE SET
-                    arrived_at = excluded.arrived_at, queue_id = excluded.queue_id,
-                    queue_kind = excluded.queue_kind, vendor = excluded.vendor,
-                    channel = excluded.channel, first_response_s = excluded.first_response_s,
-                    fr_outcome = excluded.fr_outcome, resolved_at = excluded.resolved_at,
-                    resolution_s = excluded.resolution_s,
-                    resolution_outcome = excluded.resolution_outcome,
-                    abandoned = excluded.abandoned, updated_at = now()
                 """
+                + ",\n".join(
+                    [
+                        *(_keep(c, _NEWER_DECISION) for c in _DECISION_COLUMNS),
+                        *(_keep(c, "excluded.fr_outcome IS NOT NULL") for c in _CLOCK_COLUMNS),
+                        *(_keep(c, _NEWER_CSAT) for c in ("csat", "csat_at")),
+                        "updated_at = now()",
+                    ]
+                )
             ),
             {
-                "ids": [d.contact_id for d, _ in ordered],
-                "arrived": [instant(d.arrived_at) for d, _ in ordered],
-                "queues": [d.queue.id for d, _ in ordered],
-                "kinds": [d.queue.kind.value for d, _ in ordered],
-                "vendors": [d.queue.vendor for d, _ in ordered],
-                "channels": [d.channel.value for d, _ in ordered],
-                "fr": [o.first_response_s for _, o in ordered],
-                "fr_out": [o.first_response.value for _, o in ordered],
-                "resolved": [maybe_instant(o.resolved_at) for _, o in ordered],
-                "res": [o.resolution_s for _, o in ordered],
-                "res_out": [o.resolution.value for _, o in ordered],
-                "abandoned": [o.abandoned for _, o in ordered],
-            },
-        )
-
-    async def record_csat(self, scores: Sequence[CsatScore]) -> None:
-        latest: dict[str, CsatScore] = {}
-        for s in scores:
-            known = latest.get(s.contact_id)
-            if known is None or s.at > known.at:
-                latest[s.contact_id] = s
-        if not latest:
-            return
-        ordered = [latest[c] for c in sorted(latest)]
-        await self._session.execute(
-            text(
-                """
-                INSERT INTO sla.scorecard AS s (contact_id, csat, csat_at)
-                SELECT * FROM unnest(CAST(:ids AS text[]), CAST(:scores AS smallint[]),
-                    CAST(:ats AS timestamptz[]))
-                ON CONFLICT (contact_id) DO UPDATE SET
-                    csat = excluded.csat, csat_at = excluded.csat_at, updated_at = now()
-                WHERE s.csat_at IS NULL OR excluded.csat_at > s.csat_at
-                """
-            ),
-            {
-                "ids": [s.contact_id for s in ordered],
-                "scores": [s.score for s in ordered],
-                "ats": [s.at for s in ordered],
+                "ids": ids,
+                "decided": [f and f.decided_at for f in fs],
+                "types": [f and f.contact_type for f in fs],
+                "keys": [f and f.customer_key for f in fs],
+                "costs": [f and f.cost for f in fs],
+                "arrived": [c and instant(c[0].arrived_at) for c in cs],
+                "queues": [c and c[0].queue.id for c in cs],
+                "kinds": [c and c[0].queue.kind.value for c in cs],
+                "vendors": [c and c[0].queue.vendor for c in cs],
+                "channels": [c and c[0].channel.value for c in cs],
+                "fr": [c and c[1].first_response_s for c in cs],
+                "fr_out": [c and c[1].first_response.value for c in cs],
+                "resolved": [c and maybe_instant(c[1].resolved_at) for c in cs],
+                "res": [c and c[1].resolution_s for c in cs],
+                "res_out": [c and c[1].resolution.value for c in cs],
+                "abandoned": [c is not None and c[1].abandoned for c in cs],
+                "csat": [c and c.score for c in ss],
+                "csat_at": [c and c.at for c in ss],
             },
         )
 
