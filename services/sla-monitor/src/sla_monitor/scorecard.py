@@ -156,10 +156,9 @@ async def window_rows(
     window_s: int,
     now: datetime,
     fcr_window_s: float,
-    stores: ScorecardStores = PgScorecardStore,
 ) -> list[ScorecardRow]:
     async with sessions() as session:
-        return await stores(session).scorecard(
+        return await PgScorecardStore(session).scorecard(
             now - timedelta(seconds=window_s),
             now,
             GAUGE_GROUPS,
@@ -175,7 +174,6 @@ def refresher(
     fcr_window_s: float,
     every_s: float,
     clock: Clock,
-    stores: ScorecardStores = PgScorecardStore,
 ) -> Task:
     """The host task refreshing the scorecard gauges; a failed refresh keeps the last values."""
 
@@ -183,12 +181,7 @@ def refresher(
         while not stop.is_set():
             try:
                 now = clock.now()
-                export(
-                    [
-                        (w, await window_rows(sessions, w, now, fcr_window_s, stores))
-                        for w in windows
-                    ]
-                )
+                export([(w, await window_rows(sessions, w, now, fcr_window_s)) for w in windows])
             except Exception as exc:
                 if not is_transient(exc):
                     raise
