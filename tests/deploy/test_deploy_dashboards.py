@@ -9,7 +9,7 @@ import yaml
 from tests.deploy.dashboards import dashboard_files, load_dashboard, panel_queries, panels
 from tests.deploy.support import GRAFANA_DIR, load_yaml, promtool
 
-EXPECTED = {"overview", "pipeline"}
+EXPECTED = {"overview", "pipeline", "inhouse-vs-outsourced"}
 
 
 def _datasource_uid() -> str:

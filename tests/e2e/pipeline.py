@@ -24,6 +24,10 @@ from switchboard_runtime.service import ServiceSpec, find
 from switchboard_runtime.settings import KafkaSettings
 
 REPO = Path(__file__).resolve().parents[2]
+SETTINGS: dict[str, dict[str, str]] = {
+    # Scorecard gauges refreshed often, and first-contact resolution decided within the run.
+    "sla-monitor": {"SLA_SCORECARD_REFRESH_S": "2", "SLA_FCR_WINDOW_S": "10"},
+}
 
 
 def topic_names() -> list[str]:
@@ -58,6 +62,7 @@ class Pipeline:
             dict(os.environ)
             | self.kafka.as_env(spec.env_prefix)
             | env
+            | SETTINGS.get(spec.name, {})
             | {f"{spec.env_prefix}HTTP_PORT": str(port)}
             | {f"{spec.env_prefix}TOPIC_SUFFIX": self.topic_suffix}
         )

@@ -80,13 +80,14 @@ class Observed:
 STOPPING = {"first_response", "abandoned", "resolved"}
 
 
-def hand_written(start: datetime, run: str) -> list[Outgoing]:
-    """Cases whose outcome is known: an unanswered call and chat, a call answered at once,
+def hand_written(start: datetime, run: str, known_phone: str) -> list[Outgoing]:
+    """Cases whose outcome is known: an unanswered call and chat, a call answered at once
+    (from a known customer, resolved and rated: the scorecard's resolution, CSAT and FCR),
     and a chat answered, then transferred to the specialists, who never pick it up."""
     cases = []
     for name, channel, sender in (
         ("call-unanswered", "call", Sender(phone="+44 20 7946 0000")),
-        ("call-answered", "call", Sender(phone="+44 20 7946 0001")),
+        ("call-answered", "call", Sender(phone=known_phone)),
         ("chat-unanswered", "chat", Sender(email="nobody@example.org")),
         ("chat-transferred", "chat", Sender(email="handed@example.org")),
     ):
@@ -106,6 +107,7 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
     for contact, at, kind, to_queue in (
         (answered, 3.0, LifecycleKind.FIRST_RESPONSE, None),
         (answered, 5.0, LifecycleKind.RESOLVED, None),
+        (answered, 6.0, LifecycleKind.CSAT_RECORDED, None),
         (transferred, 3.0, LifecycleKind.FIRST_RESPONSE, None),
         (transferred, 4.0, LifecycleKind.TRANSFERRED, TRANSFERRED_TO),
     ):
@@ -116,7 +118,12 @@ def hand_written(start: datetime, run: str) -> list[Outgoing]:
             subject=contact,
             time=moment,
             producedtime=moment,
-            data=ContactLifecycleData(contact_id=contact, kind=kind, to_queue_id=to_queue),
+            data=ContactLifecycleData(
+                contact_id=contact,
+                kind=kind,
+                to_queue_id=to_queue,
+                csat_score=4 if kind is LifecycleKind.CSAT_RECORDED else None,
+            ),
         )
         cases.append(Outgoing(at, CONTACTS_LIFECYCLE, contact, encode(lifecycle), kind.value))
     return cases
@@ -210,7 +217,11 @@ async def e2e(
         config = TrafficConfig(
             seed=11, rate=3, duration=TRAFFIC_SECONDS, malformed_share=0.05, run_id=run
         )
-        items = [*generate_traffic(customers, config, start), *hand_written(start, run)]
+        known_phone = next(i.value for i in customers[0].identities if i.kind == "phone")
+        items = [
+            *generate_traffic(customers, config, start),
+            *hand_written(start, run, known_phone),
+        ]
         began = time.monotonic()
         sent = Sent()
         await asyncio.gather(

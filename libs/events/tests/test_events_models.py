@@ -276,5 +276,9 @@ def test_decision_rules() -> None:
         RoutingDecided.model_validate(_decided(vendor="northwind"))
     with pytest.raises(ValidationError, match="customer_id is only allowed"):
         RoutingDecided.model_validate(_decided(customer_id="cust-1"))
+    with pytest.raises(ValidationError, match="customer_key is only allowed"):
+        RoutingDecided.model_validate(_decided(customer_key="anon-1"))
+    with pytest.raises(ValidationError, match="greater than or equal to 0"):
+        RoutingDecided.model_validate(_decided(cost_per_contact=-1))
     with pytest.raises(ValidationError, match="decision_id must equal"):
         RoutingDecided.model_validate(_decided(decision_id="other"))

@@ -74,8 +74,10 @@ def test_outsourced_decisions_carry_no_raw_contact_data(channel: str, status: st
     assert out.data.vendor == "acme-bpo"
     if status == "known":
         assert out.data.customer_id == pseudonym("cust-1", KEY)
+        assert out.data.customer_key == out.data.customer_id, "vendors learn nothing new"
     else:
         assert out.data.customer_id is None
+        assert out.data.customer_key is None
 
 
 @settings(max_examples=60, deadline=None)
@@ -126,6 +128,7 @@ def test_in_house_queues_see_the_full_profile() -> None:
     assert DECISIONS_DECODER.decode(encode(out)) == out
     assert out.data.queue_kind.value == "in_house"
     assert out.data.customer_id == "cust-1"
+    assert out.data.customer_key == pseudonym("cust-1", KEY), "the key vendor decisions carry"
     assert out.data.customer is not None
     assert out.data.customer.display_name == "Ivan Petrov"
     assert out.data.customer.tier == "standard"
@@ -174,5 +177,7 @@ def test_every_field_of_the_decision_is_filled() -> None:
         "vendor",
         "queue_kind",
         "customer_status",
+        "cost_per_contact",
     ):
         assert field in data, field
+    assert data["cost_per_contact"] == decision.queue.spec.cost_per_contact

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
+from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import records, short_policy_yaml
 
 from sla_monitor.config import SlaSettings
@@ -28,7 +29,7 @@ def handler(tmp_path: Path, store: FakeClockStore) -> SlaHandler:
     policy = tmp_path / "sla.yaml"
     policy.write_text(short_policy_yaml(T0.date()))
     holder = policies(SlaSettings(policy_path=policy), NO_SESSIONS, ManualClock())
-    return SlaHandler(holder, store)
+    return SlaHandler(holder, store, FakeScorecardStore())
 
 
 def timers(store: FakeClockStore, contact: str) -> list[tuple[str, str]]:

@@ -82,7 +82,8 @@ class RoutingDecidedData(EventData):
     """The payload of `switchboard.routing.decided.v1`.
 
     `vendor` is required for outsourced queues and forbidden for in-house ones;
-    `customer_id` is only set for known customers (pseudonymous for vendors).
+    `customer_id` is only set for known customers (pseudonymous for vendors), as is
+    `customer_key`.
     """
 
     decision_id: Identifier = Field(
@@ -92,6 +93,13 @@ class RoutingDecidedData(EventData):
     inbound_event_id: Identifier
     contact_id: Identifier
     customer_id: Identifier | None = None
+    customer_key: Identifier | None = Field(
+        default=None,
+        description="A pseudonymous key of the known customer, the same for every queue"
+        " (in-house or outsourced) under one router key: counts repeat contacts (first-contact"
+        " resolution) across queues. Absent for unknown customers and in decisions made"
+        " before this field existed.",
+    )
     customer_status: IdentificationStatus
     identity_conflict: bool = Field(
         default=False,
@@ -123,6 +131,14 @@ class RoutingDecidedData(EventData):
     routing_latency_ms: float = Field(ge=0, allow_inf_nan=False)
     channel: Channel
     contact_type: Slug
+    cost_per_contact: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="The queue's cost of one contact in the policy version that decided"
+        " (its `cost_per_contact`): what the contact costs in the scorecard. Absent in"
+        " decisions made before this field existed.",
+    )
     language: LanguageTag | None = None
     customer: CustomerView | None = None
     contract_id: ContractId | None = Field(
@@ -135,8 +151,10 @@ class RoutingDecidedData(EventData):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         check_vendor(self.queue_kind, self.vendor)
-        if self.customer_id is not None and self.customer_status != IdentificationStatus.KNOWN:
-            raise ValueError("customer_id is only allowed when customer_status is known")
+        known = self.customer_status == IdentificationStatus.KNOWN
+        for name in ("customer_id", "customer_key"):
+            if not known and getattr(self, name) is not None:
+                raise ValueError(f"{name} is only allowed when customer_status is known")
         return self
 
 

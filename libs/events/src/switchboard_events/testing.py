@@ -245,6 +245,7 @@ def decided(
     rule: str = "default",
     policy_version: str = "test",
     customer_id: str | None = None,
+    customer_key: str | None = None,
     customer_status: IdentificationStatus | str = IdentificationStatus.UNKNOWN,
     tier: str | None = None,
     customer: CustomerView | None = None,
@@ -252,6 +253,7 @@ def decided(
     language: str | None = None,
     overflow: Overflow | None = None,
     reasons: list[str] | None = None,
+    cost_per_contact: float | None = None,
 ) -> RoutingDecided:
     """`switchboard.routing.decided.v1` as the router publishes it.
 
@@ -259,12 +261,13 @@ def decided(
     second decision for the same contact needs its own `inbound_event_id`. Decided
     the instant it arrived unless `decided_at` says later; an outsourced queue gets
     `DEFAULT_VENDOR` unless told one; `tier` alone gives the customer view
-    `CustomerView(tier=...)`. A `customer_id` makes the customer known.
+    `CustomerView(tier=...)`. A `customer_id` or `customer_key` makes the customer known.
     """
     decided = decided_at or arrived_at
     ident = decision_id(inbound_event_id or inbound_id(contact_id), inbound_source)
     kind = QueueKind(queue_kind)
-    status = IdentificationStatus.KNOWN if customer_id else IdentificationStatus(customer_status)
+    known = customer_id or customer_key
+    status = IdentificationStatus.KNOWN if known else IdentificationStatus(customer_status)
     return RoutingDecided(
         id=ident,
         source=ROUTER,
@@ -276,6 +279,7 @@ def decided(
             inbound_event_id=inbound_event_id or inbound_id(contact_id),
             contact_id=contact_id,
             customer_id=customer_id,
+            customer_key=customer_key,
             customer_status=status,
             queue_id=queue_id,
             queue_kind=kind,
@@ -292,6 +296,7 @@ def decided(
             routing_latency_ms=max(0.0, (decided - arrived_at).total_seconds() * 1000),
             channel=Channel(channel),
             contact_type=contact_type,
+            cost_per_contact=cost_per_contact,
             language=language,
             customer=customer or (CustomerView(tier=tier) if tier else None),
             contract_id=contract_id,

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import live
+from sla_monitor import live, scorecard
 from sla_monitor.domain.clock import Step, fold
 from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain
+from sla_monitor.domain.scorecard import GROUPS
 from sla_monitor.domain.status import ContactSla, status
 from sla_monitor.repository.reads import PgReadStore
+from sla_monitor.repository.scorecard import PgScorecardStore
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
     DECISIONS_DECODER,
@@ -140,6 +142,66 @@ def build_router(
             "windows": [live.window_label(w) for w in chosen],
             "rows": live.as_json(found.rows),
             "olas": live.olas_json(found.olas),
+        }
+
+    return router
+
+
+MAX_SCORECARD_DAYS = 92
+MAX_SCORECARD_ROWS = 10_000
+DEFAULT_GROUPS = "queue,channel,day"
+
+
+def scorecard_router(
+    sessions: async_sessionmaker[AsyncSession],
+    fcr_window_s: float,
+    clock: Clock = SYSTEM_CLOCK,
+) -> APIRouter:
+    router = APIRouter(prefix="/sla", tags=["sla"])
+
+    @router.get("/scorecard", dependencies=[require(Scope.STATE_READ)], response_model=None)
+    async def scorecard_report(
+        since: Annotated[
+            datetime | None, Query(alias="from", description="arrived from (default: 7 days ago)")
+        ] = None,
+        until: Annotated[
+            datetime | None, Query(alias="to", description="arrived before (default: now)")
+        ] = None,
+        group_by: Annotated[
+            str, Query(description=f"comma-separated, of: {', '.join(GROUPS)}")
+        ] = DEFAULT_GROUPS,
+        format: Annotated[Literal["json", "csv"], Query()] = "json",
+        limit: Annotated[int, Query(ge=1, le=MAX_SCORECARD_ROWS)] = 1000,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any] | Response:
+        """Cost and quality of the contacts arrived in [from, to), per group (see README)."""
+        groups = [g.strip() for g in group_by.split(",") if g.strip()]
+        unknown = sorted(set(groups) - set(GROUPS))
+        if unknown or len(set(groups)) != len(groups):
+            raise HTTPException(
+                422, f"group_by: give distinct names of {', '.join(GROUPS)}; got {group_by!r}"
+            )
+        now = clock.now()
+        end = until or now
+        start = since or end - timedelta(days=7)
+        if start.tzinfo is None or end.tzinfo is None:
+            raise HTTPException(422, "from and to need a UTC offset, e.g. 2026-12-01T00:00:00Z")
+        if not start < end or end - start > timedelta(days=MAX_SCORECARD_DAYS):
+            raise HTTPException(422, f"from must be before to, at most {MAX_SCORECARD_DAYS} days")
+        async with sessions() as session:
+            rows = await PgScorecardStore(session).scorecard(
+                start, end, groups, now, fcr_window_s, limit + 1, offset
+            )
+        more, rows = len(rows) > limit, rows[:limit]
+        if format == "csv":
+            return Response(scorecard.as_csv(groups, rows), media_type="text/csv")
+        return {
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "group_by": groups,
+            "fcr_window_s": fcr_window_s,
+            "rows": [scorecard.as_json(r) for r in rows],
+            "next_offset": offset + limit if more else None,
         }
 
     return router

@@ -17,6 +17,7 @@ SERVICE_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_POLICY = SERVICE_DIR / "policies" / "sla.yaml"
 """services/sla-monitor/policies/sla.yaml, next to the package's source tree."""
 MIGRATIONS = SERVICE_DIR / "migrations"
+MAX_WINDOW_S = 7 * 86_400
 
 
 class SlaSettings(ServiceSettings):
@@ -47,11 +48,27 @@ class SlaSettings(ServiceSettings):
         default_factory=lambda: [900, 3600],
         description="sliding windows of the live service level, in seconds (JSON list)",
     )
+    scorecard_refresh_s: float = Field(
+        30.0, ge=0.5, le=3600, description="how often the scorecard gauges are refreshed"
+    )
+    scorecard_windows_s: list[int] = Field(
+        default_factory=lambda: [86_400, 7 * 86_400],
+        description="sliding windows of the scorecard gauges, in seconds (JSON list)",
+    )
+    fcr_window_s: float = Field(
+        86_400.0,
+        ge=1,
+        le=90 * 86_400,
+        description="first-contact resolution: a contact of the same customer and type arriving"
+        " within this long after a resolution makes it a repeat",
+    )
 
     @model_validator(mode="after")
     def _windows(self) -> Self:
-        if not self.live_windows_s or any(w < 60 or w > 7 * 86_400 for w in self.live_windows_s):
-            raise ValueError("live_windows_s: give 1+ windows between 60 and 604800 seconds")
+        for name in ("live_windows_s", "scorecard_windows_s"):
+            windows = getattr(self, name)
+            if not windows or any(w < 60 or w > MAX_WINDOW_S for w in windows):
+                raise ValueError(f"{name}: give 1+ windows between 60 and {MAX_WINDOW_S} seconds")
         return self
 
     @property

@@ -139,3 +139,74 @@ LIVE_GAUGES = (
     ABANDONMENT,
     BREACHES,
 )
+
+# The scorecard (scorecard.py): contacts arrived in the window, by the queue they were
+# routed to. Bounded labels: the policy's queues (each with one kind and vendor) x channels.
+_SCORECARD = ["queue", "queue_kind", "vendor", "channel", "window"]
+SCORECARD_CONTACTS = Gauge(
+    "switchboard_sla_scorecard_contacts", "Contacts arrived in the window.", _SCORECARD
+)
+SCORECARD_COST = Gauge(
+    "switchboard_sla_scorecard_cost",
+    "What the contacts arrived in the window cost (the queue's cost per contact when decided).",
+    _SCORECARD,
+)
+SCORECARD_COST_PER_CONTACT = Gauge(
+    "switchboard_sla_scorecard_cost_per_contact",
+    "Average cost of a contact arrived in the window (of those whose decision gave a cost).",
+    _SCORECARD,
+)
+SCORECARD_FIRST_RESPONSE_AVG = Gauge(
+    "switchboard_sla_scorecard_first_response_avg_seconds",
+    "Average time to first response (SLA clock time) of contacts arrived in the window.",
+    _SCORECARD,
+)
+SCORECARD_FIRST_RESPONSE_P90 = Gauge(
+    "switchboard_sla_scorecard_first_response_p90_seconds",
+    "90th percentile time to first response of contacts arrived in the window.",
+    _SCORECARD,
+)
+SCORECARD_RESOLUTION_AVG = Gauge(
+    "switchboard_sla_scorecard_resolution_avg_seconds",
+    "Average time to resolution (SLA clock time) of resolved contacts arrived in the window.",
+    _SCORECARD,
+)
+SCORECARD_RESOLUTION_P90 = Gauge(
+    "switchboard_sla_scorecard_resolution_p90_seconds",
+    "90th percentile time to resolution of resolved contacts arrived in the window.",
+    _SCORECARD,
+)
+SCORECARD_CSAT = Gauge(
+    "switchboard_sla_scorecard_csat_avg",
+    "Average CSAT score (1-5, the latest per contact) of contacts arrived in the window.",
+    _SCORECARD,
+)
+SCORECARD_FCR = Gauge(
+    "switchboard_sla_scorecard_first_contact_resolution_ratio",
+    "Share of resolved contacts of known customers arrived in the window with no repeat contact"
+    " of the same type within the FCR window (of those decided either way).",
+    _SCORECARD,
+)
+SCORECARD_ABANDONMENT = Gauge(
+    "switchboard_sla_scorecard_abandonment_ratio",
+    "Share of contacts arrived in the window that were abandoned.",
+    _SCORECARD,
+)
+SCORECARD_SLA_ATTAINMENT = Gauge(
+    "switchboard_sla_scorecard_sla_attainment_ratio",
+    "Share of contacts arrived in the window without a breach alert on any target.",
+    _SCORECARD,
+)
+SCORECARD_GAUGES = (
+    SCORECARD_CONTACTS,
+    SCORECARD_COST,
+    SCORECARD_COST_PER_CONTACT,
+    SCORECARD_FIRST_RESPONSE_AVG,
+    SCORECARD_FIRST_RESPONSE_P90,
+    SCORECARD_RESOLUTION_AVG,
+    SCORECARD_RESOLUTION_P90,
+    SCORECARD_CSAT,
+    SCORECARD_FCR,
+    SCORECARD_ABANDONMENT,
+    SCORECARD_SLA_ATTAINMENT,
+)

@@ -29,11 +29,13 @@ from datetime import UTC, datetime
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import metrics
+from sla_monitor import metrics, scorecard
 from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.repository.consumer import ClockStore, PgClockStore
 from sla_monitor.repository.rows import DecisionRow, StepRow
+from sla_monitor.repository.scorecard import PgScorecardStore
+from sla_monitor.scorecard import ScorecardStores
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery
@@ -96,9 +98,15 @@ def step_of(event: ContactLifecycle) -> StepRow:
 class SlaHandler:
     """The runner's handler: reads the policy in force, owns no other state."""
 
-    def __init__(self, policies: PolicyHolder[SlaPolicy], stores: Stores = PgClockStore) -> None:
+    def __init__(
+        self,
+        policies: PolicyHolder[SlaPolicy],
+        stores: Stores = PgClockStore,
+        scorecards: ScorecardStores = PgScorecardStore,
+    ) -> None:
         self.policies = policies
         self._stores = stores
+        self._scorecards = scorecards
 
     async def __call__(
         self, batch: Sequence[Record[Event]], session: AsyncSession
@@ -136,6 +144,7 @@ class SlaHandler:
         pending = [alert for state in states for alert in state.pending_alerts()]
         scheduled = await store.replace_due_alerts(list(decided), pending, partitions)
         await store.update_summaries(states)
+        await scorecard.record(self._scorecards(session), batch, deliveries, states)
 
         metrics.DECISIONS.inc(len(decisions))
         for step in steps:
@@ -150,6 +159,7 @@ async def replan(
     policy: SlaPolicy,
     chunk: int = REPLAN_CHUNK,
     stores: Stores = PgClockStore,
+    scorecards: ScorecardStores = PgScorecardStore,
 ) -> int:
     """Fold every open contact planned with another policy again with `policy`; how many.
 
@@ -172,6 +182,7 @@ async def replan(
             pending = [alert for state in states for alert in state.pending_alerts()]
             scheduled = await store.replace_due_alerts(ids, pending, partitions)
             await store.update_summaries(states)
+            await scorecards(session).record(scored=scorecard.scored(states))
         metrics.REPLANNED.inc(len(decisions))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         total += len(decisions)

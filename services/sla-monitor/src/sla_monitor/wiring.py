@@ -4,6 +4,7 @@ three background tasks the host runs and supervises:
 - `scheduler`: fires due alerts (`scheduler.Scheduler`; left out when `scheduler_enabled`
   is false, for instances that only consume);
 - `live`: refreshes the live service-level gauges;
+- `scorecard`: refreshes the scorecard gauges (`scorecard.py`);
 - `policy-reload`: polls the policy file, swaps in valid new versions and re-plans the
   open contacts (at start too: the file may have changed while the service was down).
 
@@ -17,8 +18,8 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from sla_monitor import live, metrics
-from sla_monitor.api import build_router
+from sla_monitor import live, metrics, scorecard
+from sla_monitor.api import build_router, scorecard_router
 from sla_monitor.config import SlaSettings
 from sla_monitor.domain.compiled import SlaPolicy, load_policy
 from sla_monitor.domain.errors import PolicyInvalid
@@ -124,6 +125,13 @@ def build(resources: Resources) -> Service:
     tasks: dict[str, Task] = {
         "live": live.refresher(sessions, settings.live_windows_s, settings.live_refresh_s, clock),
         "policy-reload": holder.task(settings.policy_poll_s),
+        "scorecard": scorecard.refresher(
+            sessions,
+            settings.scorecard_windows_s,
+            settings.fcr_window_s,
+            settings.scorecard_refresh_s,
+            clock,
+        ),
     }
     checks: dict[str, ReadinessCheck] = {}
     if settings.scheduler_enabled:
@@ -133,7 +141,10 @@ def build(resources: Resources) -> Service:
     return Service(
         decoders=decoders(settings),
         handler=SlaHandler(holder),
-        routers=[build_router(holder, sessions, settings.live_windows_s, clock)],
+        routers=[
+            build_router(holder, sessions, settings.live_windows_s, clock),
+            scorecard_router(sessions, settings.fcr_window_s, clock),
+        ],
         tasks=tasks,
         checks=checks,
         on_progress=Watermarks(sessions, clock),

@@ -65,10 +65,13 @@ def decision_event(
     contact = data.contact
     queue = decision.queue
     minimised = queue.visibility == "minimised"
-    customer_id = None
+    customer_id = customer_key = None
     if data.customer is not None and data.identification.status == IdentificationStatus.KNOWN:
         raw_id = data.customer.customer_id
-        customer_id = pseudonym(raw_id, pseudonym_key) if minimised else raw_id
+        # One key for every queue, so sla-monitor counts a repeat contact whichever queue
+        # (in-house or vendor) took the first one; a minimised view sees it as its id already.
+        customer_key = pseudonym(raw_id, pseudonym_key)
+        customer_id = customer_key if minimised else raw_id
     ident = ident or decision_id(data.inbound_event_id, data.inbound_source)
     overflow = decision.overflow
     return RoutingDecided.model_validate(
@@ -83,6 +86,7 @@ def decision_event(
                 "inbound_event_id": data.inbound_event_id,
                 "contact_id": contact.contact_id,
                 "customer_id": customer_id,
+                "customer_key": customer_key,
                 "customer_status": data.identification.status,
                 "identity_conflict": data.identification.conflict is not None,
                 "queue_id": queue.id,
@@ -110,6 +114,7 @@ def decision_event(
                 "routing_latency_ms": max(0.0, (decided_at - event.time).total_seconds() * 1000),
                 "channel": contact.channel,
                 "contact_type": contact.contact_type,
+                "cost_per_contact": queue.spec.cost_per_contact,
                 "language": contact.language_hint
                 or (data.customer.language if data.customer else None),
                 "customer": customer_view(event, minimised),

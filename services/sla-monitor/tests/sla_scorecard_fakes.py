@@ -1,0 +1,152 @@
+"""An in-memory `ScorecardStore`, for the service tests; test_sla_scorecard_store.py runs the
+same contract on it and on PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from sla_monitor.domain.clock import Decision
+from sla_monitor.domain.scorecard import Fcr, Outcomes, first_contact_resolution
+from sla_monitor.repository.scorecard import CsatScore, DecisionFacts, ScorecardRow
+
+
+@dataclass(frozen=True)
+class Card:
+    decision: Decision | None = None
+    outcomes: Outcomes | None = None
+    facts: DecisionFacts | None = None
+    csat: CsatScore | None = None
+
+
+def p90(values: list[float]) -> float | None:
+    """PostgreSQL's percentile_cont(0.9): linear between the closest ranks."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = 0.9 * (len(ordered) - 1)
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+class FakeScorecardStore:
+    def __init__(self) -> None:
+        self.cards: dict[str, Card] = {}
+        self.breached: set[str] = set()
+        """Contacts with a breach alert fired (the scheduler's table)."""
+
+    def __call__(self, _session: AsyncSession) -> FakeScorecardStore:
+        return self
+
+    def _card(self, contact_id: str) -> Card:
+        return self.cards.get(contact_id, Card())
+
+    async def record(
+        self,
+        facts: Sequence[DecisionFacts] = (),
+        scored: Sequence[tuple[Decision, Outcomes]] = (),
+        scores: Sequence[CsatScore] = (),
+    ) -> None:
+        for f in facts:
+            card = self._card(f.contact_id)
+            if card.facts is None or f.decided_at > card.facts.decided_at:
+                self.cards[f.contact_id] = replace(card, facts=f)
+        for decision, outcomes in scored:
+            card = self._card(decision.contact_id)
+            self.cards[decision.contact_id] = replace(card, decision=decision, outcomes=outcomes)
+        for c in scores:
+            card = self._card(c.contact_id)
+            if card.csat is None or c.at > card.csat.at:
+                self.cards[c.contact_id] = replace(card, csat=c)
+
+    async def scorecard(
+        self,
+        since: datetime,
+        until: datetime,
+        group_by: Sequence[str],
+        now: datetime,
+        fcr_window_s: float,
+        limit: int,
+        offset: int = 0,
+    ) -> list[ScorecardRow]:
+        arrived = [
+            (cid, card)
+            for cid, card in self.cards.items()
+            if card.decision is not None
+            and since.timestamp() <= card.decision.arrived_at < until.timestamp()
+        ]
+        groups: dict[tuple[str, ...], list[tuple[str, Card]]] = {}
+        for cid, card in arrived:
+            groups.setdefault(tuple(_value(card, g) for g in group_by), []).append((cid, card))
+        rows = [
+            self._row(dict(zip(group_by, key, strict=True)), members, now, fcr_window_s)
+            for key, members in sorted(groups.items())
+        ]
+        return rows[offset : offset + limit]
+
+    def _row(
+        self, group: dict[str, str], members: list[tuple[str, Card]], now: datetime, window: float
+    ) -> ScorecardRow:
+        outs = [c.outcomes for _, c in members if c.outcomes is not None]
+        costs = [
+            c.facts.cost for _, c in members if c.facts is not None and c.facts.cost is not None
+        ]
+        fr = [o.first_response_s for o in outs if o.first_response_s is not None]
+        res = [o.resolution_s for o in outs if o.resolution_s is not None]
+        csat = [float(c.csat.score) for _, c in members if c.csat is not None]
+        fcrs = [self._fcr(c, now, window) for _, c in members]
+        return ScorecardRow(
+            group=group,
+            contacts=len(members),
+            costed=len(costs),
+            cost=float(sum(costs)),
+            first_responses=len(fr),
+            first_response_avg_s=mean(fr),
+            first_response_p90_s=p90(fr),
+            resolved=sum(1 for o in outs if o.resolved_at is not None),
+            resolution_avg_s=mean(res),
+            resolution_p90_s=p90(res),
+            csat_count=len(csat),
+            csat_avg=mean(csat),
+            fcr_yes=fcrs.count(Fcr.YES),
+            fcr_no=fcrs.count(Fcr.NO),
+            fcr_pending=fcrs.count(Fcr.PENDING),
+            abandoned=sum(1 for o in outs if o.abandoned),
+            breached=sum(1 for cid, _ in members if cid in self.breached),
+        )
+
+    def _fcr(self, card: Card, now: datetime, window: float) -> Fcr | None:
+        facts, decision, outcomes = card.facts, card.decision, card.outcomes
+        if facts is None or facts.customer_key is None or decision is None or outcomes is None:
+            return None
+        later = [
+            other.decision.arrived_at
+            for other in self.cards.values()
+            if other.decision is not None
+            and other.facts is not None
+            and other.facts.customer_key == facts.customer_key
+            and other.facts.contact_type == facts.contact_type
+        ]
+        return first_contact_resolution(
+            decision.arrived_at, outcomes.resolved_at, later, window, now.timestamp()
+        )
+
+
+def _value(card: Card, group: str) -> str:
+    d = card.decision
+    assert d is not None
+    return {
+        "queue": d.queue.id,
+        "queue_kind": d.queue.kind.value,
+        "vendor": d.queue.vendor or "",
+        "channel": d.channel.value,
+        "day": datetime.fromtimestamp(d.arrived_at, UTC).date().isoformat(),
+    }[group]
