@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
+from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import brute_open, policy_of, records
 
 from sla_monitor.__main__ import main
@@ -120,7 +121,8 @@ async def test_the_service_counts_decisions_naming_an_undefined_contract(tmp_pat
     path = tmp_path / "sla.yaml"
     path.write_text(POLICY)
     store = FakeClockStore()
-    handler = SlaHandler(policies(SlaSettings(policy_path=path), NO_SESSIONS, ManualClock()), store)
+    holder = policies(SlaSettings(policy_path=path), NO_SESSIONS, ManualClock())
+    handler = SlaHandler(holder, store, FakeScorecardStore())
     before = unknown_contracts()
     events = [
         decided("a", channel="email", tier="vip", contract_id="platinum"),
