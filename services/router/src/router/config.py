@@ -14,6 +14,7 @@ from switchboard_events import (
     CONTACTS_LIFECYCLE,
     ROUTING_DECISIONS,
     VENDOR_DECISIONS,
+    vendor_decisions,
 )
 from switchboard_runtime.service import ServiceSpec
 from switchboard_runtime.settings import PLACEHOLDER_SECRETS, Environment, ServiceSettings
@@ -51,6 +52,11 @@ class RouterSettings(ServiceSettings):
     staffing_max_occupancy: float = Field(
         0.85, gt=0, le=1, description="busiest share of their time agents may be planned at"
     )
+    vendor_topics: bool = Field(
+        True,
+        description="also write each vendor's decisions to routing.decisions.vendor.<vendor>,"
+        " the one topic its Kafka principal may read (created at start and on a reload)",
+    )
 
     @model_validator(mode="after")
     def _real_key_in_production(self) -> Self:
@@ -79,6 +85,9 @@ class RouterSettings(ServiceSettings):
     @property
     def decisions_topic(self) -> str:
         return ROUTING_DECISIONS + self.topic_suffix
+
+    def vendor_topic(self, vendor: str) -> str:
+        return vendor_decisions(vendor) + self.topic_suffix
 
 
 SERVICE = ServiceSpec(

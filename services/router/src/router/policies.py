@@ -7,6 +7,7 @@ effect for the next batch and never in the middle of one.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from router import metrics
@@ -29,7 +30,11 @@ def compile_file(path: Path) -> CompiledPolicy:
     return compile_policy(content, policy_version(content))
 
 
-def holder(path: Path, clock: Clock = SYSTEM_CLOCK) -> RoutingPolicies:
+def holder(
+    path: Path,
+    clock: Clock = SYSTEM_CLOCK,
+    after_change: Callable[[CompiledPolicy], Awaitable[object]] | None = None,
+) -> RoutingPolicies:
     """The policy of `path` in force; PolicyInvalid or OSError when it cannot be loaded."""
     return PolicyHolder(
         path,
@@ -38,8 +43,14 @@ def holder(path: Path, clock: Clock = SYSTEM_CLOCK) -> RoutingPolicies:
         invalid=PolicyInvalid,
         reloads=metrics.POLICY_RELOADS,
         on_applied=_show_active,
+        after_change=after_change,
         clock=clock,
     )
+
+
+def vendors(policy: CompiledPolicy) -> list[str]:
+    """The vendors of the policy's outsourced queues."""
+    return sorted({q.spec.vendor for q in policy.queues.values() if q.spec.vendor is not None})
 
 
 def _show_active(previous: CompiledPolicy | None, current: CompiledPolicy) -> None:

@@ -8,11 +8,13 @@ from typing import Any, cast
 
 from router.api import make_router
 from router.config import RouterSettings
+from router.domain.engine import CompiledPolicy
 from router.domain.policy import PolicyInvalid
-from router.policies import RoutingPolicies, holder
+from router.policies import RoutingPolicies, holder, vendors
 from router.service import Router
 from router.staffing import Staffing
 from switchboard_events import ENRICHED_DECODER, LIFECYCLE_DECODER
+from switchboard_runtime import kafka
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import Resources, Service
@@ -41,8 +43,16 @@ def decoders(settings: RouterSettings) -> dict[str, Decoder[Any]]:
 def build(resources: Resources) -> Service:
     """The service; the policy file is compiled here, so an invalid one stops the start."""
     settings = cast(RouterSettings, resources.settings)
+
+    async def create_vendor_topics(policy: CompiledPolicy) -> None:
+        # Before a vendor's first decision: its topic must exist to be written (and read).
+        await kafka.create_topics(
+            settings.kafka, [settings.vendor_topic(v) for v in vendors(policy)]
+        )
+
+    after_change = create_vendor_topics if settings.vendor_topics else None
     try:
-        policies = holder(settings.policy_path, resources.clock)
+        policies = holder(settings.policy_path, resources.clock, after_change)
     except (PolicyInvalid, OSError) as exc:
         raise ConfigurationError(f"cannot load the policy {settings.policy_path}: {exc}") from exc
     router = build_router(settings, policies, resources.clock)

@@ -58,12 +58,18 @@ class Capacity(_Spec):
         return value
 
 
+# A part of a Kafka topic name: the vendor's decisions go to routing.decisions.vendor.<id>.
+VendorId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._-]+$")
+]
+
+
 class QueueSpec(_Spec):
     """A queue: who staffs it, what it serves, when, with what capacity and data visibility."""
 
     id: Name
     kind: QueueKind
-    vendor: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    vendor: VendorId | None = None
     description: str | None = None
     channels: list[Channel] = Field(min_length=1)
     contact_types: list[Slug] = Field(default_factory=list, description="empty: every type")
