@@ -10,6 +10,7 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
+from router.policies import compile_file, vendors
 from switchboard_events.topics import DEFAULT_PARTITIONS
 from tests.deploy.support import (
     K8S_DIR,
@@ -146,6 +147,8 @@ def test_selectors_match_the_pods_they_are_for() -> None:
 def test_container_environment_matches_the_settings_model() -> None:
     seen = set()
     for where, container in _containers():
+        if container["image"] != "switchboard":
+            continue  # Kafka's own tools (the ACL job) take no Switchboard settings
         module = module_of(container.get("args") or container.get("command"))
         assert module is not None, f"{where} runs no Switchboard service"
         seen.add(module)
@@ -194,7 +197,19 @@ def test_policy_config_maps_are_the_files_the_services_ship() -> None:
     assert files == {
         REPO / "services/router/policies/routing.yaml",
         REPO / "services/sla-monitor/policies/sla.yaml",
+        REPO / "deploy/kafka/acls.sh",
     }
+
+
+def test_the_acl_job_grants_every_vendor_of_the_routing_policy() -> None:
+    policy = compile_file(REPO / "services/router/policies/routing.yaml")
+    literals = dict(
+        entry.split("=", 1)
+        for spec in KUSTOMIZATION["configMapGenerator"]
+        if spec["name"] == "switchboard-kafka"
+        for entry in spec["literals"]
+    )
+    assert literals["vendors"].split() == vendors(policy)
 
 
 def test_secrets_are_referenced_not_committed() -> None:
