@@ -16,13 +16,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+from router_support import MONDAY_10_LONDON
 
 from router.config import DEFAULT_POLICY
 from router.domain.engine import Snapshot
 from router.domain.outcome import decision_bytes, decision_data, decision_event
 from router.domain.rules import Facts
 from router.policies import compile_file
-from router_support import MONDAY_10_LONDON
 from switchboard_events import DECISIONS_DECODER, ContactEnriched, RoutingDecided, encode
 from switchboard_events.testing import enriched
 
