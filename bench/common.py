@@ -21,6 +21,12 @@ from switchboard_runtime.kafka import make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
 
 PUBLISH_CHUNK = 2000
+LATENCY_RATE = 1_000
+"""The steady rate of every suite's main latency run (events/s)."""
+LOW_RATES = (50, 200)
+"""The rates a service sees most of the day: each suite with a latency figure runs these
+too, for `LOW_RATE_SECONDS` each (the p99 of one hop and of two at the same rate)."""
+LOW_RATE_SECONDS = 10
 
 
 async def publish(

@@ -9,7 +9,8 @@ decision to the last:
 - `router_events_per_s` (with `vs_passthrough`, the ratio to the same run's raw
   consume -> produce -> commit pass-through);
 - `router_p50_ms` / `router_p99_ms`: publish-to-decision latency of the router alone at a
-  steady 1,000 contacts/s (the pass-through's latency rate), after the backlog.
+  steady 1,000 contacts/s (the pass-through's latency rate), after the backlog; the same
+  at 50 and 200 contacts/s (`router_p99_ms_at_50` ...; the naive peer's is compared at 50).
 
 Every decision reads live load from PostgreSQL (one aggregate query per batch), stores
 the decision and opens its contact, as in production.
@@ -18,15 +19,18 @@ the decision and opens its contact, as in production.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from bench.common import (
+    LATENCY_RATE,
+    LOW_RATE_SECONDS,
+    LOW_RATES,
     ProcessMeter,
     drain,
-    percentile,
     publish,
     reader,
     steady_latency,
@@ -50,7 +54,6 @@ BACKLOG = 30_000
 CLOSED_SHARE = 0.3
 STARTUP_TIMEOUT_S = 120
 DRAIN_TIMEOUT_S = 150
-LATENCY_RATE = 1_000
 LATENCY_SECONDS = 10
 
 TYPES = ("general", "billing", "technical", "sales", "complaint", "refund")
@@ -125,22 +128,31 @@ async def run(ctx: BenchContext) -> None:
     finally:
         await decisions.stop()
     ctx.emit_drain("router", drained)
-    delays = sorted(await _latency(settings, enriched_topic, decisions_topic))
-    ctx.emit("router_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("router_p99_ms", percentile(delays, 0.99), "ms")
+    runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
+    for rate, seconds in runs:
+        delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
+        ctx.emit_latency("router", delays, rate)
 
 
 def _record(event: Event) -> tuple[bytes, bytes]:
     return event.partition_key().encode(), encode(event)
 
 
-async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
-    """Publish at a steady rate; each contact's delay from its publication to its decision."""
+async def latency(
+    settings: KafkaSettings,
+    source: str,
+    sink: str,
+    rate: int,
+    seconds: float,
+    contact_of: Callable[[Any], bytes] = lambda message: bytes(message.key),
+) -> list[float]:
+    """Publish at a steady `rate`; each contact's delay from its publication to its decision
+    on `sink` (`contact_of` a decision: its contact id; other contacts' are not counted)."""
     rng = random.Random(12)
     sent: dict[bytes, float] = {}
 
     def make(i: int) -> tuple[bytes, bytes]:
-        event = _contact(rng, "lat", i, datetime.now(UTC))
+        event = _contact(rng, f"lat{rate}", i, datetime.now(UTC))
         sent[event.contact_id.encode()] = time.time()
         return _record(event)
 
@@ -151,11 +163,13 @@ async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[floa
             settings,
             source,
             decisions,
-            count=LATENCY_RATE * LATENCY_SECONDS,
-            rate=LATENCY_RATE,
+            count=int(rate * seconds),
+            rate=rate,
             make=make,
-            delay_ms=lambda m, now: (now - sent[m.key]) * 1000 if m.key in sent else None,
-            what="router decisions",
+            delay_ms=lambda m, now: (
+                (now - sent[contact]) * 1000 if (contact := contact_of(m)) in sent else None
+            ),
+            what=f"decisions on {sink}",
         )
     finally:
         await decisions.stop()
