@@ -8,6 +8,8 @@ decision to the last:
 
 - `router_events_per_s` (with `vs_passthrough`, the ratio to the same run's raw
   consume -> produce -> commit pass-through);
+- `router_2x_events_per_s` (and its CPU per event, memory) and `router_2x_vs_1x`: two
+  router processes in one consumer group (one per core) draining a backlog as large;
 - `router_p50_ms` / `router_p99_ms`: publish-to-decision latency of the router alone at a
   steady 1,000 contacts/s (the pass-through's latency rate), after the backlog; the same
   at 50 and 200 contacts/s (`router_p99_ms_at_50` ...; the naive peer's is compared at 50).
@@ -18,7 +20,9 @@ the decision and opens its contact, as in production.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -81,43 +85,12 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
 
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
-    suffix = f".b{uuid.uuid4().hex[:8]}"
-    enriched_topic, lifecycle_topic, decisions_topic = (
-        t + suffix for t in (CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS)
-    )
-    await create_topics(
-        settings,
-        [
-            enriched_topic,
-            lifecycle_topic,
-            decisions_topic,
-            dlq(enriched_topic),
-            dlq(lifecycle_topic),
-        ],
-    )
-    rng = random.Random(11)
-    now = datetime.now(UTC)
-    contacts = [_contact(rng, "r", i, now) for i in range(BACKLOG)]
-    closing = [
-        lifecycle(f"r-{i}", rng.choice(("resolved", "abandoned")))
-        for i in range(BACKLOG)
-        if rng.random() < CLOSED_SHARE
-    ]
-    await publish(settings, enriched_topic, [_record(e) for e in contacts])
-    await publish(settings, lifecycle_topic, [_record(e) for e in closing])
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    enriched_records, lifecycle_records = _backlog("r")
+    await publish(settings, enriched_topic, enriched_records)
+    await publish(settings, lifecycle_topic, lifecycle_records)
 
-    port = free_port()
-    proc = ctx.start_service(
-        "router",
-        {
-            "ROUTER_DATABASE_URL": await ctx.new_database(),
-            **settings.as_env("ROUTER_"),
-            "ROUTER_TOPIC_SUFFIX": suffix,
-            "ROUTER_CONSUMER_GROUP": f"router{suffix}",
-            "ROUTER_HTTP_PORT": str(port),
-            "ROUTER_LOG_LEVEL": "WARNING",
-        },
-    )
+    proc, port = _start(ctx, settings, suffix, await ctx.new_database())
     decisions = reader(settings, decisions_topic)
     await decisions.start()
     try:
@@ -132,6 +105,84 @@ async def run(ctx: BenchContext) -> None:
     for rate, seconds in runs:
         delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
         ctx.emit_latency("router", delays, rate)
+    await _two_instances(ctx, drained.events_per_s)
+
+
+async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) -> None:
+    """`router_2x_*`: two router processes in one consumer group on one database drain the
+    same kind of backlog; CPU per event is both processes' over every decision."""
+    settings = ctx.kafka
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    database_url = await ctx.new_database()
+    started = [_start(ctx, settings, suffix, database_url) for _ in range(2)]
+    decisions = reader(settings, decisions_topic)
+    await decisions.start()
+    try:
+        for proc, port in started:
+            await wait_ready(proc, port, STARTUP_TIMEOUT_S, "a router of two")
+        # Published once both own partitions, so no rebalance falls inside the figure.
+        meter = ProcessMeter(*(proc.pid for proc, _ in started))
+        draining = asyncio.create_task(
+            drain(decisions, BACKLOG, DRAIN_TIMEOUT_S, "decisions of two routers", meter)
+        )
+        enriched_records, lifecycle_records = _backlog("r2")
+        await publish(settings, enriched_topic, enriched_records)
+        await publish(settings, lifecycle_topic, lifecycle_records)
+        drained = await draining
+    finally:
+        await decisions.stop()
+    ctx.emit_drain("router_2x", drained)
+    ctx.emit("router_2x_vs_1x", drained.events_per_s / one_instance_events_per_s, "ratio")
+
+
+async def _topics(settings: KafkaSettings) -> tuple[str, str, str, str]:
+    """A fresh suffix and the router's topics under it (with their dead-letter twins)."""
+    suffix = f".b{uuid.uuid4().hex[:8]}"
+    enriched_topic, lifecycle_topic, decisions_topic = (
+        t + suffix for t in (CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS)
+    )
+    await create_topics(
+        settings,
+        [
+            enriched_topic,
+            lifecycle_topic,
+            decisions_topic,
+            dlq(enriched_topic),
+            dlq(lifecycle_topic),
+        ],
+    )
+    return suffix, enriched_topic, lifecycle_topic, decisions_topic
+
+
+def _backlog(run: str) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """BACKLOG enriched contacts of `run`, and lifecycle events closing CLOSED_SHARE of them."""
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    contacts = [_contact(rng, run, i, now) for i in range(BACKLOG)]
+    closing = [
+        lifecycle(f"{run}-{i}", rng.choice(("resolved", "abandoned")))
+        for i in range(BACKLOG)
+        if rng.random() < CLOSED_SHARE
+    ]
+    return [_record(e) for e in contacts], [_record(e) for e in closing]
+
+
+def _start(
+    ctx: BenchContext, settings: KafkaSettings, suffix: str, database_url: str
+) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    proc = ctx.start_service(
+        "router",
+        {
+            "ROUTER_DATABASE_URL": database_url,
+            **settings.as_env("ROUTER_"),
+            "ROUTER_TOPIC_SUFFIX": suffix,
+            "ROUTER_CONSUMER_GROUP": f"router{suffix}",
+            "ROUTER_HTTP_PORT": str(port),
+            "ROUTER_LOG_LEVEL": "WARNING",
+        },
+    )
+    return proc, port
 
 
 def _record(event: Event) -> tuple[bytes, bytes]:
