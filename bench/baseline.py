@@ -4,7 +4,9 @@
 - a consume -> produce -> commit pass-through draining a backlog (no database): the
   fastest any service could go on this broker and machine, producing with one `send()`
   per record and in batches per partition, with its CPU time per event;
-- the pass-through's publish-to-output latency at a steady 1,000 events/s;
+- the pass-through's publish-to-output latency at a steady 1,000 events/s, and at 50 and
+  200 events/s (`passthrough_p99_ms_at_50` ...): the one raw hop the pipeline's two are
+  compared with at the same rate;
 - asyncpg insert rates on the embedded database: per row, batched, COPY.
 """
 
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 import uuid
 from typing import Any
@@ -21,14 +22,21 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from bench.common import Drain, ProcessMeter, percentile, reader, steady_latency
+from bench.common import (
+    LATENCY_RATE,
+    LOW_RATE_SECONDS,
+    LOW_RATES,
+    Drain,
+    ProcessMeter,
+    reader,
+    steady_latency,
+)
 from bench.context import BenchContext
 from switchboard_runtime.kafka import create_topics, make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
 
 EVENT_BYTES = 1024
 BACKLOG = 20_000
-LATENCY_RATE = 1_000
 LATENCY_SECONDS = 15
 DB_ROWS = 20_000
 
@@ -143,8 +151,10 @@ async def _send_batched(
     await asyncio.gather(*sent)
 
 
-async def latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
-    """Publish at a steady rate through the pass-through; return each record's delay in ms."""
+async def latency(
+    settings: KafkaSettings, source: str, sink: str, rate: int, seconds: float
+) -> list[float]:
+    """Publish at a steady `rate` through the pass-through; return each record's delay in ms."""
     stop = asyncio.Event()
     forward = asyncio.create_task(passthrough(settings, source, sink, None, stop))
     output = reader(settings, sink)
@@ -154,8 +164,8 @@ async def latency(settings: KafkaSettings, source: str, sink: str) -> list[float
             settings,
             source,
             output,
-            count=LATENCY_RATE * LATENCY_SECONDS,
-            rate=LATENCY_RATE,
+            count=int(rate * seconds),
+            rate=rate,
             make=lambda i: (str(i % 97).encode(), payload(i, time.time())),
             delay_ms=lambda m, now: (now - json.loads(m.value)["sent_at"]) * 1000,
             what="the pass-through",
@@ -202,9 +212,8 @@ async def database_inserts(ctx: BenchContext) -> None:
 
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
-    names = ("raw", "raw-out", "raw-out-batched", "lat", "lat-out")
-    raw, out, batched_out, lat_in, lat_out = (ctx.topic(n) for n in names)
-    await create_topics(settings, [raw, out, batched_out, lat_in, lat_out])
+    raw, out, batched_out = (ctx.topic(n) for n in ("raw", "raw-out", "raw-out-batched"))
+    await create_topics(settings, [raw, out, batched_out])
     ctx.emit("kafka_produce_events_per_s", await produce(settings, raw, BACKLOG), "events/s")
     ctx.emit("kafka_consume_events_per_s", await consume(settings, raw, BACKLOG), "events/s")
     single = await passthrough(settings, raw, out, BACKLOG, asyncio.Event())
@@ -215,7 +224,10 @@ async def run(ctx: BenchContext) -> None:
     ctx.passthrough_batched_events_per_s = batched.events_per_s
     ctx.emit("passthrough_batched_events_per_s", batched.events_per_s, "events/s", True)
     ctx.emit("passthrough_batched_cpu_us_per_event", batched.cpu_us_per_event, "us")
-    delays = sorted(await latency(settings, lat_in, lat_out))
-    ctx.emit("passthrough_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("passthrough_p99_ms", percentile(delays, 0.99), "ms")
+    runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
+    for rate, seconds in runs:
+        # A fresh pair of topics per rate: each run forwards and reads its own records only.
+        source, sink = ctx.topic("lat"), ctx.topic("lat-out")
+        await create_topics(settings, [source, sink])
+        ctx.emit_latency("passthrough", await latency(settings, source, sink, rate, seconds), rate)
     await database_inserts(ctx)

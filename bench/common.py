@@ -21,6 +21,12 @@ from switchboard_runtime.kafka import make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
 
 PUBLISH_CHUNK = 2000
+LATENCY_RATE = 1_000
+"""The steady rate of every suite's main latency run (events/s)."""
+LOW_RATES = (50, 200)
+"""The rates a service sees most of the day: each suite with a latency figure runs these
+too, for `LOW_RATE_SECONDS` each (the p99 of one hop and of two at the same rate)."""
+LOW_RATE_SECONDS = 10
 
 
 async def publish(
@@ -150,8 +156,8 @@ async def steady_latency(
     grace_s: float = 60.0,
 ) -> list[float]:
     """Publish `make(i)` (key, value) for i < count at a steady `rate` per second, and read
-    `output` meanwhile: `delay_ms(message, now)` is each output's delay from its
-    publication (None for an output that is not one of these)."""
+    `output` meanwhile, from its end: `delay_ms(message, now)` is each output's delay from
+    its publication (None for an output that is not one of these)."""
     delays: list[float] = []
     producer = make_producer(settings, "bench-latency")
     await producer.start()
@@ -175,12 +181,21 @@ async def steady_latency(
                 delays.extend(d for m in messages if (d := delay_ms(m, now)) is not None)
 
     try:
+        await _skip_to_end(output)
         await asyncio.gather(send(), read())
     finally:
         await producer.stop()
     if len(delays) < count:
         raise RuntimeError(f"{what}: {len(delays)} of {count} steady-rate records came out")
     return delays
+
+
+async def _skip_to_end(consumer: AIOKafkaConsumer) -> None:
+    """Start `consumer` at the end of its partitions: reading what earlier runs left there
+    while this run's outputs arrive would count the catching up as their latency."""
+    while not consumer.assignment():
+        await consumer.getmany(timeout_ms=100)
+    await consumer.seek_to_end()
 
 
 def percentile(sorted_values: Sequence[float], share: float) -> float:

@@ -7,15 +7,17 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
-from bench.common import Drain
+from bench.common import LATENCY_RATE, Drain, percentile
 from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
@@ -74,6 +76,14 @@ class BenchContext:
         self.emit(f"{name}_events_per_s", drained.events_per_s, "events/s", vs_passthrough=True)
         self.emit(f"{name}_cpu_us_per_event", drained.cpu_us_per_event, "us")
         self.emit(f"{name}_rss_mb", drained.rss_mb, "MB")
+
+    def emit_latency(self, name: str, delays: Sequence[float], rate: int) -> None:
+        """`<name>_p50_ms` and `<name>_p99_ms` of a steady-rate run; runs below the main
+        rate (`LATENCY_RATE`) carry it: `<name>_p99_ms_at_200` (events/s)."""
+        ordered = sorted(delays)
+        at = "" if rate == LATENCY_RATE else f"_at_{rate}"
+        self.emit(f"{name}_p50_ms{at}", statistics.median(ordered), "ms")
+        self.emit(f"{name}_p99_ms{at}", percentile(ordered, 0.99), "ms")
 
     def topic(self, name: str) -> str:
         return f"{name}.b{uuid.uuid4().hex[:8]}"

@@ -11,14 +11,16 @@ many ways, strangers, every channel. Once both services are ready:
   same run's raw consume -> produce -> commit pass-through; each contact here crosses two
   such hops, each with its database transaction);
 - `publish_to_decision_p50_ms` / `publish_to_decision_p99_ms`: at a steady 1,000
-  contacts/s for 10 s, the delay from a contact's publication to its decision.
+  contacts/s for 10 s, the delay from a contact's publication to its decision; the same
+  at 50 and 200 contacts/s (`publish_to_decision_p99_ms_at_50` ...);
+- `two_hops_vs_raw_hop_p99[_at_50]`: that p99 over the raw pass-through's p99 at the same
+  rate (one hop, no database): what the two services add to the broker's own latency.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -27,9 +29,11 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer
 
 from bench.common import (
+    LATENCY_RATE,
+    LOW_RATE_SECONDS,
+    LOW_RATES,
     ProcessMeter,
     drain,
-    percentile,
     publish,
     reader,
     steady_latency,
@@ -51,7 +55,6 @@ from switchboard_runtime.settings import KafkaSettings
 
 BACKLOG_SECONDS = 20  # of demo traffic at BACKLOG_RATE: about 20,000 contacts
 BACKLOG_RATE = 1_000
-LATENCY_RATE = 1_000
 LATENCY_SECONDS = 10
 STARTUP_TIMEOUT_S = 60
 DRAIN_TIMEOUT_S = 90
@@ -114,7 +117,11 @@ async def run(ctx: BenchContext) -> None:
     await _seed_customers(ctx, database_url)
     run_id = uuid.uuid4().hex[:6]
     backlog = await asyncio.to_thread(_contacts, f"{run_id}-drain", 21, BACKLOG_SECONDS)
-    steady = await asyncio.to_thread(_contacts, f"{run_id}-lat", 22, LATENCY_SECONDS)
+    runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
+    steady = [
+        (rate, await asyncio.to_thread(_contacts, f"{run_id}-lat{rate}", 22, seconds * rate / 1000))
+        for rate, seconds in runs
+    ]
 
     services = []
     for module, prefix in (("profile_lookup", "PROFILES_"), ("router", "ROUTER_")):
@@ -134,11 +141,16 @@ async def run(ctx: BenchContext) -> None:
         )
         await publish(settings, inbound, backlog)
         ctx.emit_drain("publish_to_decision", await draining)
-        delays = sorted(await _latency(settings, out, inbound, steady))
+        for rate, records in steady:
+            delays = await _latency(settings, out, inbound, records, rate)
+            ctx.emit_latency("publish_to_decision", delays, rate)
+            at = "" if rate == LATENCY_RATE else f"_at_{rate}"
+            hop = ctx.figures.get(f"passthrough_p99_ms{at}")
+            if hop:
+                two_hops = ctx.figures[f"publish_to_decision_p99_ms{at}"]
+                ctx.emit(f"two_hops_vs_raw_hop_p99{at}", two_hops / hop, "ratio")
     finally:
         await out.stop()
-    ctx.emit("publish_to_decision_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("publish_to_decision_p99_ms", percentile(delays, 0.99), "ms")
 
 
 async def _latency(
@@ -146,8 +158,9 @@ async def _latency(
     out: AIOKafkaConsumer,
     inbound: str,
     records: list[tuple[bytes, bytes]],
+    rate: int,
 ) -> list[float]:
-    """Publish `records` at LATENCY_RATE; each one's delay from publication to decision."""
+    """Publish `records` at `rate` per second; each one's delay from publication to decision."""
     sent: dict[bytes, float] = {}
 
     def make(i: int) -> tuple[bytes, bytes]:
@@ -159,7 +172,7 @@ async def _latency(
         inbound,
         out,
         count=len(records),
-        rate=LATENCY_RATE,
+        rate=rate,
         make=make,
         delay_ms=lambda m, now: (now - sent[m.key]) * 1000 if m.key in sent else None,
         what="routing decisions of the steady-rate contacts",

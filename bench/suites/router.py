@@ -8,8 +8,11 @@ decision to the last:
 
 - `router_events_per_s` (with `vs_passthrough`, the ratio to the same run's raw
   consume -> produce -> commit pass-through);
+- `router_2x_events_per_s` (and its CPU per event, memory) and `router_2x_vs_1x`: two
+  router processes in one consumer group (one per core) draining a backlog as large;
 - `router_p50_ms` / `router_p99_ms`: publish-to-decision latency of the router alone at a
-  steady 1,000 contacts/s (the pass-through's latency rate), after the backlog.
+  steady 1,000 contacts/s (the pass-through's latency rate), after the backlog; the same
+  at 50 and 200 contacts/s (`router_p99_ms_at_50` ...; the naive peer's is compared at 50).
 
 Every decision reads live load from PostgreSQL (one aggregate query per batch), stores
 the decision and opens its contact, as in production.
@@ -17,16 +20,21 @@ the decision and opens its contact, as in production.
 
 from __future__ import annotations
 
+import asyncio
 import random
-import statistics
+import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from bench.common import (
+    LATENCY_RATE,
+    LOW_RATE_SECONDS,
+    LOW_RATES,
     ProcessMeter,
     drain,
-    percentile,
     publish,
     reader,
     steady_latency,
@@ -50,7 +58,6 @@ BACKLOG = 30_000
 CLOSED_SHARE = 0.3
 STARTUP_TIMEOUT_S = 120
 DRAIN_TIMEOUT_S = 150
-LATENCY_RATE = 1_000
 LATENCY_SECONDS = 10
 
 TYPES = ("general", "billing", "technical", "sales", "complaint", "refund")
@@ -78,6 +85,58 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
 
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    enriched_records, lifecycle_records = _backlog("r")
+    await publish(settings, enriched_topic, enriched_records)
+    await publish(settings, lifecycle_topic, lifecycle_records)
+
+    proc, port = _start(ctx, settings, suffix, await ctx.new_database())
+    decisions = reader(settings, decisions_topic)
+    await decisions.start()
+    try:
+        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
+        drained = await drain(
+            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ProcessMeter(proc.pid)
+        )
+    finally:
+        await decisions.stop()
+    ctx.emit_drain("router", drained)
+    runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
+    for rate, seconds in runs:
+        delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
+        ctx.emit_latency("router", delays, rate)
+    await _two_instances(ctx, drained.events_per_s)
+
+
+async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) -> None:
+    """`router_2x_*`: two router processes in one consumer group on one database drain the
+    same kind of backlog; CPU per event is both processes' over every decision."""
+    settings = ctx.kafka
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    database_url = await ctx.new_database()
+    started = [_start(ctx, settings, suffix, database_url) for _ in range(2)]
+    decisions = reader(settings, decisions_topic)
+    await decisions.start()
+    try:
+        for proc, port in started:
+            await wait_ready(proc, port, STARTUP_TIMEOUT_S, "a router of two")
+        # Published once both own partitions, so no rebalance falls inside the figure.
+        meter = ProcessMeter(*(proc.pid for proc, _ in started))
+        draining = asyncio.create_task(
+            drain(decisions, BACKLOG, DRAIN_TIMEOUT_S, "decisions of two routers", meter)
+        )
+        enriched_records, lifecycle_records = _backlog("r2")
+        await publish(settings, enriched_topic, enriched_records)
+        await publish(settings, lifecycle_topic, lifecycle_records)
+        drained = await draining
+    finally:
+        await decisions.stop()
+    ctx.emit_drain("router_2x", drained)
+    ctx.emit("router_2x_vs_1x", drained.events_per_s / one_instance_events_per_s, "ratio")
+
+
+async def _topics(settings: KafkaSettings) -> tuple[str, str, str, str]:
+    """A fresh suffix and the router's topics under it (with their dead-letter twins)."""
     suffix = f".b{uuid.uuid4().hex[:8]}"
     enriched_topic, lifecycle_topic, decisions_topic = (
         t + suffix for t in (CONTACTS_ENRICHED, CONTACTS_LIFECYCLE, ROUTING_DECISIONS)
@@ -92,22 +151,30 @@ async def run(ctx: BenchContext) -> None:
             dlq(lifecycle_topic),
         ],
     )
+    return suffix, enriched_topic, lifecycle_topic, decisions_topic
+
+
+def _backlog(run: str) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """BACKLOG enriched contacts of `run`, and lifecycle events closing CLOSED_SHARE of them."""
     rng = random.Random(11)
     now = datetime.now(UTC)
-    contacts = [_contact(rng, "r", i, now) for i in range(BACKLOG)]
+    contacts = [_contact(rng, run, i, now) for i in range(BACKLOG)]
     closing = [
-        lifecycle(f"r-{i}", rng.choice(("resolved", "abandoned")))
+        lifecycle(f"{run}-{i}", rng.choice(("resolved", "abandoned")))
         for i in range(BACKLOG)
         if rng.random() < CLOSED_SHARE
     ]
-    await publish(settings, enriched_topic, [_record(e) for e in contacts])
-    await publish(settings, lifecycle_topic, [_record(e) for e in closing])
+    return [_record(e) for e in contacts], [_record(e) for e in closing]
 
+
+def _start(
+    ctx: BenchContext, settings: KafkaSettings, suffix: str, database_url: str
+) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = ctx.start_service(
         "router",
         {
-            "ROUTER_DATABASE_URL": await ctx.new_database(),
+            "ROUTER_DATABASE_URL": database_url,
             **settings.as_env("ROUTER_"),
             "ROUTER_TOPIC_SUFFIX": suffix,
             "ROUTER_CONSUMER_GROUP": f"router{suffix}",
@@ -115,32 +182,28 @@ async def run(ctx: BenchContext) -> None:
             "ROUTER_LOG_LEVEL": "WARNING",
         },
     )
-    decisions = reader(settings, decisions_topic)
-    await decisions.start()
-    try:
-        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
-        drained = await drain(
-            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ProcessMeter(proc.pid)
-        )
-    finally:
-        await decisions.stop()
-    ctx.emit_drain("router", drained)
-    delays = sorted(await _latency(settings, enriched_topic, decisions_topic))
-    ctx.emit("router_p50_ms", statistics.median(delays), "ms")
-    ctx.emit("router_p99_ms", percentile(delays, 0.99), "ms")
+    return proc, port
 
 
 def _record(event: Event) -> tuple[bytes, bytes]:
     return event.partition_key().encode(), encode(event)
 
 
-async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[float]:
-    """Publish at a steady rate; each contact's delay from its publication to its decision."""
+async def latency(
+    settings: KafkaSettings,
+    source: str,
+    sink: str,
+    rate: int,
+    seconds: float,
+    contact_of: Callable[[Any], bytes] = lambda message: bytes(message.key),
+) -> list[float]:
+    """Publish at a steady `rate`; each contact's delay from its publication to its decision
+    on `sink` (`contact_of` a decision: its contact id; other contacts' are not counted)."""
     rng = random.Random(12)
     sent: dict[bytes, float] = {}
 
     def make(i: int) -> tuple[bytes, bytes]:
-        event = _contact(rng, "lat", i, datetime.now(UTC))
+        event = _contact(rng, f"lat{rate}", i, datetime.now(UTC))
         sent[event.contact_id.encode()] = time.time()
         return _record(event)
 
@@ -151,11 +214,13 @@ async def _latency(settings: KafkaSettings, source: str, sink: str) -> list[floa
             settings,
             source,
             decisions,
-            count=LATENCY_RATE * LATENCY_SECONDS,
-            rate=LATENCY_RATE,
+            count=int(rate * seconds),
+            rate=rate,
             make=make,
-            delay_ms=lambda m, now: (now - sent[m.key]) * 1000 if m.key in sent else None,
-            what="router decisions",
+            delay_ms=lambda m, now: (
+                (now - sent[contact]) * 1000 if (contact := contact_of(m)) in sent else None
+            ),
+            what=f"decisions on {sink}",
         )
     finally:
         await decisions.stop()

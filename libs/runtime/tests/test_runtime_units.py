@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError, MessageSizeTooLargeError
 from pydantic import SecretStr
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from switchboard_runtime.errors import ConfigurationError, DeadLetterRateExceeded
 from switchboard_runtime.retry import is_transient
-from switchboard_runtime.runner import RunnerState, _DeadLetterGuard, record_failure
+from switchboard_runtime.runner import (
+    BatchRunner,
+    Output,
+    RunnerState,
+    _DeadLetterGuard,
+    record_failure,
+)
 from switchboard_runtime.settings import KafkaSettings, ServiceSettings, load_settings
 
 
@@ -247,3 +257,43 @@ def test_kafka_settings_set_explicitly_pass_to_a_service_environment(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert load_settings(ExampleSettings).kafka == chosen
+
+
+class _SpyProducer(AIOKafkaProducer):  # type: ignore[misc]
+    """An unstarted producer that records, per batch handed to it, whether it was closed."""
+
+    def __init__(self) -> None:
+        super().__init__(bootstrap_servers="127.0.0.1:9", linger_ms=1000)
+        self.handed: list[tuple[int, bool]] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1, 2}
+
+    async def send_batch(self, batch: Any, topic: str, *, partition: int) -> asyncio.Future[None]:
+        self.handed.append((batch.record_count(), batch.closed()))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_outputs_are_handed_over_in_closed_batches_so_none_waits_for_the_linger() -> None:
+    producer = _SpyProducer()
+    runner: BatchRunner[Any] = BatchRunner(
+        name="spy",
+        consumer=cast(Any, SimpleNamespace(_group_id="spy")),
+        producer=producer,
+        sessions=cast(Any, None),
+        decoders={},
+        handler=cast(Any, None),
+    )
+    outputs = [Output("out", f"k{i}".encode(), b"v" * 100) for i in range(30)]
+    # One record too large to share a batch: the batch before it is sent, and it gets its own.
+    outputs.append(Output("out", b"k0", b"x" * (300 * 1024)))
+
+    try:
+        await runner._produce(outputs)
+    finally:
+        await producer.stop()
+
+    assert sum(count for count, _ in producer.handed) == len(outputs)
+    assert all(closed for _, closed in producer.handed)

@@ -3,15 +3,12 @@
 from abc import abstractmethod
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field, JsonValue, ValidationInfo, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from switchboard_events.primitives import ContractModel, Identifier, SourceRef, Timestamp
 
 # CloudEvents requires these; the models default them only so Python code needn't repeat them.
 _REQUIRED_WITH_DEFAULT = ("specversion", "type")
-
-FROM_THE_WIRE = "from_the_wire"
-"""Validation context key the decoder sets: the input is a record, not Python code."""
 
 
 def _require_cloudevents_attributes(schema: dict[str, JsonValue]) -> None:
@@ -71,15 +68,6 @@ class Event(ContractModel):
         """The versioned type string of this event class."""
         default: Any = cls.model_fields["type"].default
         return str(default)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _wire_records_carry_specversion(cls, data: Any, info: ValidationInfo) -> Any:
-        # As the schema says; `type` needs no check, the decoder dispatches on it.
-        wire = bool(info.context and info.context.get(FROM_THE_WIRE))
-        if wire and isinstance(data, dict) and "specversion" not in data:
-            raise ValueError('specversion is required; expected "1.0" (CloudEvents)')
-        return data
 
     @model_validator(mode="after")
     def _subject_is_the_contact(self) -> Self:

@@ -38,6 +38,7 @@ from typing import Any, Generic, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from aiokafka.partitioner import DefaultPartitioner
+from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard_events import CONTENT_TYPE, CONTENT_TYPE_HEADER, Event, encode
@@ -489,17 +490,24 @@ class BatchRunner(Generic[E]):
             for o in records:
                 if batch.append(key=o.key, value=o.value, timestamp=None, headers=list(o.headers)):
                     continue
-                pending.append(
-                    await self._producer.send_batch(batch, tp.topic, partition=tp.partition)
-                )
+                pending.append(await self._send(batch, tp))
                 batch = self._producer.create_batch()
                 # An empty batch takes any one record, however large (as `send()` does).
                 batch.append(key=o.key, value=o.value, timestamp=None, headers=list(o.headers))
-            pending.append(await self._producer.send_batch(batch, tp.topic, partition=tp.partition))
+            pending.append(await self._send(batch, tp))
         if pending:
             await asyncio.gather(*pending)
         for topic, count in Counter(o.topic for o in outputs).items():
             metrics.OUTPUTS.labels(self.name, topic).inc(count)
+
+    async def _send(self, batch: BatchBuilder, tp: TopicPartition) -> asyncio.Future[Any]:
+        # Closed, the batch is sent at once: an open one would wait out the producer's
+        # linger for `send()`s that never come (milliseconds on every batch's latency).
+        batch.close()
+        future: asyncio.Future[Any] = await self._producer.send_batch(
+            batch, tp.topic, partition=tp.partition
+        )
+        return future
 
     async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         owned = {tp: off for tp, off in offsets.items() if tp in self._consumer.assignment()}

@@ -45,7 +45,7 @@ class KafkaSettings(BaseSettings):
     # How long the broker may hold an empty fetch. Kafka answers as soon as data arrives
     # (500 suits it); Tansu answers only when it polls, so it needs a short wait.
     fetch_max_wait_ms: int = Field(30, ge=1, le=10_000)
-    max_batch_records: int = Field(1000, ge=1, le=100_000)
+    max_batch_records: int = Field(2000, ge=1, le=100_000)
     max_message_bytes: int = Field(1_048_576, ge=1024)
     # Tansu takes records of tens of MiB; on Kafka each .dlq topic's max.message.bytes
     # must be at least its source topic's for an oversize record to be kept whole.

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from json.encoder import encode_basestring
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,9 +66,9 @@ from switchboard_events import (
     Identification,
     IdentificationStatus,
     IdentityConflict,
+    derive_id,
     encode,
 )
-from switchboard_events.ids import SWITCHBOARD_NAMESPACE
 from switchboard_runtime.db import Claim, Delivery
 from switchboard_runtime.runner import Output, Record
 
@@ -79,20 +77,13 @@ _LOOKUPS = {result: metrics.LOOKUPS.labels(result.value) for result in LookupRes
 
 SOURCE = "switchboard/profile-lookup"
 ENRICHED_NAMESPACE = "contact.enriched"
-_ENRICHED_PREFIX = f"[{encode_basestring(ENRICHED_NAMESPACE)},"
 
 
 def enriched_id(inbound_source: str, inbound_event_id: str) -> str:
     """The id of the enriched event made from the contact.received event `inbound_event_id`
-    of `inbound_source`: `derive_id("contact.enriched", inbound_source, inbound_event_id)`,
-    computed without its general (and, per event, costly) JSON encoder; a test holds the
-    two equal. (Contacts enriched before the source was part of it keep their ids: a
-    replay re-emits the stored event.)"""
-    name = (
-        f"{_ENRICHED_PREFIX}{encode_basestring(inbound_source)},"
-        f"{encode_basestring(inbound_event_id)}]"
-    )
-    return str(uuid.uuid5(SWITCHBOARD_NAMESPACE, name))
+    of `inbound_source`. (Contacts enriched before the source was part of it keep their
+    ids: a replay re-emits the stored event.)"""
+    return derive_id(ENRICHED_NAMESPACE, inbound_source, inbound_event_id)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from router import metrics
 from router.domain.engine import CompiledPolicy, Snapshot
-from router.domain.outcome import SOURCE, decision_event
+from router.domain.outcome import SOURCE, decision_bytes, decision_data
 from router.domain.rules import Facts
 from router.policies import RoutingPolicies
 from router.repository import (
@@ -40,7 +40,6 @@ from switchboard_events import (
     LifecycleKind,
     RoutingDecided,
     decision_id,
-    encode,
 )
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery, EventKey
@@ -125,32 +124,36 @@ class Router:
                 emit.append((ident, event))
                 if delivery == Delivery.NEW:
                     fresh.setdefault(ident, event)
-        produced = await store.stored_decisions(
+        earlier = await store.stored_decisions(
             [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
         )
-        stored = await self._decide(policy, fresh, store) if fresh else []
+        stored, produced = await self._decide(policy, fresh, store) if fresh else ([], {})
         await store.write_batch(stored, contact_changes(lifecycle))
-        produced |= {s.decision_id: s.event for s in stored}
+        produced |= {i: event.encode() for i, event in earlier.items()}
         return [
-            Output.of(self.decisions_topic, produced[i].encode(), key=e.contact_id.encode())
+            Output.of(self.decisions_topic, produced[i], key=e.contact_id.encode())
             for i, e in emit
             if i in produced
         ]
 
     async def _decide(
         self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], store: RoutingRepository
-    ) -> list[StoredDecision]:
+    ) -> tuple[list[StoredDecision], dict[str, bytes]]:
+        """The fresh contacts' decisions to store, and each one's encoded event by its id."""
         now = self.clock.now()
         load = await store.open_load(now - self.open_contact_ttl)
         snap = Snapshot(policy, now, load)
         stored: list[StoredDecision] = []
+        produced: dict[str, bytes] = {}
         counted: Counter[tuple[str, str, str]] = Counter()
         overflows: Counter[tuple[str, str]] = Counter()
+        latency = metrics.DECISION_LATENCY
         for ident, event in fresh.items():
             decision = policy.decide(Facts.of(event), snap)
-            out = decision_event(
+            out = decision_data(
                 event, decision, policy.version, now, self.pseudonym_key, ident=ident
             )
+            value = produced[ident] = decision_bytes(out)
             stored.append(
                 StoredDecision(
                     ident,
@@ -159,13 +162,13 @@ class Router:
                     event.data.contact.channel.value,
                     policy.version,
                     now,
-                    encode(out).decode(),
+                    value.decode(),
                 )
             )
             counted[(decision.queue.id, decision.queue.kind.value, decision.rule)] += 1
             if decision.overflow is not None:
                 overflows[(decision.overflow.reason, decision.overflow.from_queue)] += 1
-            metrics.DECISION_LATENCY.observe(out.data.routing_latency_ms / 1000)
+            latency.observe(out["data"]["routing_latency_ms"] / 1000)
         for labels, n in counted.items():
             metrics.DECISIONS.labels(*labels).inc(n)
         for reason_queue, n in overflows.items():
@@ -174,7 +177,7 @@ class Router:
         log.debug(
             "routed a batch", extra={"decisions": len(stored), "policy_version": policy.version}
         )
-        return stored
+        return stored, produced
 
 
 def publish_load(policy: CompiledPolicy, snap: Snapshot) -> None:

@@ -55,18 +55,15 @@ class Queue:
     calendar: Calendar
     types: frozenset[str]
     languages: tuple[str, ...]
+    # Copied from the spec once: read for every contact, a property costs a call each time.
+    id: str = field(init=False)
+    kind: QueueKind = field(init=False)
+    visibility: Visibility = field(init=False)
 
-    @property
-    def id(self) -> str:
-        return self.spec.id
-
-    @property
-    def kind(self) -> QueueKind:
-        return self.spec.kind
-
-    @property
-    def visibility(self) -> Visibility:
-        return self.spec.visibility
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.spec.id)
+        object.__setattr__(self, "kind", self.spec.kind)
+        object.__setattr__(self, "visibility", self.spec.visibility)
 
     def concurrency(self, channel: Channel) -> int:
         return self.spec.capacity.concurrency.get(channel, 1)
@@ -228,15 +225,18 @@ class CompiledPolicy:
 
     def _base_priority(self, facts: Facts) -> tuple[int, list[tuple[str, int]]]:
         p = self.spec.priority
-        terms = [
-            ("base", p.base),
-            (f"channel:{facts.channel.value}", p.channel.get(facts.channel, 0)),
-            (f"type:{facts.contact_type}", p.contact_type.get(facts.contact_type, 0)),
-            (f"tier:{facts.tier}", p.tier.get(facts.tier, 0) if facts.tier else 0),
-            ("repeat_contact", p.repeat_contact if facts.repeat else 0),
-            (f"hint:{facts.hint}", p.hint.get(facts.hint, 0) if facts.hint else 0),
-        ]
-        factors = [(name, value) for name, value in terms if value]
+        factors = [("base", p.base)] if p.base else []
+        # Each factor's name is formatted only when it contributes.
+        if value := p.channel.get(facts.channel, 0):
+            factors.append((f"channel:{facts.channel.value}", value))
+        if value := p.contact_type.get(facts.contact_type, 0):
+            factors.append((f"type:{facts.contact_type}", value))
+        if facts.tier and (value := p.tier.get(facts.tier, 0)):
+            factors.append((f"tier:{facts.tier}", value))
+        if facts.repeat and p.repeat_contact:
+            factors.append(("repeat_contact", p.repeat_contact))
+        if facts.hint and (value := p.hint.get(facts.hint, 0)):
+            factors.append((f"hint:{facts.hint}", value))
         return sum(v for _, v in factors), factors
 
     def _protected(self, facts: Facts) -> str | None:
@@ -256,13 +256,15 @@ class CompiledPolicy:
             factors.append((f"rule:{rule_id}", action.priority_adjust))
         score = max(0, min(MAX_PRIORITY, base + action.priority_adjust))
         label = self.label(score)
-        trace.step(
-            f"priority {score} ({label}) = "
-            + (" + ".join(f"{n} {v}" for n, v in factors) if factors else "0")
-        )
+        if explain:  # steps are for people; not formatted on the hot path
+            trace.step(
+                f"priority {score} ({label}) = "
+                + (" + ".join(f"{n} {v}" for n, v in factors) if factors else "0")
+            )
         queue, overflow = self._place(facts, action, snap, label, trace)
         snap.place(queue.id, facts.channel)
-        trace.step(f"decision: queue {queue.id} ({queue.kind.value})")
+        if explain:
+            trace.step(f"decision: queue {queue.id} ({queue.kind.value})")
         return Decision(
             queue=queue,
             rule=rule_id,
@@ -333,11 +335,13 @@ class CompiledPolicy:
         first_skip: tuple[str, float | None] | None = None
         for queue in chain:
             if protected and queue.kind == QueueKind.OUTSOURCED:
-                trace.step(f"skip {queue.id}: outsourced, and {protected}")
+                if trace.explain:
+                    trace.step(f"skip {queue.id}: outsourced, and {protected}")
                 continue
             refusal = queue.refuses(facts)
             if refusal:
-                trace.step(f"skip {queue.id}: {refusal}")
+                if trace.explain:
+                    trace.step(f"skip {queue.id}: {refusal}")
                 continue
             if not snap.is_open(queue.id):
                 trace.reason(f"{queue.id} is closed (outside business hours)")

@@ -16,12 +16,13 @@ import re
 MAX_MASK_CHARS = 128
 _EXTENSION = re.compile(r"(;ext=|\bext\.?|\bx)\s*\d+\s*$", re.IGNORECASE)
 _ANGLE = re.compile(r"<([^<>]+)>")
+_NOT_A_DIGIT = re.compile(r"\D")
 
 
 def mask_phone(raw: str) -> str:
     """'+44 7700 900958' -> '+********0958'; too short to keep anything -> '****'."""
     number = _EXTENSION.sub("", raw)
-    digits = re.sub(r"\D", "", number)
+    digits = _NOT_A_DIGIT.sub("", number)
     if len(digits) < 7:
         return "****"
     plus = "+" if number.strip().removeprefix("tel:").startswith("+") else ""
