@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 OLD_DECISION = decision_id("in-old")
+STORED = '{"stored": "before the upgrade", "data": {"queue_id": "general"}}'
 
 
 @pytest.fixture
@@ -46,9 +47,9 @@ async def upgraded(stack: Stack) -> AsyncIterator[async_sessionmaker[AsyncSessio
             text(
                 "INSERT INTO routing.decisions"
                 " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
-                " VALUES (:decision, 'old', 'general', 'v0', :at, 'the stored decision')"
+                " VALUES (:decision, 'old', 'general', 'v0', :at, :event)"
             ),
-            {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC)},
+            {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC), "event": STORED},
         )
     await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
     yield db.make_sessionmaker(engine)
@@ -74,7 +75,7 @@ async def test_events_claimed_before_the_upgrade_are_still_replays(
         contacts: dict[str, str] = dict(
             (await session.execute(text("SELECT contact_id, status FROM routing.contacts"))).all()
         )
-    assert outputs[0].value == b"the stored decision", "re-emitted, not decided again"
+    assert outputs[0].value == STORED.encode(), "re-emitted, not decided again"
     assert len(outputs) == 2
     new = DECISIONS_DECODER.decode(outputs[1].value)
     assert new.id == decision_id("in-old", "connector/chat"), "a new contact, decided"

@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from prometheus_client import REGISTRY
+from router_fakes import FakeRoutingRepository
 from router_fixtures import FakeSetup
 from router_support import MONDAY_10_LONDON, SATURDAY_10_LONDON
 
-from switchboard_events import DECISIONS_DECODER, RoutingDecided, decision_id
+from router.config import RouterSettings
+from router.policies import holder
+from router.wiring import build_router
+from switchboard_events import (
+    DECISIONS_DECODER,
+    ContactEnriched,
+    ContactLifecycle,
+    RoutingDecided,
+    decision_id,
+)
 from switchboard_events.testing import enriched, lifecycle
-from switchboard_runtime.runner import Output
+from switchboard_runtime.runner import Output, Record
+from switchboard_runtime.testing import ManualClock
 
 
 def decoded(outputs: Sequence[Output]) -> list[RoutingDecided]:
@@ -89,7 +101,8 @@ async def test_the_load_of_other_decisions_drives_overflow(fake: FakeSetup) -> N
     outputs = await fake.handle([enriched(f"c{i}") for i in range(8)])
     assert {d.data.queue_id for d in decoded(outputs)} == {"general"}
     # A second batch (as another instance would) reads the 8 open calls from the database.
-    [late] = decoded(await fake.handle([enriched("late")]))
+    late_outputs = await fake.handle([enriched("late")])
+    [late] = decoded([o for o in late_outputs if o.topic == "routing.decisions"])
     assert late.data.queue_id == "vendor"
     assert late.data.overflow is not None
     assert late.data.overflow.reason == "expected_wait_breaches_sla"
@@ -150,3 +163,42 @@ async def test_the_decision_says_when_the_calendars_were_evaluated_and_replays_k
     fake.clock.set(MONDAY_10_LONDON + timedelta(days=5))
     [again] = await fake.handle([saturday])
     assert again.value == first.value, "a replay re-emits the stored decision, instants and all"
+
+
+async def test_a_vendor_s_decisions_also_go_to_its_own_topic_and_replays_repeat_them(
+    fake: FakeSetup,
+) -> None:
+    """On Saturday the in-house queues are closed: a contact overflows to the vendor, a VIP
+    (never outsourced) stays in-house; only the vendor's decision reaches its topic."""
+    fake.clock.set(SATURDAY_10_LONDON)
+    events = [enriched("c-weekend"), enriched("c-vip-weekend", tier="vip")]
+    first = await fake.handle(events)
+    vendor_topic = "routing.decisions.vendor.acme-bpo"
+    topics = [(o.topic, o.key) for o in first]
+    assert topics == [
+        ("routing.decisions", b"c-weekend"),
+        ("routing.decisions", b"c-vip-weekend"),
+        (vendor_topic, b"c-weekend"),
+    ]
+    [internal, _, vendors] = first
+    assert vendors.value == internal.value
+    data = json.loads(vendors.value)["data"]
+    assert (data["queue_kind"], data["vendor"]) == ("outsourced", "acme-bpo")
+    assert "display_name" not in data["customer"], "a vendor's queue sees the minimised view"
+    assert data["customer_id"].startswith("anon-")
+
+    again = await fake.handle(events)
+    assert [(o.topic, o.value) for o in again] == [(o.topic, o.value) for o in first]
+
+
+async def test_without_vendor_topics_every_decision_goes_to_routing_decisions_only(
+    policy_path: Path,
+) -> None:
+    clock = ManualClock(SATURDAY_10_LONDON)
+    settings = RouterSettings(policy_path=policy_path, vendor_topics=False)
+    router = build_router(settings, holder(policy_path), clock)
+    batch: list[Record[ContactEnriched | ContactLifecycle]] = [
+        Record("t", 0, 0, None, 0, enriched("c-weekend"))
+    ]
+    outputs = await router.route(batch, FakeRoutingRepository(now=clock.now))
+    assert [o.topic for o in outputs] == ["routing.decisions"]

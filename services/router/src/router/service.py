@@ -9,15 +9,17 @@ Per batch, inside the runner's one transaction:
 3. new contacts are decided against one snapshot: the policy in force when the batch
    started, the batch's instant, and the open contacts per queue read in one query;
    the decisions are stored and their contacts opened;
-4. lifecycle events close (resolved, abandoned), reopen or move (transferred) contacts.
+4. lifecycle events close (resolved, abandoned), reopen or move (transferred) contacts;
+5. every decision goes to routing.decisions, a vendor's queues' also to that vendor's topic.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -96,6 +98,8 @@ class Router:
     decisions_topic: str
     open_contact_ttl: timedelta
     clock: Clock = SYSTEM_CLOCK
+    # A vendor's decisions also go to its own topic (None: only to `decisions_topic`).
+    vendor_topic: Callable[[str], str] | None = None
 
     async def handle(
         self, batch: Sequence[Record[ContactEnriched | ContactLifecycle]], session: AsyncSession
@@ -127,24 +131,38 @@ class Router:
         earlier = await store.stored_decisions(
             [i for i in dict.fromkeys(i for i, _ in emit) if i not in fresh]
         )
-        stored, produced = await self._decide(policy, fresh, store) if fresh else ([], {})
+        stored, produced, vendors = (
+            await self._decide(policy, fresh, store) if fresh else ([], {}, {})
+        )
         await store.write_batch(stored, contact_changes(lifecycle))
         produced |= {i: event.encode() for i, event in earlier.items()}
-        return [
+        # A replay only: parsing the stored event is no cost on the hot path.
+        vendors |= {i: v for i, e in earlier.items() if (v := json.loads(e)["data"].get("vendor"))}
+        outputs = [
             Output.of(self.decisions_topic, produced[i], key=e.contact_id.encode())
             for i, e in emit
             if i in produced
         ]
+        if self.vendor_topic is not None:
+            # The same bytes: a vendor's queues see the view the policy gave them.
+            outputs += [
+                Output.of(self.vendor_topic(vendors[i]), produced[i], key=e.contact_id.encode())
+                for i, e in emit
+                if i in vendors
+            ]
+        return outputs
 
     async def _decide(
         self, policy: CompiledPolicy, fresh: dict[str, ContactEnriched], store: RoutingRepository
-    ) -> tuple[list[StoredDecision], dict[str, bytes]]:
-        """The fresh contacts' decisions to store, and each one's encoded event by its id."""
+    ) -> tuple[list[StoredDecision], dict[str, bytes], dict[str, str]]:
+        """The fresh contacts' decisions to store, each one's encoded event by its id, and
+        the vendor of those that went to a vendor's queue."""
         now = self.clock.now()
         load = await store.open_load(now - self.open_contact_ttl)
         snap = Snapshot(policy, now, load)
         stored: list[StoredDecision] = []
         produced: dict[str, bytes] = {}
+        vendors: dict[str, str] = {}
         counted: Counter[tuple[str, str, str]] = Counter()
         overflows: Counter[tuple[str, str]] = Counter()
         latency = metrics.DECISION_LATENCY
@@ -154,6 +172,8 @@ class Router:
                 event, decision, policy.version, now, self.pseudonym_key, ident=ident
             )
             value = produced[ident] = decision_bytes(out)
+            if decision.queue.spec.vendor is not None:
+                vendors[ident] = decision.queue.spec.vendor
             stored.append(
                 StoredDecision(
                     ident,
@@ -177,7 +197,7 @@ class Router:
         log.debug(
             "routed a batch", extra={"decisions": len(stored), "policy_version": policy.version}
         )
-        return stored, produced
+        return stored, produced, vendors
 
 
 def publish_load(policy: CompiledPolicy, snap: Snapshot) -> None:

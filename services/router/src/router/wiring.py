@@ -30,6 +30,7 @@ def build_router(
         decisions_topic=settings.decisions_topic,
         open_contact_ttl=timedelta(hours=settings.open_contact_ttl_hours),
         clock=clock,
+        vendor_topic=settings.vendor_topic if settings.vendor_topics else None,
     )
 
 
