@@ -10,10 +10,8 @@ when the runner retries or splits a batch, and every instance exports the same v
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +22,7 @@ from sla_monitor import metrics
 from sla_monitor.domain.clock import ContactClocks, Decision
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.scorecard import Outcomes, outcomes
+from sla_monitor.live import every
 from sla_monitor.repository.scorecard import (
     CsatScore,
     DecisionFacts,
@@ -32,13 +31,10 @@ from sla_monitor.repository.scorecard import (
     ScorecardStore,
 )
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
-from switchboard_runtime.clock import Clock, sleep_unless
+from switchboard_runtime.clock import Clock
 from switchboard_runtime.db import Delivery
 from switchboard_runtime.host import Task
-from switchboard_runtime.retry import is_transient
 from switchboard_runtime.runner import Record
-
-log = logging.getLogger(__name__)
 
 ScorecardStores = Callable[[AsyncSession], ScorecardStore]
 """The scorecard store on a transaction's session (`PgScorecardStore`; a fake in tests)."""
@@ -177,15 +173,8 @@ def refresher(
 ) -> Task:
     """The host task refreshing the scorecard gauges; a failed refresh keeps the last values."""
 
-    async def refresh(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                now = clock.now()
-                export([(w, await window_rows(sessions, w, now, fcr_window_s)) for w in windows])
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("scorecard: refresh failed", extra={"error": repr(exc)[:300]})
-            await sleep_unless(clock, every_s, stop)
+    async def once() -> None:
+        now = clock.now()
+        export([(w, await window_rows(sessions, w, now, fcr_window_s)) for w in windows])
 
-    return refresh
+    return every("scorecard", once, every_s, clock)
