@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
 from sla_scorecard_fakes import FakeScorecardStore
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.domain.clock import Decision, QueueRef
 from sla_monitor.domain.scorecard import Outcome, Outcomes
@@ -21,7 +22,6 @@ from sla_monitor.repository.scorecard import (
 )
 from switchboard_events import Channel, QueueKind
 from switchboard_events.testing import T0
-from switchboard_runtime import db
 
 GENERAL = QueueRef("general", QueueKind.IN_HOUSE, None)
 VENDOR = QueueRef("vendor", QueueKind.OUTSOURCED, "acme-bpo")
@@ -36,39 +36,27 @@ class Backend:
     """Record a breach alert fired for a contact (the scheduler's table)."""
 
 
-@pytest.fixture(params=["fake", "postgres"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    url: str | None = None if request.param == "fake" else request.getfixturevalue("database_url")
-    return url
-
-
 @pytest.fixture
-async def backend(database: str | None) -> AsyncIterator[Backend]:
-    if database is None:
+def backend(store_session: AsyncSession | None) -> Backend:
+    if store_session is None:
         fake = FakeScorecardStore()
 
         async def breach_in_fake(contact: str) -> None:
             fake.breached.add(contact)
 
-        yield Backend(fake, breach_in_fake)
-        return
-    engine = db.make_engine(database)
-    try:
-        async with db.make_sessionmaker(engine)() as session, session.begin():
+        return Backend(fake, breach_in_fake)
 
-            async def breach_in_table(contact: str) -> None:
-                await session.execute(
-                    text(
-                        "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id,"
-                        " queue_id, channel, due_at, fired_at, payload) VALUES (:c,"
-                        " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '')"
-                    ),
-                    {"c": contact, "id": f"breach-{contact}", "at": T0},
-                )
+    async def breach_in_table(contact: str) -> None:
+        await store_session.execute(
+            text(
+                "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id,"
+                " queue_id, channel, due_at, fired_at, payload) VALUES (:c,"
+                " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '')"
+            ),
+            {"c": contact, "id": f"breach-{contact}", "at": T0},
+        )
 
-            yield Backend(PgScorecardStore(session), breach_in_table)
-    finally:
-        await engine.dispose()
+    return Backend(PgScorecardStore(store_session), breach_in_table)
 
 
 def contact(
