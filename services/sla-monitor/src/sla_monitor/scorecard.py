@@ -27,8 +27,10 @@ from sla_monitor.repository.scorecard import (
     CsatScore,
     DecisionFacts,
     PgScorecardStore,
+    ScorecardQuery,
     ScorecardRow,
     ScorecardStore,
+    ScorecardUpdate,
 )
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
 from switchboard_runtime.clock import Clock
@@ -76,7 +78,7 @@ async def record(
 ) -> None:
     """The handler's part: the batch's decisions and scores, and the clocks it folded."""
     facts, scores = facts_of(batch, deliveries)
-    await store.record(facts, scored(states), scores)
+    await store.record(ScorecardUpdate(facts, scored(states), scores))
 
 
 def scored(states: Sequence[ContactClocks]) -> list[tuple[Decision, Outcomes]]:
@@ -155,12 +157,14 @@ async def window_rows(
 ) -> list[ScorecardRow]:
     async with sessions() as session:
         return await PgScorecardStore(session).scorecard(
-            now - timedelta(seconds=window_s),
-            now,
-            GAUGE_GROUPS,
-            now,
-            fcr_window_s,
-            MAX_GAUGE_ROWS,
+            ScorecardQuery(
+                now - timedelta(seconds=window_s),
+                now,
+                GAUGE_GROUPS,
+                now,
+                fcr_window_s,
+                MAX_GAUGE_ROWS,
+            )
         )
 
 
