@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics
@@ -84,17 +85,24 @@ def export(snapshot: Snapshot) -> None:
         labels = (r.queue_id, r.channel, window_label(r.window_s))
         metrics.CONTACTS.labels(*labels).set(r.arrived)
         metrics.BREACHES.labels(*labels).set(r.breaches)
-        for gauge, value in (
+        set_known(
+            labels,
             (metrics.SERVICE_LEVEL, r.service_level),
             (metrics.FIRST_RESPONSE_AVG, r.first_response_avg_s),
             (metrics.FIRST_RESPONSE_P90, r.first_response_p90_s),
             (metrics.ABANDONMENT, r.abandonment),
-        ):
-            if value is not None:
-                gauge.labels(*labels).set(value)
+        )
         metrics.OPEN_CONTACTS.labels(r.queue_id, r.channel).set(r.open_contacts)
         if r.oldest_waiting_s is not None:
             metrics.OLDEST_WAITING.labels(r.queue_id, r.channel).set(r.oldest_waiting_s)
+
+
+def set_known(labels: Sequence[str], *figures: tuple[Gauge, float | None]) -> None:
+    """Set each gauge's sample for `labels` to its figure; an unknown figure (None: no
+    contacts to take it from) gets no sample."""
+    for gauge, value in figures:
+        if value is not None:
+            gauge.labels(*labels).set(value)
 
 
 async def snapshot(

@@ -22,7 +22,7 @@ from sla_monitor import metrics
 from sla_monitor.domain.clock import ContactClocks, Decision
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.scorecard import Outcomes, outcomes
-from sla_monitor.live import every
+from sla_monitor.live import every, set_known
 from sla_monitor.repository.scorecard import (
     CsatScore,
     DecisionFacts,
@@ -134,7 +134,8 @@ def export(by_window: Sequence[tuple[int, Sequence[ScorecardRow]]]) -> None:
             labels = (*(r.group[g] for g in GAUGE_GROUPS), window)
             metrics.SCORECARD_CONTACTS.labels(*labels).set(r.contacts)
             metrics.SCORECARD_COST.labels(*labels).set(r.cost)
-            for gauge, value in (
+            set_known(
+                labels,
                 (metrics.SCORECARD_COST_PER_CONTACT, r.cost_per_contact),
                 (metrics.SCORECARD_FIRST_RESPONSE_AVG, r.first_response_avg_s),
                 (metrics.SCORECARD_FIRST_RESPONSE_P90, r.first_response_p90_s),
@@ -144,9 +145,7 @@ def export(by_window: Sequence[tuple[int, Sequence[ScorecardRow]]]) -> None:
                 (metrics.SCORECARD_FCR, r.fcr_rate),
                 (metrics.SCORECARD_ABANDONMENT, r.abandonment),
                 (metrics.SCORECARD_SLA_ATTAINMENT, r.sla_attainment),
-            ):
-                if value is not None:
-                    gauge.labels(*labels).set(value)
+            )
 
 
 async def window_rows(
