@@ -1,5 +1,5 @@
 """Registers sla-monitor's fixtures (defined in sla_fixtures.py, type-checked there)."""
 
-from sla_fixtures import rig
+from sla_fixtures import database, rig, store_session
 
-__all__ = ["rig"]
+__all__ = ["database", "rig", "store_session"]

@@ -11,14 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import cast
 
+from sla_scorecard_fakes import FakeScorecardStore
+from sla_support import short_policy_yaml
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from sla_monitor.config import SlaSettings
 from sla_monitor.domain.clock import ContactClocks, Decision, PendingAlert, Step
 from sla_monitor.repository.rows import DecisionRow, StepRow
+from sla_monitor.service import SlaHandler
+from sla_monitor.wiring import policies
 from switchboard_events import LifecycleKind
+from switchboard_events.testing import T0
 from switchboard_runtime.db import Claim, Delivery, EventKey
+from switchboard_runtime.testing import ManualClock
 
 NO_SESSION = cast(AsyncSession, object())
 """What a handler on fakes is given for the runner's session: it never reads it."""
@@ -140,3 +148,13 @@ class FakeClockStore:
 
 def alert_key(p: PendingAlert) -> AlertKey:
     return (p.contact_id, p.target.value, p.kind.value, p.cycle, p.level, p.team or "")
+
+
+def fake_handler(
+    tmp_path: Path, store: FakeClockStore, scorecards: FakeScorecardStore
+) -> SlaHandler:
+    """The handler on the fakes, with the short test policy (sla_support) as of T0."""
+    policy = tmp_path / "sla.yaml"
+    policy.write_text(short_policy_yaml(T0.date()))
+    holder = policies(SlaSettings(policy_path=policy), NO_SESSIONS, ManualClock())
+    return SlaHandler(holder, store, scorecards)

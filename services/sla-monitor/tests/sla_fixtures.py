@@ -273,3 +273,26 @@ async def rig(
                 proc.kill()
                 proc.wait()
         await engine.dispose()
+
+
+@pytest.fixture(params=["fake", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """For the contract suites: None for the fake; the URL of a fresh, migrated database for
+    PostgreSQL."""
+    # Asked for here, outside the event loop: the plugin starts the database synchronously.
+    url: str | None = None if request.param == "fake" else request.getfixturevalue("database_url")
+    return url
+
+
+@pytest.fixture
+async def store_session(database: str | None) -> AsyncIterator[AsyncSession | None]:
+    """None for the fake; on PostgreSQL a session in a transaction, the real store's."""
+    if database is None:
+        yield None
+        return
+    engine = db.make_engine(database)
+    try:
+        async with db.make_sessionmaker(engine)() as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()

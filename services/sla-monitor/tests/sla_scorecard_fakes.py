@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.domain.clock import Decision
 from sla_monitor.domain.scorecard import Fcr, Outcomes, first_contact_resolution
-from sla_monitor.repository.scorecard import CsatScore, DecisionFacts, ScorecardRow
+from sla_monitor.repository.scorecard import (
+    CsatScore,
+    DecisionFacts,
+    ScorecardQuery,
+    ScorecardRow,
+    ScorecardUpdate,
+)
 
 
 @dataclass(frozen=True)
@@ -49,48 +55,37 @@ class FakeScorecardStore:
     def _card(self, contact_id: str) -> Card:
         return self.cards.get(contact_id, Card())
 
-    async def record(
-        self,
-        facts: Sequence[DecisionFacts] = (),
-        scored: Sequence[tuple[Decision, Outcomes]] = (),
-        scores: Sequence[CsatScore] = (),
-    ) -> None:
-        for f in facts:
-            card = self._card(f.contact_id)
-            if card.facts is None or f.decided_at > card.facts.decided_at:
-                self.cards[f.contact_id] = replace(card, facts=f)
-        for decision, outcomes in scored:
-            card = self._card(decision.contact_id)
-            self.cards[decision.contact_id] = replace(card, decision=decision, outcomes=outcomes)
-        for c in scores:
-            card = self._card(c.contact_id)
-            if card.csat is None or c.at > card.csat.at:
-                self.cards[c.contact_id] = replace(card, csat=c)
+    async def record(self, update: ScorecardUpdate) -> None:
+        for cid, u in update.per_contact().items():
+            card = self._card(cid)
+            if u.facts is not None and (
+                card.facts is None or u.facts.decided_at > card.facts.decided_at
+            ):
+                card = replace(card, facts=u.facts)
+            if u.clocks is not None:
+                card = replace(card, decision=u.clocks[0], outcomes=u.clocks[1])
+            if u.score is not None and (card.csat is None or u.score.at > card.csat.at):
+                card = replace(card, csat=u.score)
+            self.cards[cid] = card
 
-    async def scorecard(
-        self,
-        since: datetime,
-        until: datetime,
-        group_by: Sequence[str],
-        now: datetime,
-        fcr_window_s: float,
-        limit: int,
-        offset: int = 0,
-    ) -> list[ScorecardRow]:
+    async def scorecard(self, query: ScorecardQuery) -> list[ScorecardRow]:
+        since, until = query.since.timestamp(), query.until.timestamp()
         arrived = [
             (cid, card)
             for cid, card in self.cards.items()
-            if card.decision is not None
-            and since.timestamp() <= card.decision.arrived_at < until.timestamp()
+            if card.decision is not None and since <= card.decision.arrived_at < until
         ]
         groups: dict[tuple[str, ...], list[tuple[str, Card]]] = {}
         for cid, card in arrived:
-            groups.setdefault(tuple(_value(card, g) for g in group_by), []).append((cid, card))
+            key = tuple(_value(card, g) for g in query.group_by)
+            groups.setdefault(key, []).append((cid, card))
         rows = [
-            self._row(dict(zip(group_by, key, strict=True)), members, now, fcr_window_s)
+            self._row(
+                dict(zip(query.group_by, key, strict=True)), members, query.now, query.fcr_window_s
+            )
             for key, members in sorted(groups.items())
         ]
-        return rows[offset : offset + limit]
+        return rows[query.offset : query.offset + query.limit]
 
     def _row(
         self, group: dict[str, str], members: list[tuple[str, Card]], now: datetime, window: float

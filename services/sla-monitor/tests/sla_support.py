@@ -63,6 +63,12 @@ olas:
 """
 
 
+def office_calendar(holiday: str) -> str:
+    """A policy's `calendars:` item `office`: London, weekdays 09:00-17:00, closed on `holiday`."""
+    days = "".join(f'      {d}: ["09:00-17:00"]\n' for d in ("mon", "tue", "wed", "thu", "fri"))
+    return f"  - id: office\n    timezone: Europe/London\n    weekly:\n{days}    holidays: [{holiday}]\n"
+
+
 def policy_of(text: str | bytes) -> SlaPolicy:
     """A policy compiled from YAML, versioned as the service versions its file."""
     content = text.encode() if isinstance(text, str) else text

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sla_support import brute_open, policy_of
+from sla_support import brute_open, office_calendar, policy_of
 
 from sla_monitor.domain.alerts import alert_id, build_alert, main_wait
 from sla_monitor.domain.clock import (
@@ -35,18 +35,10 @@ from switchboard_events import (
 )
 from switchboard_events.sla import WaitCause
 
-POLICY = """
-calendars:
-  - id: office
-    timezone: Europe/London
-    weekly:
-      mon: ["09:00-17:00"]
-      tue: ["09:00-17:00"]
-      wed: ["09:00-17:00"]
-      thu: ["09:00-17:00"]
-      fri: ["09:00-17:00"]
-    holidays: [2026-12-25]
-  - id: always
+POLICY = (
+    "\ncalendars:\n"
+    + office_calendar("2026-12-25")
+    + """  - id: always
     always_open: true
 queues:
   - {id: general, kind: in_house, calendar: office}
@@ -66,6 +58,7 @@ default:
   next_response: {target: 2h}
   resolution: {target: 1d, warnings: [{share: 50%}]}
 """
+)
 
 T0 = datetime.fromisoformat("2026-03-02T10:00:00+00:00").timestamp()  # a Monday, 10:00 GMT
 seq = itertools.count()

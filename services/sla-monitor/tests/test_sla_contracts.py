@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
 from sla_scorecard_fakes import FakeScorecardStore
-from sla_support import brute_open, policy_of, records
+from sla_support import brute_open, office_calendar, policy_of, records
 
 from sla_monitor.__main__ import main
 from sla_monitor.config import DEFAULT_POLICY, SlaSettings
@@ -31,18 +31,10 @@ from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
 from switchboard_events.testing import decided
 from switchboard_runtime.testing import ManualClock
 
-POLICY = """
-calendars:
-  - id: office
-    timezone: Europe/London
-    weekly:
-      mon: ["09:00-17:00"]
-      tue: ["09:00-17:00"]
-      wed: ["09:00-17:00"]
-      thu: ["09:00-17:00"]
-      fri: ["09:00-17:00"]
-    holidays: [2026-03-04]
-queues:
+POLICY = (
+    "\ncalendars:\n"
+    + office_calendar("2026-03-04")
+    + """queues:
   - {id: general, kind: in_house, calendar: office}
 default_calendars: {in_house: office, outsourced: office}
 rules:
@@ -69,6 +61,7 @@ contracts:
         match: {priority: P1}
         resolution: {target: 2h}
 """
+)
 
 T0 = datetime.fromisoformat("2026-03-02T10:00:00+00:00").timestamp()  # a Monday, 10:00 GMT
 

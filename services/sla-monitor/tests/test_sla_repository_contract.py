@@ -4,7 +4,7 @@ store."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -19,7 +19,6 @@ from sla_monitor.repository.consumer import ClockStore, PgClockStore
 from sla_monitor.repository.rows import DecisionRow, StepRow
 from sla_monitor.service import decision_of
 from switchboard_events.testing import T0, decided
-from switchboard_runtime import db
 from switchboard_runtime.db import Claim, Delivery
 
 POLICY = policy_of(short_policy_yaml(T0.date()))
@@ -35,34 +34,20 @@ class Backend:
         self.mark_fired = mark_fired
 
 
-@pytest.fixture(params=["fake", "postgres"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    """None for the fake; the URL of a fresh, migrated database for PostgreSQL."""
-    # Asked for here, outside the event loop: the plugin starts the database synchronously.
-    url: str | None = None if request.param == "fake" else request.getfixturevalue("database_url")
-    return url
-
-
 @pytest.fixture
-async def backend(database: str | None) -> AsyncIterator[Backend]:
-    if database is None:
+def backend(store_session: AsyncSession | None) -> Backend:
+    if store_session is None:
         fake = FakeClockStore()
 
         async def fired_in_fake(p: PendingAlert) -> None:
             fake.fired.add(alert_key(p))
 
-        yield Backend(fake, fired_in_fake)
-        return
-    engine = db.make_engine(database)
-    try:
-        async with db.make_sessionmaker(engine)() as session, session.begin():
+        return Backend(fake, fired_in_fake)
 
-            async def fired_in_table(p: PendingAlert) -> None:
-                await mark_in(session, p)
+    async def fired_in_table(p: PendingAlert) -> None:
+        await mark_in(store_session, p)
 
-            yield Backend(PgClockStore(session), fired_in_table)
-    finally:
-        await engine.dispose()
+    return Backend(PgClockStore(store_session), fired_in_table)
 
 
 async def mark_in(session: AsyncSession, p: PendingAlert) -> None:

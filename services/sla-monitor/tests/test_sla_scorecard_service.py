@@ -7,16 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
+from sla_fakes import NO_SESSION, FakeClockStore, fake_handler
 from sla_scorecard_fakes import FakeScorecardStore
-from sla_support import records, short_policy_yaml
+from sla_support import records
 
-from sla_monitor.config import SlaSettings
 from sla_monitor.domain.scorecard import Outcome
 from sla_monitor.service import SlaHandler
-from sla_monitor.wiring import policies
 from switchboard_events.testing import T0, decided, lifecycle
-from switchboard_runtime.testing import ManualClock
 
 
 @pytest.fixture
@@ -26,10 +23,7 @@ def scorecards() -> FakeScorecardStore:
 
 @pytest.fixture
 def handler(tmp_path: Path, scorecards: FakeScorecardStore) -> SlaHandler:
-    policy = tmp_path / "sla.yaml"
-    policy.write_text(short_policy_yaml(T0.date()))
-    holder = policies(SlaSettings(policy_path=policy), NO_SESSIONS, ManualClock())
-    return SlaHandler(holder, FakeClockStore(), scorecards)
+    return fake_handler(tmp_path, FakeClockStore(), scorecards)
 
 
 async def test_a_contact_is_scored_from_its_decision_steps_and_survey(

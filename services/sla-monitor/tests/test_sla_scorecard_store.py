@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
 from sla_scorecard_fakes import FakeScorecardStore
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.domain.clock import Decision, QueueRef
 from sla_monitor.domain.scorecard import Outcome, Outcomes
@@ -16,12 +17,15 @@ from sla_monitor.repository.scorecard import (
     CsatScore,
     DecisionFacts,
     PgScorecardStore,
+    ScorecardQuery,
     ScorecardRow,
     ScorecardStore,
 )
+from sla_monitor.repository.scorecard import (
+    ScorecardUpdate as Update,
+)
 from switchboard_events import Channel, QueueKind
 from switchboard_events.testing import T0
-from switchboard_runtime import db
 
 GENERAL = QueueRef("general", QueueKind.IN_HOUSE, None)
 VENDOR = QueueRef("vendor", QueueKind.OUTSOURCED, "acme-bpo")
@@ -36,39 +40,27 @@ class Backend:
     """Record a breach alert fired for a contact (the scheduler's table)."""
 
 
-@pytest.fixture(params=["fake", "postgres"])
-def database(request: pytest.FixtureRequest) -> str | None:
-    url: str | None = None if request.param == "fake" else request.getfixturevalue("database_url")
-    return url
-
-
 @pytest.fixture
-async def backend(database: str | None) -> AsyncIterator[Backend]:
-    if database is None:
+def backend(store_session: AsyncSession | None) -> Backend:
+    if store_session is None:
         fake = FakeScorecardStore()
 
         async def breach_in_fake(contact: str) -> None:
             fake.breached.add(contact)
 
-        yield Backend(fake, breach_in_fake)
-        return
-    engine = db.make_engine(database)
-    try:
-        async with db.make_sessionmaker(engine)() as session, session.begin():
+        return Backend(fake, breach_in_fake)
 
-            async def breach_in_table(contact: str) -> None:
-                await session.execute(
-                    text(
-                        "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id,"
-                        " queue_id, channel, due_at, fired_at, payload) VALUES (:c,"
-                        " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '')"
-                    ),
-                    {"c": contact, "id": f"breach-{contact}", "at": T0},
-                )
+    async def breach_in_table(contact: str) -> None:
+        await store_session.execute(
+            text(
+                "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id,"
+                " queue_id, channel, due_at, fired_at, payload) VALUES (:c,"
+                " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '')"
+            ),
+            {"c": contact, "id": f"breach-{contact}", "at": T0},
+        )
 
-            yield Backend(PgScorecardStore(session), breach_in_table)
-    finally:
-        await engine.dispose()
+    return Backend(PgScorecardStore(store_session), breach_in_table)
 
 
 def contact(
@@ -111,24 +103,28 @@ async def report(
     offset: int = 0,
 ) -> list[ScorecardRow]:
     since, until = EVERYTHING
-    return await backend.store.scorecard(since, until, group_by, now, window, limit, offset)
+    return await backend.store.scorecard(
+        ScorecardQuery(since, until, group_by, now, window, limit, offset)
+    )
 
 
 async def test_figures_per_queue_from_decisions_outcomes_scores_and_breaches(
     backend: Backend,
 ) -> None:
     store = backend.store
-    await store.record(scores=[CsatScore("a", 2, T0), CsatScore("a", 5, T0 + timedelta(1))])
-    await store.record(scores=[CsatScore("a", 1, T0 + timedelta(seconds=1))])  # older: ignored
-    await store.record(facts=[facts("a", 4.0), facts("b", 6.0), facts("v", 3.0)])
-    await store.record(facts=[facts("b", 9.0, at=-1)])  # an older decision: ignored
+    await store.record(Update(scores=[CsatScore("a", 2, T0), CsatScore("a", 5, T0 + timedelta(1))]))
+    await store.record(Update(scores=[CsatScore("a", 1, T0 + timedelta(seconds=1))]))  # older
+    await store.record(Update(facts=[facts("a", 4.0), facts("b", 6.0), facts("v", 3.0)]))
+    await store.record(Update(facts=[facts("b", 9.0, at=-1)]))  # an older decision: ignored
     await store.record(
-        scored=[
-            contact("a", first_response_s=10, resolved_after_s=100),
-            contact("b", first_response_s=20),
-            contact("c", abandoned=True),  # decided before costs were recorded
-            contact("v", queue=VENDOR, first_response_s=30, resolved_after_s=50),
-        ]
+        Update(
+            scored=[
+                contact("a", first_response_s=10, resolved_after_s=100),
+                contact("b", first_response_s=20),
+                contact("c", abandoned=True),  # decided before costs were recorded
+                contact("v", queue=VENDOR, first_response_s=30, resolved_after_s=50),
+            ]
+        )
     )
     await backend.breach("b")
     general, vendor = await report(backend)
@@ -150,12 +146,14 @@ async def test_figures_per_queue_from_decisions_outcomes_scores_and_breaches(
 async def test_groups_by_kind_vendor_channel_and_day_in_order(backend: Backend) -> None:
     day = 86_400
     await backend.store.record(
-        scored=[
-            contact("a"),
-            contact("b", after_s=day, channel=Channel.CHAT),
-            contact("c", after_s=day, queue=VENDOR),
-            contact("d", after_s=day + 1, queue=VENDOR),
-        ]
+        Update(
+            scored=[
+                contact("a"),
+                contact("b", after_s=day, channel=Channel.CHAT),
+                contact("c", after_s=day, queue=VENDOR),
+                contact("d", after_s=day + 1, queue=VENDOR),
+            ]
+        )
     )
     rows = await report(backend, ("queue_kind", "vendor", "channel", "day"))
     groups = [
@@ -173,7 +171,7 @@ async def test_groups_by_kind_vendor_channel_and_day_in_order(backend: Backend) 
     assert (everyone.group, everyone.contacts) == ({}, 4)
     since = T0 + timedelta(seconds=day)
     later = await backend.store.scorecard(
-        since, since + timedelta(seconds=1), ("queue",), T0, HOUR, 10
+        ScorecardQuery(since, since + timedelta(seconds=1), ("queue",), T0, HOUR, 10)
     )
     assert [(r.group["queue"], r.contacts) for r in later] == [("general", 1), ("vendor", 1)]
 
@@ -181,22 +179,28 @@ async def test_groups_by_kind_vendor_channel_and_day_in_order(backend: Backend) 
 async def test_first_contact_resolution_across_queues(backend: Backend) -> None:
     store = backend.store
     await store.record(
-        facts=[
-            facts("first", key="k1"),
-            facts("repeat", key="k1"),  # the same customer and type, at a vendor, within the hour
-            facts("other-type", key="k1", kind="sales"),
-            facts("clean", key="k2"),
-            facts("fresh", key="k3"),
-        ]
+        Update(
+            facts=[
+                facts("first", key="k1"),
+                facts(
+                    "repeat", key="k1"
+                ),  # the same customer and type, at a vendor, within the hour
+                facts("other-type", key="k1", kind="sales"),
+                facts("clean", key="k2"),
+                facts("fresh", key="k3"),
+            ]
+        )
     )
     await store.record(
-        scored=[
-            contact("first", resolved_after_s=60),
-            contact("repeat", after_s=60 + HOUR, queue=VENDOR, resolved_after_s=10),
-            contact("other-type", after_s=120, resolved_after_s=10),
-            contact("clean", resolved_after_s=60),
-            contact("fresh", after_s=86_400, resolved_after_s=60),
-        ]
+        Update(
+            scored=[
+                contact("first", resolved_after_s=60),
+                contact("repeat", after_s=60 + HOUR, queue=VENDOR, resolved_after_s=10),
+                contact("other-type", after_s=120, resolved_after_s=10),
+                contact("clean", resolved_after_s=60),
+                contact("fresh", after_s=86_400, resolved_after_s=60),
+            ]
+        )
     )
     now = T0 + timedelta(seconds=86_400 + 90)
     rows = {r.group["queue"]: r for r in await report(backend, now=now)}
@@ -214,10 +218,12 @@ async def test_one_call_records_all_three_and_later_outcomes_keep_the_rest(
 ) -> None:
     store = backend.store
     await store.record(
-        facts=[facts("a", 4.0, key="k1"), facts("a", 7.0, key="k1", at=1)],
-        scored=[contact("a", first_response_s=3)],
-        scores=[CsatScore("a", 4, T0), CsatScore("a", 2, T0 + timedelta(seconds=1))],
+        Update(
+            facts=[facts("a", 4.0, key="k1"), facts("a", 7.0, key="k1", at=1)],
+            scored=[contact("a", first_response_s=3)],
+            scores=[CsatScore("a", 4, T0), CsatScore("a", 2, T0 + timedelta(seconds=1))],
+        )
     )
-    await store.record(scored=[contact("a", first_response_s=3, resolved_after_s=8)])
+    await store.record(Update(scored=[contact("a", first_response_s=3, resolved_after_s=8)]))
     (row,) = await report(backend)
     assert (row.cost, row.csat_avg, row.resolved, row.fcr_yes) == (7.0, 2.0, 1, 1)

@@ -8,15 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
+from sla_fakes import NO_SESSION, FakeClockStore, fake_handler
 from sla_scorecard_fakes import FakeScorecardStore
-from sla_support import records, short_policy_yaml
+from sla_support import records
 
-from sla_monitor.config import SlaSettings
 from sla_monitor.service import SlaHandler
-from sla_monitor.wiring import policies
 from switchboard_events.testing import T0, decided, lifecycle
-from switchboard_runtime.testing import ManualClock
 
 
 @pytest.fixture
@@ -26,10 +23,7 @@ def store() -> FakeClockStore:
 
 @pytest.fixture
 def handler(tmp_path: Path, store: FakeClockStore) -> SlaHandler:
-    policy = tmp_path / "sla.yaml"
-    policy.write_text(short_policy_yaml(T0.date()))
-    holder = policies(SlaSettings(policy_path=policy), NO_SESSIONS, ManualClock())
-    return SlaHandler(holder, store, FakeScorecardStore())
+    return fake_handler(tmp_path, store, FakeScorecardStore())
 
 
 def timers(store: FakeClockStore, contact: str) -> list[tuple[str, str]]:

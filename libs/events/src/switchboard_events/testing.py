@@ -70,6 +70,23 @@ SLA_MONITOR = "switchboard/sla-monitor"
 DESKTOP = "desktop/test"
 
 
+class _Envelope(TypedDict):
+    id: str
+    source: str
+    subject: str
+    time: datetime
+    producedtime: datetime
+
+
+def _envelope(
+    event_id: str, source: str, subject: str, at: datetime, produced_at: datetime | None = None
+) -> _Envelope:
+    """The CloudEvents attributes of a factory's event: produced when it happened unless told."""
+    return _Envelope(
+        id=event_id, source=source, subject=subject, time=at, producedtime=produced_at or at
+    )
+
+
 def inbound_id(contact_id: str) -> str:
     """The id `inbound` gives a contact's event unless told another."""
     return f"in-{contact_id}"
@@ -138,11 +155,7 @@ def inbound(
     """`switchboard.contact.received.v1` as a connector publishes it (id `in-<contact>`);
     the contact's own fields as in `ContactFields`."""
     return ContactReceived(
-        id=event_id or inbound_id(contact_id),
-        source=source,
-        subject=contact_id,
-        time=at,
-        producedtime=produced_at or at,
+        **_envelope(event_id or inbound_id(contact_id), source, contact_id, at, produced_at),
         data=contact(contact_id, **fields),
     )
 
@@ -206,11 +219,7 @@ def enriched(
     )
     before = 1 if repeat else 0
     return ContactEnriched(
-        id=event_id or f"enr-{contact_id}",
-        source=PROFILE_LOOKUP,
-        subject=contact_id,
-        time=at,
-        producedtime=produced_at or at,
+        **_envelope(event_id or f"enr-{contact_id}", PROFILE_LOOKUP, contact_id, at, produced_at),
         data=ContactEnrichedData(
             inbound_event_id=inbound_event_id or inbound_id(contact_id),
             inbound_source=inbound_source,
@@ -269,11 +278,7 @@ def decided(
     known = customer_id or customer_key
     status = IdentificationStatus.KNOWN if known else IdentificationStatus(customer_status)
     return RoutingDecided(
-        id=ident,
-        source=ROUTER,
-        subject=contact_id,
-        time=decided,
-        producedtime=decided,
+        **_envelope(ident, ROUTER, contact_id, decided),
         data=RoutingDecidedData(
             decision_id=ident,
             inbound_event_id=inbound_event_id or inbound_id(contact_id),
@@ -331,11 +336,13 @@ def lifecycle(
     if step is LifecycleKind.TRANSFERRED and to_queue_id is None:
         to_queue_id = "general"
     return ContactLifecycle(
-        id=event_id or derive_id("testing.lifecycle", contact_id, step, at.isoformat(), str(n)),
-        source=source,
-        subject=contact_id,
-        time=at,
-        producedtime=produced_at or at,
+        **_envelope(
+            event_id or derive_id("testing.lifecycle", contact_id, step, at.isoformat(), str(n)),
+            source,
+            contact_id,
+            at,
+            produced_at,
+        ),
         data=ContactLifecycleData(
             contact_id=contact_id,
             kind=step,
@@ -387,11 +394,7 @@ def alert(
         else max(0.0, (fired - arrived_at).total_seconds())
     )
     return SlaAlert(
-        id=ident,
-        source=SLA_MONITOR,
-        subject=contact_id,
-        time=fired,
-        producedtime=fired,
+        **_envelope(ident, SLA_MONITOR, contact_id, fired),
         data=SlaAlertData(
             alert_id=ident,
             contact_id=contact_id,
@@ -425,11 +428,7 @@ def audit(
 ) -> AuditRecorded:
     """`switchboard.audit.recorded.v1` as profile-lookup publishes it (about `cust-1` unless told)."""
     return AuditRecorded(
-        id=audit_event_id(PROFILE_LOOKUP, audit_id),
-        source=PROFILE_LOOKUP,
-        subject=audit_id,
-        time=at,
-        producedtime=at,
+        **_envelope(audit_event_id(PROFILE_LOOKUP, audit_id), PROFILE_LOOKUP, audit_id, at),
         data=AuditRecordedData(
             audit_id=audit_id,
             actor=actor,

@@ -19,7 +19,7 @@ from sla_monitor.domain.explain import explain
 from sla_monitor.domain.scorecard import GROUPS
 from sla_monitor.domain.status import ContactSla, status
 from sla_monitor.repository.reads import PgReadStore
-from sla_monitor.repository.scorecard import PgScorecardStore
+from sla_monitor.repository.scorecard import PgScorecardStore, ScorecardQuery
 from sla_monitor.service import decision_of, step_of
 from switchboard_events import (
     DECISIONS_DECODER,
@@ -190,7 +190,7 @@ def scorecard_router(
             raise HTTPException(422, f"from must be before to, at most {MAX_SCORECARD_DAYS} days")
         async with sessions() as session:
             rows = await PgScorecardStore(session).scorecard(
-                start, end, groups, now, fcr_window_s, limit + 1, offset
+                ScorecardQuery(start, end, groups, now, fcr_window_s, limit + 1, offset)
             )
         more, rows = len(rows) > limit, rows[:limit]
         if format == "csv":

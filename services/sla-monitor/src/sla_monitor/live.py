@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics
@@ -34,40 +35,41 @@ class Snapshot:
     olas: Sequence[OlaRow]
 
 
-def olas_json(olas: Sequence[OlaRow]) -> list[dict[str, Any]]:
-    return [
-        {
-            "window": window_label(o.window_s),
-            "team": o.team,
-            "attainment": o.attainment,
-            "handovers": o.handovers,
-            "met": o.met,
-            "missed": o.missed,
-        }
-        for o in olas
-    ]
+_OLA_FIELDS = {name: name for name in ("team", "attainment", "handovers", "met", "missed")}
+_SERVICE_LEVEL_FIELDS = {
+    "queue": "queue_id",
+    "channel": "channel",
+    "service_level": "service_level",
+    "contacts": "arrived",
+    "met": "met",
+    "missed": "missed",
+    "first_response_avg_s": "first_response_avg_s",
+    "first_response_p90_s": "first_response_p90_s",
+    "abandoned": "abandoned",
+    "abandonment_rate": "abandonment",
+    "open_contacts": "open_contacts",
+    "oldest_waiting_s": "oldest_waiting_s",
+    "breaches": "breaches",
+}
+"""The API's name of each attribute of a row (after its window)."""
 
 
-def as_json(rows: Sequence[ServiceLevelRow]) -> list[dict[str, Any]]:
+def _json(rows: Sequence[OlaRow | ServiceLevelRow], fields: dict[str, str]) -> list[dict[str, Any]]:
     return [
         {
             "window": window_label(r.window_s),
-            "queue": r.queue_id,
-            "channel": r.channel,
-            "service_level": r.service_level,
-            "contacts": r.arrived,
-            "met": r.met,
-            "missed": r.missed,
-            "first_response_avg_s": r.first_response_avg_s,
-            "first_response_p90_s": r.first_response_p90_s,
-            "abandoned": r.abandoned,
-            "abandonment_rate": r.abandonment,
-            "open_contacts": r.open_contacts,
-            "oldest_waiting_s": r.oldest_waiting_s,
-            "breaches": r.breaches,
+            **{key: getattr(r, name) for key, name in fields.items()},
         }
         for r in rows
     ]
+
+
+def olas_json(olas: Sequence[OlaRow]) -> list[dict[str, Any]]:
+    return _json(olas, _OLA_FIELDS)
+
+
+def as_json(rows: Sequence[ServiceLevelRow]) -> list[dict[str, Any]]:
+    return _json(rows, _SERVICE_LEVEL_FIELDS)
 
 
 def export(snapshot: Snapshot) -> None:
@@ -83,17 +85,24 @@ def export(snapshot: Snapshot) -> None:
         labels = (r.queue_id, r.channel, window_label(r.window_s))
         metrics.CONTACTS.labels(*labels).set(r.arrived)
         metrics.BREACHES.labels(*labels).set(r.breaches)
-        for gauge, value in (
+        set_known(
+            labels,
             (metrics.SERVICE_LEVEL, r.service_level),
             (metrics.FIRST_RESPONSE_AVG, r.first_response_avg_s),
             (metrics.FIRST_RESPONSE_P90, r.first_response_p90_s),
             (metrics.ABANDONMENT, r.abandonment),
-        ):
-            if value is not None:
-                gauge.labels(*labels).set(value)
+        )
         metrics.OPEN_CONTACTS.labels(r.queue_id, r.channel).set(r.open_contacts)
         if r.oldest_waiting_s is not None:
             metrics.OLDEST_WAITING.labels(r.queue_id, r.channel).set(r.oldest_waiting_s)
+
+
+def set_known(labels: Sequence[str], *figures: tuple[Gauge, float | None]) -> None:
+    """Set each gauge's sample for `labels` to its figure; an unknown figure (None: no
+    contacts to take it from) gets no sample."""
+    for gauge, value in figures:
+        if value is not None:
+            gauge.labels(*labels).set(value)
 
 
 async def snapshot(
@@ -114,14 +123,24 @@ def refresher(
 ) -> Task:
     """The host task refreshing the gauges every `every_s`; a failed refresh keeps the last values."""
 
-    async def refresh(stop: asyncio.Event) -> None:
+    async def once() -> None:
+        export(await snapshot(sessions, windows, clock.now()))
+
+    return every("live service level", once, every_s, clock)
+
+
+def every(what: str, refresh: Callable[[], Awaitable[None]], every_s: float, clock: Clock) -> Task:
+    """A host task calling `refresh` every `every_s` of `clock` until stopped; a transient
+    failure is logged (naming `what`) and the next round tries again, anything else stops it."""
+
+    async def loop(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                export(await snapshot(sessions, windows, clock.now()))
+                await refresh()
             except Exception as exc:
                 if not is_transient(exc):
                     raise
-                log.warning("live service level: refresh failed", extra={"error": repr(exc)[:300]})
+                log.warning("%s: refresh failed", what, extra={"error": repr(exc)[:300]})
             await sleep_unless(clock, every_s, stop)
 
-    return refresh
+    return loop

@@ -10,10 +10,8 @@ when the runner retries or splits a batch, and every instance exports the same v
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,21 +22,21 @@ from sla_monitor import metrics
 from sla_monitor.domain.clock import ContactClocks, Decision
 from sla_monitor.domain.durations import format_duration
 from sla_monitor.domain.scorecard import Outcomes, outcomes
+from sla_monitor.live import every, set_known
 from sla_monitor.repository.scorecard import (
     CsatScore,
     DecisionFacts,
     PgScorecardStore,
+    ScorecardQuery,
     ScorecardRow,
     ScorecardStore,
+    ScorecardUpdate,
 )
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
-from switchboard_runtime.clock import Clock, sleep_unless
+from switchboard_runtime.clock import Clock
 from switchboard_runtime.db import Delivery
 from switchboard_runtime.host import Task
-from switchboard_runtime.retry import is_transient
 from switchboard_runtime.runner import Record
-
-log = logging.getLogger(__name__)
 
 ScorecardStores = Callable[[AsyncSession], ScorecardStore]
 """The scorecard store on a transaction's session (`PgScorecardStore`; a fake in tests)."""
@@ -80,7 +78,7 @@ async def record(
 ) -> None:
     """The handler's part: the batch's decisions and scores, and the clocks it folded."""
     facts, scores = facts_of(batch, deliveries)
-    await store.record(facts, scored(states), scores)
+    await store.record(ScorecardUpdate(facts, scored(states), scores))
 
 
 def scored(states: Sequence[ContactClocks]) -> list[tuple[Decision, Outcomes]]:
@@ -136,7 +134,8 @@ def export(by_window: Sequence[tuple[int, Sequence[ScorecardRow]]]) -> None:
             labels = (*(r.group[g] for g in GAUGE_GROUPS), window)
             metrics.SCORECARD_CONTACTS.labels(*labels).set(r.contacts)
             metrics.SCORECARD_COST.labels(*labels).set(r.cost)
-            for gauge, value in (
+            set_known(
+                labels,
                 (metrics.SCORECARD_COST_PER_CONTACT, r.cost_per_contact),
                 (metrics.SCORECARD_FIRST_RESPONSE_AVG, r.first_response_avg_s),
                 (metrics.SCORECARD_FIRST_RESPONSE_P90, r.first_response_p90_s),
@@ -146,9 +145,7 @@ def export(by_window: Sequence[tuple[int, Sequence[ScorecardRow]]]) -> None:
                 (metrics.SCORECARD_FCR, r.fcr_rate),
                 (metrics.SCORECARD_ABANDONMENT, r.abandonment),
                 (metrics.SCORECARD_SLA_ATTAINMENT, r.sla_attainment),
-            ):
-                if value is not None:
-                    gauge.labels(*labels).set(value)
+            )
 
 
 async def window_rows(
@@ -159,12 +156,14 @@ async def window_rows(
 ) -> list[ScorecardRow]:
     async with sessions() as session:
         return await PgScorecardStore(session).scorecard(
-            now - timedelta(seconds=window_s),
-            now,
-            GAUGE_GROUPS,
-            now,
-            fcr_window_s,
-            MAX_GAUGE_ROWS,
+            ScorecardQuery(
+                now - timedelta(seconds=window_s),
+                now,
+                GAUGE_GROUPS,
+                now,
+                fcr_window_s,
+                MAX_GAUGE_ROWS,
+            )
         )
 
 
@@ -177,15 +176,8 @@ def refresher(
 ) -> Task:
     """The host task refreshing the scorecard gauges; a failed refresh keeps the last values."""
 
-    async def refresh(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                now = clock.now()
-                export([(w, await window_rows(sessions, w, now, fcr_window_s)) for w in windows])
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("scorecard: refresh failed", extra={"error": repr(exc)[:300]})
-            await sleep_unless(clock, every_s, stop)
+    async def once() -> None:
+        now = clock.now()
+        export([(w, await window_rows(sessions, w, now, fcr_window_s)) for w in windows])
 
-    return refresh
+    return every("scorecard", once, every_s, clock)

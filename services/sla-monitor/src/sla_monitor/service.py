@@ -34,7 +34,7 @@ from sla_monitor.domain.clock import Decision, QueueRef, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.repository.consumer import ClockStore, PgClockStore
 from sla_monitor.repository.rows import DecisionRow, StepRow
-from sla_monitor.repository.scorecard import PgScorecardStore
+from sla_monitor.repository.scorecard import PgScorecardStore, ScorecardUpdate
 from sla_monitor.scorecard import ScorecardStores
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
@@ -182,7 +182,7 @@ async def replan(
             pending = [alert for state in states for alert in state.pending_alerts()]
             scheduled = await store.replace_due_alerts(ids, pending, partitions)
             await store.update_summaries(states)
-            await scorecards(session).record(scored=scorecard.scored(states))
+            await scorecards(session).record(ScorecardUpdate(scored=scorecard.scored(states)))
         metrics.REPLANNED.inc(len(decisions))
         metrics.TIMERS_SCHEDULED.inc(scheduled)
         total += len(decisions)

@@ -87,6 +87,15 @@ def _rule(contract: str | None, rule: str) -> str:
     return rule if contract is None else f"{rule} of contract {contract}"
 
 
+def _levels(levels: Iterable[dict[str, Any]]) -> list[str]:
+    """A clock's warning and breach levels, one line each, with when one was reached."""
+    return [
+        f"     {lv['kind']} {lv['level']}: {lv['when']}"
+        + (f" at {lv['reached_at']}" if lv["reached_at"] else "")
+        for lv in levels
+    ]
+
+
 def _ola(clock: Clock) -> dict[str, Any]:
     """An OLA clock a handover started: whose, by which rule and hours, and its levels."""
     levels = clock.target.levels
@@ -129,17 +138,13 @@ def render(explanation: dict[str, Any]) -> str:
                 f"  {mark} {_rule(c['contract'], c['rule'])}"
                 f" ({c['conditions']}; {c['specificity']} condition(s))"
             )
-        for lv in t["levels"]:
-            when = f" at {lv['reached_at']}" if lv["reached_at"] else ""
-            lines.append(f"     {lv['kind']} {lv['level']}: {lv['when']}{when}")
+        lines.extend(_levels(t["levels"]))
     for o in explanation["olas"]:
         lines.append(
             f"ola of {o['team']} #{o['cycle']} (handed to {o['queue']} at {o['started_at']}):"
             f" {o['length']} of {o['clock']} time by {o['calendar']}, set by {o['rule']}"
         )
-        for lv in o["levels"]:
-            when = f" at {lv['reached_at']}" if lv["reached_at"] else ""
-            lines.append(f"     {lv['kind']} {lv['level']}: {lv['when']}{when}")
+        lines.extend(_levels(o["levels"]))
     now = explanation["now"]
     lines.append(f"now: contact {now['status']}{' (paused)' if now['paused'] else ''}")
     for c in now["targets"]:

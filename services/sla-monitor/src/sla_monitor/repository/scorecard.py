@@ -42,6 +42,55 @@ class CsatScore:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactUpdate:
+    """What one `record` call brings for one contact (at least one of the three)."""
+
+    facts: DecisionFacts | None
+    clocks: tuple[Decision, Outcomes] | None
+    score: CsatScore | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardUpdate:
+    """What one `record` call writes: decisions' facts, what the clocks say, CSAT scores."""
+
+    facts: Sequence[DecisionFacts] = ()
+    scored: Sequence[tuple[Decision, Outcomes]] = ()
+    scores: Sequence[CsatScore] = ()
+
+    def per_contact(self) -> dict[str, ContactUpdate]:
+        """By contact id, in id order: its newest facts (by `decided_at`), its clocks (the
+        last given), its latest score (by when it was recorded)."""
+        newest: dict[str, DecisionFacts] = {}
+        for f in self.facts:
+            if (known := newest.get(f.contact_id)) is None or f.decided_at > known.decided_at:
+                newest[f.contact_id] = f
+        latest: dict[str, CsatScore] = {}
+        for c in self.scores:
+            if (seen := latest.get(c.contact_id)) is None or c.at > seen.at:
+                latest[c.contact_id] = c
+        clocks = {d.contact_id: (d, o) for d, o in self.scored}
+        return {
+            cid: ContactUpdate(newest.get(cid), clocks.get(cid), latest.get(cid))
+            for cid in sorted(set(newest) | set(clocks) | set(latest))
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScorecardQuery:
+    """Contacts arrived in [since, until), grouped by `group_by` (names of `GROUPS`, ordered
+    by the groups), as of `now`, first-contact resolution over `fcr_window_s`; a page."""
+
+    since: datetime
+    until: datetime
+    group_by: Sequence[str]
+    now: datetime
+    fcr_window_s: float
+    limit: int
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class ScorecardRow:
     """One group's figures; `group` maps each of the group-by names to its value."""
 
@@ -82,28 +131,14 @@ class ScorecardRow:
 
 
 class ScorecardStore(Protocol):
-    async def record(
-        self,
-        facts: Sequence[DecisionFacts] = (),
-        scored: Sequence[tuple[Decision, Outcomes]] = (),
-        scores: Sequence[CsatScore] = (),
-    ) -> None:
+    async def record(self, update: ScorecardUpdate) -> None:
         """Per contact: its newest decision's facts (by `decided_at`), its routed queue,
         channel, arrival and what the clocks say (as given), its latest CSAT score (by when
         it was recorded). Any of the three may come before the others."""
         ...
 
-    async def scorecard(
-        self,
-        since: datetime,
-        until: datetime,
-        group_by: Sequence[str],
-        now: datetime,
-        fcr_window_s: float,
-        limit: int,
-        offset: int = 0,
-    ) -> list[ScorecardRow]:
-        """Contacts arrived in [since, until), grouped (ordered by the groups), as of `now`."""
+    async def scorecard(self, query: ScorecardQuery) -> list[ScorecardRow]:
+        """The query's groups and their figures; a group without contacts is left out."""
         ...
 
 
@@ -143,29 +178,16 @@ class PgScorecardStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(
-        self,
-        facts: Sequence[DecisionFacts] = (),
-        scored: Sequence[tuple[Decision, Outcomes]] = (),
-        scores: Sequence[CsatScore] = (),
-    ) -> None:
+    async def record(self, update: ScorecardUpdate) -> None:
         """One upsert for the three: each part of a row is kept unless this row brings it
         (outcomes) or a newer one (facts, score)."""
-        newest: dict[str, DecisionFacts] = {}
-        for f in facts:
-            if (known := newest.get(f.contact_id)) is None or f.decided_at > known.decided_at:
-                newest[f.contact_id] = f
-        latest: dict[str, CsatScore] = {}
-        for c in scores:
-            if (seen := latest.get(c.contact_id)) is None or c.at > seen.at:
-                latest[c.contact_id] = c
-        clocks = {d.contact_id: (d, o) for d, o in scored}
-        ids = sorted(set(newest) | set(clocks) | set(latest))
-        if not ids:
+        per_contact = update.per_contact()
+        if not per_contact:
             return
-        fs = [newest.get(cid) for cid in ids]
-        cs = [clocks.get(cid) for cid in ids]
-        ss = [latest.get(cid) for cid in ids]
+        ids = list(per_contact)
+        fs = [u.facts for u in per_contact.values()]
+        cs = [u.clocks for u in per_contact.values()]
+        ss = [u.score for u in per_contact.values()]
         await self._session.execute(
             text(
                 """
@@ -214,20 +236,9 @@ class PgScorecardStore:
             },
         )
 
-    async def scorecard(
-        self,
-        since: datetime,
-        until: datetime,
-        group_by: Sequence[str],
-        now: datetime,
-        fcr_window_s: float,
-        limit: int,
-        offset: int = 0,
-    ) -> list[ScorecardRow]:
-        """Contacts arrived in [since, until), grouped (ordered by the groups), as of `now`.
-
-        `group_by` names come from `GROUPS` only: they are put into the SQL as columns.
-        """
+    async def scorecard(self, query: ScorecardQuery) -> list[ScorecardRow]:
+        """`query.group_by` names come from `GROUPS` only: they are put into the SQL as columns."""
+        group_by = query.group_by
         columns = [f"{_GROUP_SQL[g]} AS g_{g}" for g in group_by]
         keys = [f"g_{g}" for g in group_by]
         select_keys = "".join(f"{k}, " for k in keys)
@@ -274,12 +285,12 @@ class PgScorecardStore:
                 """
             ),
             {
-                "since": since,
-                "until": until,
-                "now": now,
-                "window": float(fcr_window_s),
-                "limit": limit,
-                "offset": offset,
+                "since": query.since,
+                "until": query.until,
+                "now": query.now,
+                "window": float(query.fcr_window_s),
+                "limit": query.limit,
+                "offset": query.offset,
             },
         )
         return [
