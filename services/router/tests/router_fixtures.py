@@ -18,7 +18,7 @@ from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 
 from router.api import make_router
 from router.config import RouterSettings
-from router.policies import RoutingPolicies, holder
+from router.policies import RoutingPolicies, holder, vendors
 from router.service import Router
 from router.staffing import Staffing
 from router.wiring import build_router
@@ -50,7 +50,9 @@ async def setup(
         policy_poll_seconds=0.1,
     )
     topics = [settings.enriched_topic, settings.lifecycle_topic, settings.decisions_topic]
-    await kafka.create_topics(kafka_settings, [*topics, *map(dlq, topics[:2])])
+    # As the service does at start: Apache Kafka does not create a topic on first write.
+    vendor_topics = [settings.vendor_topic(v) for v in vendors(holder(policy_path).current)]
+    await kafka.create_topics(kafka_settings, [*topics, *map(dlq, topics[:2]), *vendor_topics])
     engine = db.make_engine(database_url)
     yield RouterSetup(settings, kafka_settings, policy_path, engine, db.make_sessionmaker(engine))
     await engine.dispose()
