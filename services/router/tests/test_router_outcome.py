@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 from router_support import MONDAY_10_LONDON
 
-from router.config import DEFAULT_POLICY
+from router import DEFAULT_POLICY
 from router.domain.engine import Snapshot
 from router.domain.outcome import decision_bytes, decision_data, decision_event
 from router.domain.rules import Facts
