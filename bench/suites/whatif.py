@@ -80,11 +80,13 @@ def _rows(rng: random.Random) -> tuple[list[tuple[object, ...]], list[tuple[obje
         roll = rng.random()
         status = "resolved" if roll < 0.75 else "abandoned" if roll < 0.85 else "open"
         seconds = rng.uniform(*HANDLE[channel]) if status == "resolved" else rng.uniform(10, 90)
-        closed = at + timedelta(seconds=seconds) if status != "open" else at
+        closed = at + timedelta(seconds=seconds) if status != "open" else None
         decisions.append(
             (ident, f"w-{i}", decision.queue.id, policy.version, at, encode(stored).decode())
         )
-        contacts.append((f"w-{i}", decision.queue.id, channel, status, ident, at, closed))
+        contacts.append(
+            (f"w-{i}", decision.queue.id, channel, status, ident, at, closed or at, closed)
+        )
     return decisions, contacts
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from router_support import MONDAY_10_LONDON, SATURDAY_10_LONDON, decide
 
 from router.domain.outcome import decision_event
-from router.domain.pii import mask_email, mask_phone, pseudonym
+from router.domain.pii import customer_key, mask_email, mask_phone, pseudonym
 from switchboard_events import (
     DECISIONS_DECODER,
     ContactEnriched,
@@ -50,6 +50,31 @@ def test_pseudonyms_are_stable_per_key_and_hide_the_id() -> None:
     assert "cust-1" not in first
 
 
+def test_customer_keys_are_stable_per_key_and_neither_the_id_nor_the_pseudonym() -> None:
+    first = customer_key("cust-1", KEY)
+    assert first == customer_key("cust-1", KEY)
+    assert first != customer_key("cust-2", KEY)
+    assert first != customer_key("cust-1", b"another-key-0123456789")
+    assert "cust-1" not in first
+    assert first != pseudonym("cust-1", KEY)
+    # A separate key, not a prefix of the message: no customer id makes one the other.
+    assert first.removeprefix("ck-") != pseudonym("customer-key:cust-1", KEY).removeprefix("anon-")
+
+
+def test_one_customer_has_one_key_in_house_and_outsourced() -> None:
+    """sla-monitor's first-contact resolution counts repeats across both by this key."""
+    weekday = enriched(channel="email", at=MONDAY_10_LONDON)
+    in_house = decision_event(weekday, decide(weekday), "v1", DECIDED, KEY)
+    vendor = outsourced(enriched("c-2", channel="email", at=SATURDAY_10_LONDON))
+    assert in_house.data.queue_kind.value == "in_house"
+    assert (in_house.data.customer_id, vendor.data.customer_id) == (
+        "cust-1",
+        pseudonym("cust-1", KEY),
+    )
+    assert in_house.data.customer_key == vendor.data.customer_key is not None
+    assert in_house.data.customer_key not in ("cust-1", vendor.data.customer_id)
+
+
 @pytest.mark.parametrize("channel", ["call", "chat", "email", "social"])
 @pytest.mark.parametrize("status", ["known", "unknown", "ambiguous"])
 def test_outsourced_decisions_carry_no_raw_contact_data(channel: str, status: str) -> None:
@@ -74,7 +99,7 @@ def test_outsourced_decisions_carry_no_raw_contact_data(channel: str, status: st
     assert out.data.vendor == "acme-bpo"
     if status == "known":
         assert out.data.customer_id == pseudonym("cust-1", KEY)
-        assert out.data.customer_key == out.data.customer_id, "vendors learn nothing new"
+        assert out.data.customer_key == customer_key("cust-1", KEY)
     else:
         assert out.data.customer_id is None
         assert out.data.customer_key is None
@@ -128,7 +153,7 @@ def test_in_house_queues_see_the_full_profile() -> None:
     assert DECISIONS_DECODER.decode(encode(out)) == out
     assert out.data.queue_kind.value == "in_house"
     assert out.data.customer_id == "cust-1"
-    assert out.data.customer_key == pseudonym("cust-1", KEY), "the key vendor decisions carry"
+    assert out.data.customer_key == customer_key("cust-1", KEY)
     assert out.data.customer is not None
     assert out.data.customer.display_name == "Ivan Petrov"
     assert out.data.customer.tier == "standard"

@@ -27,10 +27,12 @@ def record(
     status: str = "resolved",
     duration: float | None = 100.0,
 ) -> RecordedContact:
-    """The contact as the router stored it: decided on no load at its arrival."""
+    """The contact as the router stored it: decided on no load at its arrival, closed
+    `duration` seconds after it (event time; None: no closing time recorded)."""
     decision = policy.decide(Facts.of(event), Snapshot(policy, event.time, {}))
     stored = decision_event(event, decision, policy.version, event.time, KEY)
-    return recorded_contact(stored, status, duration)
+    closed_at = None if duration is None else event.time + timedelta(seconds=duration)
+    return recorded_contact(stored, status, closed_at)
 
 
 def one_agent() -> CompiledPolicy:
@@ -103,6 +105,34 @@ def test_recorded_patience_abandons_in_a_queue_and_is_served_elsewhere() -> None
     report = what_if(contacts, policy, policy, PERIOD, seed=1)
     assert report["total"]["before"]["abandoned"] == 1  # it waited 98 s in general
     assert report["total"]["after"]["abandoned"] == 0  # the vendor took it at once
+
+
+def test_a_handle_time_without_a_closing_time_or_not_positive_is_unknown() -> None:
+    """Rows closed before the router recorded closing times, or closed "before" they
+    arrived, draw from the queue's known handle times, else the policy's."""
+    policy = one_agent()
+    calls = three_calls(policy)
+    unknown = [
+        record(policy, enriched("old", at=MONDAY_10_LONDON + timedelta(seconds=3)), duration=None),
+        record(policy, enriched("neg", at=MONDAY_10_LONDON + timedelta(seconds=4)), duration=-5.0),
+        record(policy, enriched("zero", at=MONDAY_10_LONDON + timedelta(seconds=5)), duration=0.0),
+    ]
+    assert [c.duration_s for c in calls] == [100.0] * 3
+    assert [c.duration_s for c in unknown] == [None] * 3
+    report = what_if([*calls, *unknown], policy, policy, PERIOD, seed=1)
+    assert report["handle_times"]["before"] == {"own_record": 3, "queue_records": 3, "policy": 0}
+    # The first three are the only known ones: each unknown one is drawn from them.
+    assert report["total"]["before"]["p90_wait_s"] == 495.0
+    alone = what_if(unknown, policy, policy, PERIOD, seed=1)
+    assert alone["handle_times"]["before"] == {"own_record": 0, "queue_records": 0, "policy": 3}
+
+
+def test_an_abandonment_without_a_closing_time_has_no_patience() -> None:
+    policy = one_agent()
+    contacts = three_calls(policy, status="abandoned", duration=None)
+    assert contacts[-1].duration_s is None
+    report = what_if(contacts, policy, policy, PERIOD, seed=1)
+    assert report["total"]["before"]["abandoned"] == 0  # it waits for general's agent
 
 
 def test_cost_is_per_contact_by_queue() -> None:

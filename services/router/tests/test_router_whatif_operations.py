@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,10 +16,17 @@ from router_stack import RouterSetup
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 from sqlalchemy import text
 
+from router.policies import holder
+from router.service import Router
+from router.whatif import recorded_contacts
+from router.wiring import build_router
 from switchboard_events import LifecycleKind
 from switchboard_events.testing import enriched, lifecycle
+from switchboard_runtime.testing import ManualClock
 
 FROM, TO = "2025-03-03T09:00:00Z", "2025-03-03T11:00:00Z"
+PERIOD = (datetime.fromisoformat(FROM), datetime.fromisoformat(TO))
+DAY = timedelta(days=1)
 
 
 def candidate() -> str:
@@ -41,24 +48,62 @@ async def run_router(argv: list[str], env: dict[str, str]) -> subprocess.Complet
     )
 
 
+ARRIVED = MONDAY_10_LONDON - timedelta(seconds=1)
+
+
+def late_router(setup: RouterSetup) -> Router:
+    """A router reading a backlog a day after it happened (the database's clock is later
+    still: it stamps `updated_at` at today's wall time)."""
+    return build_router(setup.settings, holder(setup.policy_path), ManualClock(ARRIVED + DAY))
+
+
 async def record_traffic(setup: RouterSetup) -> None:
-    """Four billing calls decided by the router, three resolved 100 s after opening; the
-    fourth overflowed to general (billing's estimated wait was above the target)."""
-    events = [
-        enriched(f"b{i}", contact_type="billing", at=MONDAY_10_LONDON - timedelta(seconds=1))
-        for i in range(4)
-    ]
+    """Four billing calls decided by the router, three resolved 100 s after arriving, the
+    closings consumed a day late; the fourth overflowed to general (billing's estimated
+    wait was above the target)."""
+    events = [enriched(f"b{i}", contact_type="billing", at=ARRIVED) for i in range(4)]
     await setup.handle(setup.router(), events)
-    closing = [lifecycle(f"b{i}", LifecycleKind.RESOLVED, MONDAY_10_LONDON) for i in range(3)]
-    await setup.handle(setup.router(), closing)
+    resolved = ARRIVED + timedelta(seconds=100)
+    closing = [lifecycle(f"b{i}", LifecycleKind.RESOLVED, resolved) for i in range(3)]
+    await setup.handle(late_router(setup), closing)
+
+
+@pytest.mark.integration
+async def test_handle_times_are_event_times_however_late_the_closing_was_read(
+    setup: RouterSetup,
+) -> None:
+    events = [enriched(f"c{i}", at=ARRIVED) for i in range(6)]
+    await setup.handle(setup.router(), events)
+    at = ARRIVED + timedelta(seconds=1)
+    steps = [
+        lifecycle("c0", LifecycleKind.RESOLVED, at + timedelta(seconds=99)),
+        lifecycle("c1", LifecycleKind.ABANDONED, at + timedelta(seconds=29)),
+        # Closed, then reopened in the same batch: open again, no closing time.
+        lifecycle("c2", LifecycleKind.RESOLVED, at),
+        lifecycle("c2", LifecycleKind.REOPENED, at + timedelta(seconds=5)),
+        lifecycle("c3", LifecycleKind.RESOLVED, at + timedelta(seconds=49)),
+        # A desktop clock behind the connector's: "closed" before it arrived, unknown.
+        lifecycle("c5", LifecycleKind.RESOLVED, ARRIVED - timedelta(seconds=10)),
+    ]
+    await setup.handle(late_router(setup), steps)
+    # A move of a closed contact keeps its closing time.
+    await setup.handle(late_router(setup), [lifecycle("c3", LifecycleKind.TRANSFERRED, at + DAY)])
     async with setup.engine.begin() as conn:
-        # The router stamps a closing with the database's clock; put it 100 s after opening.
+        # A row closed before the router recorded closing times (revision 0012).
         await conn.execute(
-            text(
-                "UPDATE routing.contacts SET updated_at = opened_at + interval '100 seconds'"
-                " WHERE status = 'resolved'"
-            )
+            text("UPDATE routing.contacts SET status = 'resolved' WHERE contact_id = 'c4'")
         )
+    async with setup.sessions() as session:
+        contacts = await recorded_contacts(session, *PERIOD, 100)
+    durations = {c.contact_id: (c.status, c.duration_s) for c in contacts}
+    assert durations == {
+        "c0": ("resolved", 100.0),
+        "c1": ("abandoned", 30.0),
+        "c2": ("open", None),
+        "c3": ("resolved", 50.0),
+        "c4": ("resolved", None),
+        "c5": ("resolved", None),
+    }
 
 
 @pytest.mark.integration

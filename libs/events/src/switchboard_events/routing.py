@@ -97,8 +97,9 @@ class RoutingDecidedData(EventData):
         default=None,
         description="A pseudonymous key of the known customer, the same for every queue"
         " (in-house or outsourced) under one router key: counts repeat contacts (first-contact"
-        " resolution) across queues. Absent for unknown customers and in decisions made"
-        " before this field existed.",
+        " resolution) across queues. A keyed hash for this purpose only: never the customer"
+        " id, nor the pseudonymous `customer_id` of a vendor's decision. Absent for unknown"
+        " customers and in decisions made before this field existed.",
     )
     customer_status: IdentificationStatus
     identity_conflict: bool = Field(

@@ -33,6 +33,8 @@ class ContactChange:
     contact_id: str
     status: str | None
     queue_id: str | None
+    closed_at: datetime | None = None
+    """The event time of the closing event when `status` closes the contact."""
 
 
 class RoutingRepository(Protocol):
@@ -176,19 +178,23 @@ class PostgresRoutingRepository:
         await self.session.execute(
             text(
                 "WITH u AS (SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:statuses AS text[]),"
-                "  CAST(:queues AS text[])) AS u(c, s, q)),"
+                "  CAST(:queues AS text[]), CAST(:closed AS timestamptz[])) AS u(c, s, q, closed)),"
+                # A status change sets closed_at (a reopening clears it); a move keeps it.
                 " moved AS (UPDATE routing.contacts AS t SET status = COALESCE(u.s, t.status),"
-                "  queue_id = COALESCE(u.q, t.queue_id), updated_at = now()"
+                "  queue_id = COALESCE(u.q, t.queue_id), updated_at = now(),"
+                "  closed_at = CASE WHEN u.s IS NULL THEN t.closed_at ELSE u.closed END"
                 "  FROM u WHERE t.contact_id = u.c RETURNING t.contact_id)"
-                " INSERT INTO routing.contacts (contact_id, queue_id, status)"
-                " SELECT u.c, u.q, u.s FROM u"
+                " INSERT INTO routing.contacts (contact_id, queue_id, status, closed_at)"
+                " SELECT u.c, u.q, u.s, u.closed FROM u"
                 " WHERE u.s IN ('resolved', 'abandoned') AND u.c NOT IN (SELECT contact_id FROM moved)"
-                " ON CONFLICT (contact_id) DO UPDATE SET status = EXCLUDED.status, updated_at = now()"
+                " ON CONFLICT (contact_id) DO UPDATE SET status = EXCLUDED.status,"
+                "  closed_at = EXCLUDED.closed_at, updated_at = now()"
             ),
             {
                 "contacts": [c.contact_id for c in changes],
                 "statuses": [c.status for c in changes],
                 "queues": [c.queue_id for c in changes],
+                "closed": [c.closed_at for c in changes],
             },
         )
 
@@ -211,12 +217,12 @@ class RecordedTraffic:
 
     async def recorded(
         self, since: datetime, until: datetime, limit: int
-    ) -> AsyncIterator[tuple[str, str, float | None]]:
-        """(decision event, status, seconds from opening to the last change) of the contacts
+    ) -> AsyncIterator[tuple[str, str, datetime | None]]:
+        """(decision event, status, event time of its closing or None) of the contacts
         opened in [since, until), in opening order, at most `limit`, streamed."""
         rows = await self.session.stream(
             text(
-                "SELECT d.event, c.status, EXTRACT(EPOCH FROM c.updated_at - c.opened_at)"
+                "SELECT d.event, c.status, c.closed_at"
                 " FROM routing.contacts AS c"
                 " JOIN routing.decisions AS d ON d.decision_id = c.decision_id"
                 " WHERE c.opened_at >= :since AND c.opened_at < :until"
@@ -224,5 +230,5 @@ class RecordedTraffic:
             ),
             {"since": since, "until": until, "limit": limit},
         )
-        async for event, status, seconds in rows:
-            yield event, status, None if seconds is None else float(seconds)
+        async for event, status, closed_at in rows:
+            yield event, status, closed_at

@@ -20,7 +20,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,21 +69,22 @@ def decision_of(event: ContactEnriched) -> str:
 
 
 def contact_changes(events: Sequence[ContactLifecycle]) -> list[ContactChange]:
-    """Fold each contact's lifecycle events, in order, into one net change."""
-    net: dict[str, tuple[str | None, str | None]] = {}
+    """Fold each contact's lifecycle events, in order, into one net change; a closing one
+    records its event time (when it happened, not when the router read it)."""
+    net: dict[str, ContactChange] = {}
     for event in events:
         data = event.data
-        status, queue = net.get(data.contact_id, (None, None))
+        change = net.get(data.contact_id) or ContactChange(data.contact_id, None, None)
         if data.kind in _CLOSING:
-            status = _CLOSING[data.kind]
+            change = replace(change, status=_CLOSING[data.kind], closed_at=event.time)
         elif data.kind == LifecycleKind.REOPENED:
-            status = "open"
+            change = replace(change, status="open", closed_at=None)
         elif data.kind == LifecycleKind.TRANSFERRED:
-            queue = data.to_queue_id
+            change = replace(change, queue_id=data.to_queue_id)
         else:
             continue
-        net[data.contact_id] = (status, queue)
-    return [ContactChange(c, s, q) for c, (s, q) in net.items()]
+        net[data.contact_id] = change
+    return list(net.values())
 
 
 @dataclass

@@ -36,7 +36,7 @@ async def recorded_contacts(
     """The contacts opened in [since, until); TooManyContacts beyond `max_contacts`."""
     check_period(since, until)
     contacts: list[RecordedContact] = []
-    async for event, status, seconds in RecordedTraffic(session).recorded(
+    async for event, status, closed_at in RecordedTraffic(session).recorded(
         since, until, max_contacts + 1
     ):
         if len(contacts) == max_contacts:
@@ -45,6 +45,6 @@ async def recorded_contacts(
                 " contacts: choose a shorter period"
             )
         contacts.append(
-            recorded_contact(RoutingDecided.model_validate_json(event), status, seconds)
+            recorded_contact(RoutingDecided.model_validate_json(event), status, closed_at)
         )
     return contacts

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from router.domain.engine import Decision
-from router.domain.pii import mask_email, mask_phone, pseudonym
+from router.domain.pii import customer_key, mask_email, mask_phone, pseudonym
 from switchboard_events import ContactEnriched, IdentificationStatus, RoutingDecided, decision_id
 from switchboard_events.routing import MAX_PRIORITY
 
@@ -87,11 +87,10 @@ def decision_data(
     }
     if data.customer is not None and status == IdentificationStatus.KNOWN:
         raw_id = data.customer.customer_id
+        out["customer_id"] = pseudonym(raw_id, pseudonym_key) if minimised else raw_id
         # One key for every queue, so sla-monitor counts a repeat contact whichever queue
-        # (in-house or vendor) took the first one; a minimised view sees it as its id already.
-        key = pseudonym(raw_id, pseudonym_key)
-        out["customer_id"] = key if minimised else raw_id
-        out["customer_key"] = key
+        # (in-house or vendor) took the first one; never the id nor the vendor's pseudonym.
+        out["customer_key"] = customer_key(raw_id, pseudonym_key)
     out["customer_status"] = status.value
     out["identity_conflict"] = data.identification.conflict is not None
     out["queue_id"] = queue.id

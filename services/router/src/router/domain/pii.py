@@ -5,6 +5,11 @@ masks (last four digits; first letter of the mailbox and the domain). A minimise
 view also drops the display name and replaces the customer id with an HMAC of it
 under a secret key, stable for one key so a vendor can still group one customer's
 contacts, and useless for finding the customer without the key.
+
+Every decision of a known customer, for any queue, also carries a `customer_key`: an
+HMAC of the id under a second key derived from the same secret, so it is one value for
+the customer in-house and outsourced (sla-monitor counts repeat contacts across both),
+and it is neither the id nor the pseudonym a vendor sees.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from functools import lru_cache
 
 MAX_MASK_CHARS = 128
 _EXTENSION = re.compile(r"(;ext=|\bext\.?|\bx)\s*\d+\s*$", re.IGNORECASE)
@@ -43,3 +49,18 @@ def pseudonym(customer_id: str, key: bytes) -> str:
     """A stable pseudonymous id for `customer_id` under `key` (HMAC-SHA256)."""
     digest = hmac.new(key, customer_id.encode(), hashlib.sha256).hexdigest()
     return f"anon-{digest[:32]}"
+
+
+_CUSTOMER_KEY_PURPOSE = b"switchboard/router customer-key v1"
+
+
+@lru_cache(maxsize=8)
+def _customer_key_secret(key: bytes) -> bytes:
+    """The key of `customer_key`, derived from the pseudonym key for that one purpose."""
+    return hmac.new(key, _CUSTOMER_KEY_PURPOSE, hashlib.sha256).digest()
+
+
+def customer_key(customer_id: str, key: bytes) -> str:
+    """The customer's key in decisions for every queue (HMAC-SHA256 under a derived key)."""
+    digest = hmac.new(_customer_key_secret(key), customer_id.encode(), hashlib.sha256)
+    return f"ck-{digest.hexdigest()[:32]}"

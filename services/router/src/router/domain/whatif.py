@@ -17,12 +17,17 @@ What the router records, and so what the replay can use (`RecordedContact`):
   contact whose recorded rule matched on them is given that rule's first keyword and
   attribute values (`infer_unrecorded`), so the candidate's rules on the same words see
   them; other contacts have neither (`blind_rules` names the rules concerned);
-- from the contact's row: its status and when it last changed. Opened -> resolved is
-  the recorded time the contact took in its queue and is used as its handle time there.
+- from the contact's row: its status and when it was closed, by the closing lifecycle
+  event's own time (`closed_at`), never when the router consumed it: a backlog read a day
+  late does not make a day of handling. Arrival -> resolved (both event times) is the
+  recorded time the contact took in its queue and is used as its handle time there.
   It includes any wait the contact had, so it overstates handling where queues waited.
-  Opened -> abandoned is its patience. Any other contact (moved to another queue, still
+  Arrival -> abandoned is its patience. A duration is unknown when the row has no
+  `closed_at` (closed before the router recorded it) or it is not positive (clocks of
+  two producers disagree): an unknown handle time is drawn like any other contact's, an
+  unknown patience never abandons. Any other contact (moved to another queue, still
   open, or served before its patience ran out) draws a handle time from its queue's
-  recorded ones for its channel (seeded); where the queue recorded none, from an
+  known ones for its channel (seeded); where the queue recorded none, from an
   exponential with the policy's `handle_time_seconds` mean. `HandleTimes.sources`
   counts which came from where.
 """
@@ -68,11 +73,19 @@ class RecordedContact:
     status: str
     """open, resolved or abandoned"""
     duration_s: float | None
-    """From opening to resolution or abandonment; None while open."""
+    """From arrival to resolution or abandonment (event times); None while open or unknown."""
+
+
+def duration(arrived_at: datetime, status: str, closed_at: datetime | None) -> float | None:
+    """Seconds from arrival to closing, None while open or unknown (see the module)."""
+    if status not in (RESOLVED, ABANDONED) or closed_at is None:
+        return None
+    seconds = (closed_at - arrived_at).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def recorded_contact(
-    event: RoutingDecided, status: str, duration_s: float | None
+    event: RoutingDecided, status: str, closed_at: datetime | None
 ) -> RecordedContact:
     data = event.data
     customer = data.customer
@@ -106,7 +119,7 @@ def recorded_contact(
         label=data.priority_label,
         overflow=(data.overflow.from_queue, data.overflow.reason) if data.overflow else None,
         status=status,
-        duration_s=None if status not in (RESOLVED, ABANDONED) else max(0.0, duration_s or 0.0),
+        duration_s=duration(data.arrived_at, status, closed_at),
     )
 
 
@@ -161,9 +174,13 @@ class HandleTimes:
                 self._recorded.setdefault((c.queue_id, c.facts.channel), []).append(c.duration_s)
 
     def draw(self, contact: RecordedContact, queue_id: str) -> float:
-        if queue_id == contact.queue_id and contact.status == RESOLVED:
+        if (
+            queue_id == contact.queue_id
+            and contact.status == RESOLVED
+            and contact.duration_s is not None
+        ):
             self.sources["own_record"] += 1
-            return contact.duration_s or 0.0
+            return contact.duration_s
         pool = self._recorded.get((queue_id, contact.facts.channel))
         if pool:
             self.sources["queue_records"] += 1
