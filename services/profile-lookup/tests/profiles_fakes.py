@@ -334,11 +334,11 @@ class FakeCustomers(CustomerRepository):
         return dict(record)
 
     async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]:
-        ids = {
+        ids = sorted(
             cid
             for cid, row in self._t.customers.items()
             if customer_id in (cid, row["merged_into"])
-        }
+        )
         identities = {i for i in self._t.identities if i[0] in ids}
         self._t.identities -= identities
         contacts = [c for c in self._t.contacts.values() if c["customer_id"] in ids]
@@ -350,6 +350,7 @@ class FakeCustomers(CustomerRepository):
             del self._t.customers[cid]
         report: dict[str, Any] = {
             "customer_id": customer_id,
+            "customer_ids": ids,
             "customers_removed": len(ids),
             "identities_deleted": len(identities),
             "contacts_unlinked": len(contacts),

@@ -166,7 +166,7 @@ async def test_every_access_leaves_a_record_and_an_event_naming_the_caller_and_c
         ("customer.merge", ["cust-1", "cust-2"], "ok"),
         ("customer.import", ["cust-3", "cust-4"], "ok"),
         ("customer.delete", ["cust-4"], "ok"),
-        ("customer.erase", ["cust-1"], "ok"),
+        ("customer.erase", ["cust-1", "cust-2"], "ok"),  # cust-2 was merged into it
     ]
     assert await trail(sessions) == expected
 
@@ -209,6 +209,28 @@ async def test_a_refused_or_failed_action_is_recorded_with_its_outcome(
         ("customer.read", ["cust-1"], "erased"),
         ("customer.update", ["cust-1"], "erased"),
     ]
+
+
+@pytest.mark.parametrize(("route", "action"), [("erase", "erase"), ("delete", "delete")])
+async def test_removing_a_customer_names_the_customers_merged_into_it(
+    audited: Audited, sessions: Sessions, route: str, action: str
+) -> None:
+    await seed(sessions, [customer(c) for c in ("keep", "dupe", "older", "other")])
+    http = audited.client
+    for target, source in (("dupe", "older"), ("keep", "dupe")):
+        merged = await http.post(f"/customers/{target}/merge", json={"source_customer_id": source})
+        assert merged.status_code == 200
+    if route == "erase":
+        removed = await http.post("/customers/keep/erase")
+    else:
+        removed = await http.delete("/customers/keep")
+    assert removed.status_code == 200
+    assert removed.json()["customers_removed"] == 3
+
+    assert (await trail(sessions))[-1] == (f"customer.{action}", ["keep", "dupe", "older"], "ok")
+    async with sessions() as session:
+        left = await session.execute(text("SELECT customer_id FROM profiles.customers"))
+    assert [r.customer_id for r in left] == ["other"], "the audit names exactly those removed"
 
 
 async def test_erasure_leaves_no_personal_data_in_the_trail(

@@ -205,6 +205,11 @@ async def test_a_merge_moves_identities_and_history_and_leaves_a_tombstone(
         assert [rows[c]["merged_into"] for c in ("dupe", "older")] == ["keep", "keep"]
         assert await repo.customers_with_identity("phone", "+447700900222") == ["keep"]
         assert [c["contact_id"] for c in await repo.recent_contacts("keep", 10)] == ["m1"]
+        removed = await repo.remove_customer("keep", erase=False)
+        assert (removed["customer_ids"], removed["customers_removed"]) == (
+            ["dupe", "keep", "older"],
+            3,
+        ), "the tombstones merged into it go with it"
 
 
 async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backend) -> None:
@@ -215,6 +220,7 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
         assert await repo.erasure_of("gone") is None
         report = await repo.remove_customer("gone", erase=True)
         assert report["identities_deleted"] == report["contacts_unlinked"] == 1
+        assert report["customer_ids"] == ["gone"]
         assert await repo.erasure_of("gone") == {
             "erasure_id": report["erasure_id"],
             "erased_at": report["erased_at"],
@@ -223,6 +229,7 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
         deleted = await repo.remove_customer("kept", erase=False)
         assert set(deleted) == {
             "customer_id",
+            "customer_ids",
             "customers_removed",
             "identities_deleted",
             "contacts_unlinked",

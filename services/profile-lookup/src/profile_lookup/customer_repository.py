@@ -64,7 +64,10 @@ class CustomerRepository(Protocol):
 
     async def merge(self, source: str, target: str) -> dict[str, Any]: ...
 
-    async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]: ...
+    async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]:
+        """Remove a customer and the tombstones merged into it; the report's `customer_ids`
+        names every customer removed, in id order."""
+        ...
 
     async def erasure_of(self, customer_id: str) -> dict[str, Any] | None: ...
 
@@ -276,7 +279,7 @@ class PostgresCustomers:
         ids_rows = await self._session.execute(
             text(
                 "SELECT customer_id FROM profiles.customers"
-                " WHERE customer_id = :id OR merged_into = :id"
+                " WHERE customer_id = :id OR merged_into = :id ORDER BY customer_id"
             ),
             {"id": customer_id},
         )
@@ -299,6 +302,7 @@ class PostgresCustomers:
         )
         report = {
             "customer_id": customer_id,
+            "customer_ids": ids,
             "customers_removed": len(ids),
             "identities_deleted": int(getattr(identities, "rowcount", 0) or 0),
             "contacts_unlinked": int(getattr(contacts, "rowcount", 0) or 0),

@@ -280,17 +280,16 @@ class Customers:
         return verdicts, later
 
     async def delete(self, customer_id: str) -> Removal:
-        """Delete a customer and its identities; its past contacts stay, unlinked."""
-        async with self._audited(AuditAction.CUSTOMER_DELETE, [customer_id]) as (repo, _):
-            await _writable(repo, customer_id)
-            return Removal.model_validate(await repo.remove_customer(customer_id, erase=False))
+        """Delete a customer (and those merged into it) and its identities; its past
+        contacts stay, unlinked."""
+        async with self._audited(AuditAction.CUSTOMER_DELETE, [customer_id]) as (repo, concerned):
+            return Removal.model_validate(await _remove(repo, customer_id, concerned, erase=False))
 
     async def erase(self, customer_id: str) -> Erasure:
-        """Erase a customer's personal data; anonymised contact records stay (and the audit
-        trail, which names the customer id only)."""
-        async with self._audited(AuditAction.CUSTOMER_ERASE, [customer_id]) as (repo, _):
-            await _writable(repo, customer_id)
-            return Erasure.model_validate(await repo.remove_customer(customer_id, erase=True))
+        """Erase a customer's (and those merged into it) personal data; anonymised contact
+        records stay (and the audit trail, which names the customer ids only)."""
+        async with self._audited(AuditAction.CUSTOMER_ERASE, [customer_id]) as (repo, concerned):
+            return Erasure.model_validate(await _remove(repo, customer_id, concerned, erase=True))
 
     async def add_identity(
         self, customer_id: str, kind: str, raw: str, country: str | None = None
@@ -390,6 +389,16 @@ async def _writable(repo: CustomerRepository, customer_id: str) -> dict[str, Any
     if row["merged_into"]:
         raise Conflict(_merged(row))
     return row
+
+
+async def _remove(
+    repo: CustomerRepository, customer_id: str, concerned: list[str], *, erase: bool
+) -> dict[str, Any]:
+    """Remove the customer with the tombstones merged into it; the audit names them all."""
+    await _writable(repo, customer_id)
+    report = await repo.remove_customer(customer_id, erase=erase)
+    concerned.extend(report["customer_ids"])
+    return report
 
 
 async def _write(repo: CustomerRepository, row: dict[str, Any], record: CustomerRecord) -> None:
