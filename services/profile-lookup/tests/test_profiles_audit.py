@@ -233,6 +233,48 @@ async def test_removing_a_customer_names_the_customers_merged_into_it(
     assert [r.customer_id for r in left] == ["other"], "the audit names exactly those removed"
 
 
+async def test_an_import_that_loses_a_race_records_what_its_rows_really_did(
+    audited: Audited, sessions: Sessions
+) -> None:
+    """Another writer takes a CRM id between the import's check and its insert: the
+    chunk is rolled back and settled row by row, and the trail says what each did."""
+    body = b"".join(
+        json.dumps({"customer_id": c} | ({"external_ref": "crm-1"} if c == "c-1" else {})).encode()
+        + b"\n"
+        for c in ("c-0", "c-1", "c-2")
+    )
+    async with sessions() as rival, rival.begin():
+        await rival.execute(
+            text(
+                "INSERT INTO profiles.customers (customer_id, external_ref, tier)"
+                " VALUES ('rival', 'crm-1', 'standard')"
+            )
+        )
+        importing = asyncio.create_task(audited.client.post("/import?format=jsonl", content=body))
+        await eventually(lambda: blocked_on_lock(sessions), what="the import waiting for crm-1")
+    answer = (await importing).json()  # the rival committed: the import's insert failed
+
+    assert (answer["imported"], answer["rejected"]) == (2, 1)
+    assert answer["rejections"] == [{"line": 2, "reason": "external_ref belongs to customer rival"}]
+    assert await trail(sessions) == [
+        ("customer.import", ["c-0"], "ok"),
+        ("customer.import", [], "ok"),
+        ("customer.import", ["c-2"], "ok"),
+    ], "no conflict: the lost race was settled, and each row recorded as it ended"
+
+
+async def blocked_on_lock(sessions: Sessions) -> bool:
+    """Whether another session of this database waits for a lock."""
+    async with sessions() as session:
+        waiting = await session.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting.scalar())
+
+
 async def test_erasure_leaves_no_personal_data_in_the_trail(
     audited: Audited, sessions: Sessions
 ) -> None:

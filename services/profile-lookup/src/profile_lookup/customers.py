@@ -108,18 +108,24 @@ class Customers:
 
     @asynccontextmanager
     async def _audited(
-        self, action: AuditAction, customer_ids: Sequence[str] = ()
+        self,
+        action: AuditAction,
+        customer_ids: Sequence[str] = (),
+        *,
+        retried: tuple[type[Exception], ...] = (),
     ) -> AsyncIterator[tuple[CustomerRepository, list[str]]]:
         """One audited transaction: the block adds the customer ids it concerns to the list;
-        the record commits with the block's writes, or a refusal is recorded after."""
+        the record commits with the block's writes, or a refusal is recorded after. An
+        error of the `retried` kinds is not: the caller tries again, and that is recorded."""
         concerned = list(customer_ids)
         try:
             async with self._transaction() as repo:
                 yield repo, concerned
                 await repo.record_audit(self._entries(action, concerned, AuditOutcome.OK))
         except Exception as exc:
-            if is_transient(exc):
-                # The database is out of reach: nothing was done, and nothing can be recorded.
+            if is_transient(exc) or isinstance(exc, retried):
+                # Nothing was done: the database is out of reach (nothing can be recorded),
+                # or the caller tries again and that try is recorded as it ends.
                 raise
             outcome = _OUTCOMES.get(type(exc), AuditOutcome.ERROR)
             try:
@@ -245,8 +251,32 @@ class Customers:
     ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
         """Upsert a chunk of import rows in one transaction (keyed by customer_id, else by
         external_ref); returns each line's verdict and the rows left for a next round (a
-        customer named twice). Raises `KeyTaken` when a concurrent writer won a race."""
-        async with self._audited(AuditAction.CUSTOMER_IMPORT) as (repo, concerned):
+        customer named twice).
+
+        A chunk that loses a race (another writer took a CRM id between the check and the
+        write) is rolled back, and recorded as nothing since nothing was done; its rows are
+        then settled one by one, each recorded as it ends: written, rejected by the rules
+        (the winner now visible), or a conflict if it loses again."""
+        try:
+            return await self._upsert(chunk, last_try=False)
+        except KeyTaken:
+            verdicts: list[RowVerdict] = []
+            for line, record in chunk:
+                try:
+                    settled, _ = await self._upsert([(line, record)], last_try=True)
+                except KeyTaken:
+                    settled = [(line, LOST_RACE)]
+                verdicts += settled
+            return verdicts, []
+
+    async def _upsert(
+        self, chunk: Sequence[tuple[int, CustomerRecord]], *, last_try: bool
+    ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
+        # Unless this is the last try, a lost race is tried again, and recorded then.
+        audited = self._audited(
+            AuditAction.CUSTOMER_IMPORT, retried=() if last_try else (KeyTaken,)
+        )
+        async with audited as (repo, concerned):
             existing = await repo.get_customers(
                 [r.customer_id for _, r in chunk if r.customer_id],
                 [ref for _, r in chunk for ref in _refs(r)],
