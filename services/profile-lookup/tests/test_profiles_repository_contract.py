@@ -240,17 +240,20 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
     assert stored["k1"].enriched == b"{}", "a deletion keeps the stored output"
 
 
-async def test_recent_contacts_are_newest_first_and_limited(backend: Backend) -> None:
+async def test_recent_contacts_are_newest_first_and_limited_and_resume_after_a_contact(
+    backend: Backend,
+) -> None:
     await seed(backend, row("a"))
     async with backend.enrichment() as enrichment:
         await enrichment.record_contacts(
             [contact(f"c{i}", "a", occurred_at=T0 + hours(i)) for i in range(3)]
+            + [contact("c1b", "a", occurred_at=T0 + hours(1))]
         )
     async with backend.customers() as repo:
         recent = await repo.recent_contacts("a", 2)
-        rest = await repo.recent_contacts("a", 2, offset=2)
-    assert [c["contact_id"] for c in recent] == ["c2", "c1"]
-    assert [c["contact_id"] for c in rest] == ["c0"]
+        rest = await repo.recent_contacts("a", 2, after=(T0 + hours(1), "c1b"))
+    assert [c["contact_id"] for c in recent] == ["c2", "c1b"], "a tie: the higher id first"
+    assert [c["contact_id"] for c in rest] == ["c1", "c0"]
     assert (recent[0]["status"], recent[0]["closed_at"], recent[0]["csat"]) == ("open", None, None)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -72,8 +73,11 @@ class CustomerRepository(Protocol):
     async def erasure_of(self, customer_id: str) -> dict[str, Any] | None: ...
 
     async def recent_contacts(
-        self, customer_id: str, limit: int, offset: int = 0
-    ) -> list[dict[str, Any]]: ...
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer's contacts newest first (ties: contact id descending), those after
+        the (occurred_at, contact_id) position `after` only."""
+        ...
 
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Append audit records (and queue them for publishing) in this transaction."""
@@ -336,16 +340,20 @@ class PostgresCustomers:
         return dict(found._mapping) if found else None
 
     async def recent_contacts(
-        self, customer_id: str, limit: int, offset: int = 0
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[dict[str, Any]]:
+        # A keyset, not an offset: a contact recorded meanwhile shifts no page.
+        at, contact_id = after or (None, None)
         rows = await self._session.execute(
             text(
                 "SELECT contact_id, inbound_event_id, channel, contact_type, occurred_at,"
                 " identification, status, closed_at, csat"
                 " FROM profiles.contacts WHERE customer_id = :id"
-                " ORDER BY occurred_at DESC, contact_id LIMIT :limit OFFSET :offset"
+                " AND (CAST(:at AS timestamptz) IS NULL"
+                " OR (occurred_at, contact_id) < (CAST(:at AS timestamptz), CAST(:after AS text)))"
+                " ORDER BY occurred_at DESC, contact_id DESC LIMIT :limit"
             ),
-            {"id": customer_id, "limit": limit, "offset": offset},
+            {"id": customer_id, "limit": limit, "at": at, "after": contact_id},
         )
         return [dict(r._mapping) for r in rows]
 

@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, NoReturn
 
 from profile_lookup.customer_repository import CustomerRepository, KeyTaken, Transactions
@@ -207,13 +208,17 @@ class Customers:
             return await _view(repo, customer_id)
 
     async def recent_contacts(
-        self, customer_id: str, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self,
+        customer_id: str,
+        limit: int = DEFAULT_PAGE_SIZE,
+        after: tuple[datetime, str] | None = None,
     ) -> RecentContacts:
-        """A page of the customer's contacts, newest first, from the `offset`-th."""
+        """A page of the customer's contacts, newest first, after the previous page's last
+        (`after`: its occurred_at and contact_id); the cursor is where this page ends."""
         async with self._audited(AuditAction.CONTACTS_READ, [customer_id]) as (repo, _):
             await _view(repo, customer_id)
-            rows = await repo.recent_contacts(customer_id, limit + 1, offset)
-        page, cursor = page_of(rows, limit, lambda _: [offset + limit])
+            rows = await repo.recent_contacts(customer_id, limit + 1, after)
+        page, cursor = page_of(rows, limit, lambda row: [row["occurred_at"], row["contact_id"]])
         contacts = [Contact.model_validate(row) for row in page]
         return RecentContacts(customer_id=customer_id, contacts=contacts, next_cursor=cursor)
 
