@@ -45,6 +45,8 @@ class Pipeline:
     # As `make run` does: one admin token of every scope; the services get its hash.
     admin_token: tuple[str, str] = field(default_factory=new_token)
     topic_suffix: str = ""  # appended to every topic name, for a run of its own
+    # Environment per service name over SETTINGS, for a run that needs its own.
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def spec(self, name: str) -> ServiceSpec:
         """`name` is a service's, or `<service>#<n>`: one more instance of it, same group."""
@@ -63,6 +65,7 @@ class Pipeline:
             | self.kafka.as_env(spec.env_prefix)
             | env
             | SETTINGS.get(spec.name, {})
+            | self.settings.get(spec.name, {})
             | {f"{spec.env_prefix}HTTP_PORT": str(port)}
             | {f"{spec.env_prefix}TOPIC_SUFFIX": self.topic_suffix}
         )

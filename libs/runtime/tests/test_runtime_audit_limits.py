@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -86,6 +87,17 @@ def test_cursors_round_trip_and_a_forged_one_is_a_400() -> None:
         PageRequest(10, ["a string"]).key(int)
     assert PageRequest(10, [7]).key(int) == 7
     assert PageRequest(10, None).key(str) is None
+
+
+def test_a_cursor_of_several_keys_keeps_a_datetime_exactly() -> None:
+    at = T0.replace(microsecond=123456)
+    page = PageRequest(10, decode_cursor(encode_cursor([at, "c-1"])))
+    assert page.keys(datetime, str) == (at, "c-1")
+    assert PageRequest(10, None).keys(datetime, str) is None
+    for forged in (["c-1"], [at.isoformat(), 7], ["yesterday", "c-1"], ["2025-03-03T09:00", "c"]):
+        with pytest.raises(HTTPException) as refused:
+            PageRequest(10, forged).keys(datetime, str)
+        assert refused.value.status_code == 400, forged
 
 
 def test_a_page_says_whether_another_follows() -> None:

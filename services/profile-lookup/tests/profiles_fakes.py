@@ -334,11 +334,11 @@ class FakeCustomers(CustomerRepository):
         return dict(record)
 
     async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]:
-        ids = {
+        ids = sorted(
             cid
             for cid, row in self._t.customers.items()
             if customer_id in (cid, row["merged_into"])
-        }
+        )
         identities = {i for i in self._t.identities if i[0] in ids}
         self._t.identities -= identities
         contacts = [c for c in self._t.contacts.values() if c["customer_id"] in ids]
@@ -350,6 +350,7 @@ class FakeCustomers(CustomerRepository):
             del self._t.customers[cid]
         report: dict[str, Any] = {
             "customer_id": customer_id,
+            "customer_ids": ids,
             "customers_removed": len(ids),
             "identities_deleted": len(identities),
             "contacts_unlinked": len(contacts),
@@ -372,12 +373,16 @@ class FakeCustomers(CustomerRepository):
         return {"erasure_id": latest["erasure_id"], "erased_at": latest["erased_at"]}
 
     async def recent_contacts(
-        self, customer_id: str, limit: int, offset: int = 0
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[dict[str, Any]]:
-        mine = [c for c in self._t.contacts.values() if c["customer_id"] == customer_id]
-        mine.sort(key=lambda c: c["contact_id"])
-        mine.sort(key=lambda c: c["occurred_at"], reverse=True)
-        return [{k: c[k] for k in RECENT_CONTACT_COLUMNS} for c in mine[offset : offset + limit]]
+        mine = sorted(
+            (c for c in self._t.contacts.values() if c["customer_id"] == customer_id),
+            key=lambda c: (c["occurred_at"], c["contact_id"]),
+            reverse=True,
+        )
+        if after is not None:
+            mine = [c for c in mine if (c["occurred_at"], c["contact_id"]) < after]
+        return [{k: c[k] for k in RECENT_CONTACT_COLUMNS} for c in mine[:limit]]
 
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         self._t.audit.extend(entries)

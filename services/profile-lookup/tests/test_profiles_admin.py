@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -221,6 +222,31 @@ async def test_merge_moves_identities_and_history_and_is_recorded(
     assert again.status_code == 409
     async with sessions() as session:
         assert await session.scalar(text("SELECT count(*) FROM profiles.merges")) == 1
+
+
+async def test_a_customers_contacts_page_by_keyset_unshifted_by_contacts_recorded_meanwhile(
+    client: httpx.AsyncClient, sessions: Sessions, enricher: Enricher
+) -> None:
+    phone = "+447700900333"
+    await seed(sessions, [customer("pager", phone)])
+
+    async def contacts(**at: timedelta) -> None:
+        await handle(
+            enricher, sessions, [inbound(c, phone=phone, at=T0 + t) for c, t in at.items()]
+        )
+
+    # Newest first; c1 and c2 at the same instant, split across the first page's end.
+    await contacts(a=hours(4), b=hours(3), c1=hours(2), c2=hours(2), d=hours(1))
+    first = (await client.get("/customers/pager/contacts", params={"limit": "3"})).json()
+    await contacts(newer=hours(5), older=hours(0))  # recorded while the caller pages
+    params = {"limit": "3", "cursor": first["next_cursor"]}
+    rest = (await client.get("/customers/pager/contacts", params=params)).json()
+
+    seen = [c["contact_id"] for c in first["contacts"] + rest["contacts"]]
+    assert sorted(seen) == ["a", "b", "c1", "c2", "d", "older"], "none repeated, none skipped"
+    assert seen == ["a", "b", "c2", "c1", "d", "older"], "newest first, a tie by id descending"
+    assert len(first["contacts"]) == 3
+    assert rest["next_cursor"] is None
 
 
 async def test_erasure_removes_personal_data_and_keeps_anonymised_counts(

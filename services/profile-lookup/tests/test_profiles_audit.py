@@ -166,7 +166,7 @@ async def test_every_access_leaves_a_record_and_an_event_naming_the_caller_and_c
         ("customer.merge", ["cust-1", "cust-2"], "ok"),
         ("customer.import", ["cust-3", "cust-4"], "ok"),
         ("customer.delete", ["cust-4"], "ok"),
-        ("customer.erase", ["cust-1"], "ok"),
+        ("customer.erase", ["cust-1", "cust-2"], "ok"),  # cust-2 was merged into it
     ]
     assert await trail(sessions) == expected
 
@@ -209,6 +209,70 @@ async def test_a_refused_or_failed_action_is_recorded_with_its_outcome(
         ("customer.read", ["cust-1"], "erased"),
         ("customer.update", ["cust-1"], "erased"),
     ]
+
+
+@pytest.mark.parametrize(("route", "action"), [("erase", "erase"), ("delete", "delete")])
+async def test_removing_a_customer_names_the_customers_merged_into_it(
+    audited: Audited, sessions: Sessions, route: str, action: str
+) -> None:
+    await seed(sessions, [customer(c) for c in ("keep", "dupe", "older", "other")])
+    http = audited.client
+    for target, source in (("dupe", "older"), ("keep", "dupe")):
+        merged = await http.post(f"/customers/{target}/merge", json={"source_customer_id": source})
+        assert merged.status_code == 200
+    if route == "erase":
+        removed = await http.post("/customers/keep/erase")
+    else:
+        removed = await http.delete("/customers/keep")
+    assert removed.status_code == 200
+    assert removed.json()["customers_removed"] == 3
+
+    assert (await trail(sessions))[-1] == (f"customer.{action}", ["keep", "dupe", "older"], "ok")
+    async with sessions() as session:
+        left = await session.execute(text("SELECT customer_id FROM profiles.customers"))
+    assert [r.customer_id for r in left] == ["other"], "the audit names exactly those removed"
+
+
+async def test_an_import_that_loses_a_race_records_what_its_rows_really_did(
+    audited: Audited, sessions: Sessions
+) -> None:
+    """Another writer takes a CRM id between the import's check and its insert: the
+    chunk is rolled back and settled row by row, and the trail says what each did."""
+    body = b"".join(
+        json.dumps({"customer_id": c} | ({"external_ref": "crm-1"} if c == "c-1" else {})).encode()
+        + b"\n"
+        for c in ("c-0", "c-1", "c-2")
+    )
+    async with sessions() as rival, rival.begin():
+        await rival.execute(
+            text(
+                "INSERT INTO profiles.customers (customer_id, external_ref, tier)"
+                " VALUES ('rival', 'crm-1', 'standard')"
+            )
+        )
+        importing = asyncio.create_task(audited.client.post("/import?format=jsonl", content=body))
+        await eventually(lambda: blocked_on_lock(sessions), what="the import waiting for crm-1")
+    answer = (await importing).json()  # the rival committed: the import's insert failed
+
+    assert (answer["imported"], answer["rejected"]) == (2, 1)
+    assert answer["rejections"] == [{"line": 2, "reason": "external_ref belongs to customer rival"}]
+    assert await trail(sessions) == [
+        ("customer.import", ["c-0"], "ok"),
+        ("customer.import", [], "ok"),
+        ("customer.import", ["c-2"], "ok"),
+    ], "no conflict: the lost race was settled, and each row recorded as it ended"
+
+
+async def blocked_on_lock(sessions: Sessions) -> bool:
+    """Whether another session of this database waits for a lock."""
+    async with sessions() as session:
+        waiting = await session.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        )
+    return bool(waiting.scalar())
 
 
 async def test_erasure_leaves_no_personal_data_in_the_trail(

@@ -205,6 +205,11 @@ async def test_a_merge_moves_identities_and_history_and_leaves_a_tombstone(
         assert [rows[c]["merged_into"] for c in ("dupe", "older")] == ["keep", "keep"]
         assert await repo.customers_with_identity("phone", "+447700900222") == ["keep"]
         assert [c["contact_id"] for c in await repo.recent_contacts("keep", 10)] == ["m1"]
+        removed = await repo.remove_customer("keep", erase=False)
+        assert (removed["customer_ids"], removed["customers_removed"]) == (
+            ["dupe", "keep", "older"],
+            3,
+        ), "the tombstones merged into it go with it"
 
 
 async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backend) -> None:
@@ -215,6 +220,7 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
         assert await repo.erasure_of("gone") is None
         report = await repo.remove_customer("gone", erase=True)
         assert report["identities_deleted"] == report["contacts_unlinked"] == 1
+        assert report["customer_ids"] == ["gone"]
         assert await repo.erasure_of("gone") == {
             "erasure_id": report["erasure_id"],
             "erased_at": report["erased_at"],
@@ -223,6 +229,7 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
         deleted = await repo.remove_customer("kept", erase=False)
         assert set(deleted) == {
             "customer_id",
+            "customer_ids",
             "customers_removed",
             "identities_deleted",
             "contacts_unlinked",
@@ -233,17 +240,20 @@ async def test_erasure_unlinks_and_wipes_contacts_and_is_recorded(backend: Backe
     assert stored["k1"].enriched == b"{}", "a deletion keeps the stored output"
 
 
-async def test_recent_contacts_are_newest_first_and_limited(backend: Backend) -> None:
+async def test_recent_contacts_are_newest_first_and_limited_and_resume_after_a_contact(
+    backend: Backend,
+) -> None:
     await seed(backend, row("a"))
     async with backend.enrichment() as enrichment:
         await enrichment.record_contacts(
             [contact(f"c{i}", "a", occurred_at=T0 + hours(i)) for i in range(3)]
+            + [contact("c1b", "a", occurred_at=T0 + hours(1))]
         )
     async with backend.customers() as repo:
         recent = await repo.recent_contacts("a", 2)
-        rest = await repo.recent_contacts("a", 2, offset=2)
-    assert [c["contact_id"] for c in recent] == ["c2", "c1"]
-    assert [c["contact_id"] for c in rest] == ["c0"]
+        rest = await repo.recent_contacts("a", 2, after=(T0 + hours(1), "c1b"))
+    assert [c["contact_id"] for c in recent] == ["c2", "c1b"], "a tie: the higher id first"
+    assert [c["contact_id"] for c in rest] == ["c1", "c0"]
     assert (recent[0]["status"], recent[0]["closed_at"], recent[0]["csat"]) == ("open", None, None)
 
 

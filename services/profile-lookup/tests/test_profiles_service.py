@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from profiles_fakes import FakeDatabase, FakeEnrichment, fake_transactions
+from profiles_fakes import FakeCustomers, FakeDatabase, FakeEnrichment, fake_transactions
 from profiles_support import customer, hours, records
 
-from profile_lookup.customers import Conflict, Customers, Erased, NotFound
+from profile_lookup.customer_repository import CustomerRepository, KeyTaken
+from profile_lookup.customers import LOST_RACE, Conflict, Customers, Erased, NotFound
 from profile_lookup.domain.customers import CustomerIn
 from profile_lookup.importer import Importer, ImportFormat, ImportReport
 from profile_lookup.service import Enricher
@@ -20,6 +22,7 @@ from switchboard_events import (
     CONTENT_TYPE,
     CONTENT_TYPE_HEADER,
     ENRICHED_DECODER,
+    AuditOutcome,
     Event,
     IdentificationStatus,
     MatchedBy,
@@ -105,6 +108,37 @@ async def test_the_api_and_the_import_refuse_another_customers_crm_id_in_the_sam
 
     assert str(refused.value) == "external_ref belongs to customer owner"
     assert [r.reason for r in report.rejections] == [str(refused.value)]
+
+
+async def test_an_import_row_that_loses_its_race_again_is_the_one_recorded_conflict(
+    db: FakeDatabase,
+) -> None:
+    """A writer the check cannot see wins c-1's CRM id every time: the chunk is settled
+    row by row, and only c-1's own last try is recorded as a conflict."""
+
+    class Contested(FakeCustomers):
+        async def upsert_customers(self, rows: Sequence[Mapping[str, Any]]) -> None:
+            if any(r["customer_id"] == "c-1" for r in rows):
+                raise KeyTaken("another customer holds this external_ref")
+            await super().upsert_customers(rows)
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[CustomerRepository]:
+        async with db.transaction():
+            yield Contested(db)
+
+    contested = Customers(transaction, default_region="GB", tiers=TIERS, actor="test")
+    report = await load(contested, [customer("c-0"), customer("c-1"), customer("c-2")])
+
+    assert (report.imported, [(r.line, r.reason) for r in report.rejections]) == (
+        2,
+        [(2, LOST_RACE)],
+    )
+    assert [(e.customer_ids, e.outcome) for e in db.tables.audit] == [
+        (("c-0",), AuditOutcome.OK),
+        (("c-1",), AuditOutcome.CONFLICT),
+        (("c-2",), AuditOutcome.OK),
+    ]
 
 
 async def test_a_customer_merged_away_takes_no_writes_from_either(customers: Customers) -> None:

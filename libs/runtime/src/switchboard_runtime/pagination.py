@@ -3,9 +3,10 @@
 A route takes `page: Annotated[PageRequest, Depends(pagination())]`; a `limit` over the
 maximum is a 422 naming the bound, so no single request reads a table out. The cursor is
 opaque to clients: the keyset position after the last item of the previous page (a list
-of JSON values the route chose), base64url-encoded; a malformed one is a 400. A
-cursor grants nothing: it only says where to start reading what the caller may read
-anyway. The answer carries `next_cursor`, null on the last page.
+of JSON values the route chose; a datetime travels as ISO 8601 text with its offset),
+base64url-encoded; a malformed one is a 400. A cursor grants nothing: it only says where
+to start reading what the caller may read anyway. The answer carries `next_cursor`, null
+on the last page.
 """
 
 # No `from __future__ import annotations`: FastAPI evaluates the dependency's
@@ -15,6 +16,7 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import HTTPException, Query
@@ -44,6 +46,15 @@ class PageRequest:
         value: K = self.after[0]
         return value
 
+    def keys(self, *kinds: type[Any]) -> tuple[Any, ...] | None:
+        """The cursor's values, one of each of `kinds` in order (int, str or an aware
+        datetime); None for the first page."""
+        if self.after is None:
+            return None
+        if len(self.after) != len(kinds):
+            raise _not_ours()
+        return tuple(_value(v, kind) for v, kind in zip(self.after, kinds, strict=True))
+
 
 def pagination(
     default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE
@@ -65,7 +76,7 @@ def pagination(
 
 
 def encode_cursor(position: list[Any]) -> str:
-    raw = json.dumps(position, separators=(",", ":")).encode()
+    raw = json.dumps(position, separators=(",", ":"), default=_iso).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -78,6 +89,25 @@ def decode_cursor(cursor: str) -> list[Any]:
     if not isinstance(position, list) or not position:
         raise _not_ours()
     return position
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"a cursor holds JSON values and datetimes, not {type(value).__name__}")
+
+
+def _value(value: object, kind: type[Any]) -> Any:
+    if kind is datetime and isinstance(value, str):
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise _not_ours() from None
+        if at.tzinfo is not None:
+            return at
+    elif type(value) is kind:
+        return value
+    raise _not_ours()
 
 
 def _not_ours() -> HTTPException:

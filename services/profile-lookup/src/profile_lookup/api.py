@@ -17,6 +17,7 @@ of at most `MAX_PAGE_SIZE` (`limit` and `cursor`).
 # and the customers dependency they name is local to make_router.
 import tempfile
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
@@ -235,8 +236,8 @@ def make_router(
     ) -> RecentContacts:
         """The customer's most recent contacts, newest first, a page at a time."""
         await allow_read(customers, AuditAction.CONTACTS_READ, [customer_id])
-        offset = max(0, page.key(int) or 0)
-        return await customers.recent_contacts(customer_id, page.limit, offset)
+        after = page.keys(datetime, str)
+        return await customers.recent_contacts(customer_id, page.limit, after)
 
     @router.post("/import", dependencies=[require(Scope.CUSTOMERS_IMPORT)])
     async def import_customers(

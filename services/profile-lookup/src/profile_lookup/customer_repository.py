@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -64,13 +65,19 @@ class CustomerRepository(Protocol):
 
     async def merge(self, source: str, target: str) -> dict[str, Any]: ...
 
-    async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]: ...
+    async def remove_customer(self, customer_id: str, *, erase: bool) -> dict[str, Any]:
+        """Remove a customer and the tombstones merged into it; the report's `customer_ids`
+        names every customer removed, in id order."""
+        ...
 
     async def erasure_of(self, customer_id: str) -> dict[str, Any] | None: ...
 
     async def recent_contacts(
-        self, customer_id: str, limit: int, offset: int = 0
-    ) -> list[dict[str, Any]]: ...
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The customer's contacts newest first (ties: contact id descending), those after
+        the (occurred_at, contact_id) position `after` only."""
+        ...
 
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
         """Append audit records (and queue them for publishing) in this transaction."""
@@ -276,7 +283,7 @@ class PostgresCustomers:
         ids_rows = await self._session.execute(
             text(
                 "SELECT customer_id FROM profiles.customers"
-                " WHERE customer_id = :id OR merged_into = :id"
+                " WHERE customer_id = :id OR merged_into = :id ORDER BY customer_id"
             ),
             {"id": customer_id},
         )
@@ -299,6 +306,7 @@ class PostgresCustomers:
         )
         report = {
             "customer_id": customer_id,
+            "customer_ids": ids,
             "customers_removed": len(ids),
             "identities_deleted": int(getattr(identities, "rowcount", 0) or 0),
             "contacts_unlinked": int(getattr(contacts, "rowcount", 0) or 0),
@@ -332,16 +340,20 @@ class PostgresCustomers:
         return dict(found._mapping) if found else None
 
     async def recent_contacts(
-        self, customer_id: str, limit: int, offset: int = 0
+        self, customer_id: str, limit: int, after: tuple[datetime, str] | None = None
     ) -> list[dict[str, Any]]:
+        # A keyset, not an offset: a contact recorded meanwhile shifts no page.
+        at, contact_id = after or (None, None)
         rows = await self._session.execute(
             text(
                 "SELECT contact_id, inbound_event_id, channel, contact_type, occurred_at,"
                 " identification, status, closed_at, csat"
                 " FROM profiles.contacts WHERE customer_id = :id"
-                " ORDER BY occurred_at DESC, contact_id LIMIT :limit OFFSET :offset"
+                " AND (CAST(:at AS timestamptz) IS NULL"
+                " OR (occurred_at, contact_id) < (CAST(:at AS timestamptz), CAST(:after AS text)))"
+                " ORDER BY occurred_at DESC, contact_id DESC LIMIT :limit"
             ),
-            {"id": customer_id, "limit": limit, "offset": offset},
+            {"id": customer_id, "limit": limit, "at": at, "after": contact_id},
         )
         return [dict(r._mapping) for r in rows]
 

@@ -18,6 +18,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, NoReturn
 
 from profile_lookup.customer_repository import CustomerRepository, KeyTaken, Transactions
@@ -108,18 +109,24 @@ class Customers:
 
     @asynccontextmanager
     async def _audited(
-        self, action: AuditAction, customer_ids: Sequence[str] = ()
+        self,
+        action: AuditAction,
+        customer_ids: Sequence[str] = (),
+        *,
+        retried: tuple[type[Exception], ...] = (),
     ) -> AsyncIterator[tuple[CustomerRepository, list[str]]]:
         """One audited transaction: the block adds the customer ids it concerns to the list;
-        the record commits with the block's writes, or a refusal is recorded after."""
+        the record commits with the block's writes, or a refusal is recorded after. An
+        error of the `retried` kinds is not: the caller tries again, and that is recorded."""
         concerned = list(customer_ids)
         try:
             async with self._transaction() as repo:
                 yield repo, concerned
                 await repo.record_audit(self._entries(action, concerned, AuditOutcome.OK))
         except Exception as exc:
-            if is_transient(exc):
-                # The database is out of reach: nothing was done, and nothing can be recorded.
+            if is_transient(exc) or isinstance(exc, retried):
+                # Nothing was done: the database is out of reach (nothing can be recorded),
+                # or the caller tries again and that try is recorded as it ends.
                 raise
             outcome = _OUTCOMES.get(type(exc), AuditOutcome.ERROR)
             try:
@@ -201,13 +208,17 @@ class Customers:
             return await _view(repo, customer_id)
 
     async def recent_contacts(
-        self, customer_id: str, limit: int = DEFAULT_PAGE_SIZE, offset: int = 0
+        self,
+        customer_id: str,
+        limit: int = DEFAULT_PAGE_SIZE,
+        after: tuple[datetime, str] | None = None,
     ) -> RecentContacts:
-        """A page of the customer's contacts, newest first, from the `offset`-th."""
+        """A page of the customer's contacts, newest first, after the previous page's last
+        (`after`: its occurred_at and contact_id); the cursor is where this page ends."""
         async with self._audited(AuditAction.CONTACTS_READ, [customer_id]) as (repo, _):
             await _view(repo, customer_id)
-            rows = await repo.recent_contacts(customer_id, limit + 1, offset)
-        page, cursor = page_of(rows, limit, lambda _: [offset + limit])
+            rows = await repo.recent_contacts(customer_id, limit + 1, after)
+        page, cursor = page_of(rows, limit, lambda row: [row["occurred_at"], row["contact_id"]])
         contacts = [Contact.model_validate(row) for row in page]
         return RecentContacts(customer_id=customer_id, contacts=contacts, next_cursor=cursor)
 
@@ -245,8 +256,32 @@ class Customers:
     ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
         """Upsert a chunk of import rows in one transaction (keyed by customer_id, else by
         external_ref); returns each line's verdict and the rows left for a next round (a
-        customer named twice). Raises `KeyTaken` when a concurrent writer won a race."""
-        async with self._audited(AuditAction.CUSTOMER_IMPORT) as (repo, concerned):
+        customer named twice).
+
+        A chunk that loses a race (another writer took a CRM id between the check and the
+        write) is rolled back, and recorded as nothing since nothing was done; its rows are
+        then settled one by one, each recorded as it ends: written, rejected by the rules
+        (the winner now visible), or a conflict if it loses again."""
+        try:
+            return await self._upsert(chunk, last_try=False)
+        except KeyTaken:
+            verdicts: list[RowVerdict] = []
+            for line, record in chunk:
+                try:
+                    settled, _ = await self._upsert([(line, record)], last_try=True)
+                except KeyTaken:
+                    settled = [(line, LOST_RACE)]
+                verdicts += settled
+            return verdicts, []
+
+    async def _upsert(
+        self, chunk: Sequence[tuple[int, CustomerRecord]], *, last_try: bool
+    ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
+        # Unless this is the last try, a lost race is tried again, and recorded then.
+        audited = self._audited(
+            AuditAction.CUSTOMER_IMPORT, retried=() if last_try else (KeyTaken,)
+        )
+        async with audited as (repo, concerned):
             existing = await repo.get_customers(
                 [r.customer_id for _, r in chunk if r.customer_id],
                 [ref for _, r in chunk for ref in _refs(r)],
@@ -280,17 +315,16 @@ class Customers:
         return verdicts, later
 
     async def delete(self, customer_id: str) -> Removal:
-        """Delete a customer and its identities; its past contacts stay, unlinked."""
-        async with self._audited(AuditAction.CUSTOMER_DELETE, [customer_id]) as (repo, _):
-            await _writable(repo, customer_id)
-            return Removal.model_validate(await repo.remove_customer(customer_id, erase=False))
+        """Delete a customer (and those merged into it) and its identities; its past
+        contacts stay, unlinked."""
+        async with self._audited(AuditAction.CUSTOMER_DELETE, [customer_id]) as (repo, concerned):
+            return Removal.model_validate(await _remove(repo, customer_id, concerned, erase=False))
 
     async def erase(self, customer_id: str) -> Erasure:
-        """Erase a customer's personal data; anonymised contact records stay (and the audit
-        trail, which names the customer id only)."""
-        async with self._audited(AuditAction.CUSTOMER_ERASE, [customer_id]) as (repo, _):
-            await _writable(repo, customer_id)
-            return Erasure.model_validate(await repo.remove_customer(customer_id, erase=True))
+        """Erase a customer's (and those merged into it) personal data; anonymised contact
+        records stay (and the audit trail, which names the customer ids only)."""
+        async with self._audited(AuditAction.CUSTOMER_ERASE, [customer_id]) as (repo, concerned):
+            return Erasure.model_validate(await _remove(repo, customer_id, concerned, erase=True))
 
     async def add_identity(
         self, customer_id: str, kind: str, raw: str, country: str | None = None
@@ -390,6 +424,16 @@ async def _writable(repo: CustomerRepository, customer_id: str) -> dict[str, Any
     if row["merged_into"]:
         raise Conflict(_merged(row))
     return row
+
+
+async def _remove(
+    repo: CustomerRepository, customer_id: str, concerned: list[str], *, erase: bool
+) -> dict[str, Any]:
+    """Remove the customer with the tombstones merged into it; the audit names them all."""
+    await _writable(repo, customer_id)
+    report = await repo.remove_customer(customer_id, erase=erase)
+    concerned.extend(report["customer_ids"])
+    return report
 
 
 async def _write(repo: CustomerRepository, row: dict[str, Any], record: CustomerRecord) -> None:

@@ -31,8 +31,7 @@ from enum import StrEnum
 from typing import IO, Any
 
 from profile_lookup import metrics
-from profile_lookup.customer_repository import KeyTaken
-from profile_lookup.customers import LOST_RACE, Customers, RowVerdict
+from profile_lookup.customers import Customers, RowVerdict
 from profile_lookup.domain.customers import CustomerRecord, RecordError
 from profile_lookup.schemas import ImportResult, Rejection
 
@@ -190,22 +189,8 @@ class Importer:
 
     async def _flush(self, chunk: list[tuple[int, CustomerRecord]], report: ImportReport) -> None:
         while chunk:
-            try:
-                verdicts, chunk = await self._customers.upsert(chunk)
-            except KeyTaken:
-                # Lost a race with another writer: settle the rows one by one.
-                for line, record in chunk:
-                    await self._one(line, record, report)
-                return
+            verdicts, chunk = await self._customers.upsert(chunk)
             _count(verdicts, report)
-
-    async def _one(self, line: int, record: CustomerRecord, report: ImportReport) -> None:
-        try:
-            verdicts, _ = await self._customers.upsert([(line, record)])
-        except KeyTaken:
-            report.reject(line, LOST_RACE)
-            return
-        _count(verdicts, report)
 
 
 def _count(verdicts: list[RowVerdict], report: ImportReport) -> None:
