@@ -2,6 +2,9 @@
 
 Per target (`outside_hours: hold`); the default sends at once. The breach is never held,
 and the level's time (the alert's `time`, `due_at`) stays exact: only the sending moves.
+A warning whose hold would end at or after its cycle's breach is dropped (`superseded`):
+the breach says more, so a manager never gets a warning after the breach it warns of.
+Escalations come after the breach by definition and are only held.
 """
 
 from __future__ import annotations
@@ -17,3 +20,9 @@ def held_until(kind: AlertKind, hours: Calendar, at: float) -> float | None:
         return None
     opening, _ = next(hours.intervals(at))
     return opening
+
+
+def superseded(kind: AlertKind, send_at: float, breach_at: float | None) -> bool:
+    """Whether a level sent at `send_at` is dropped because its cycle's breach, reached at
+    `breach_at` (None: not scheduled, the clock is paused), comes first or at once."""
+    return kind is AlertKind.WARNING and breach_at is not None and send_at >= breach_at
