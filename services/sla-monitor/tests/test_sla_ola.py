@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -298,6 +298,35 @@ def test_held_wall_time_levels_go_out_at_the_first_open_minute(arrival: int) -> 
             expected[kind, level] = float(opening)
     levels = [p for p in state.pending_alerts() if p.target.value == "resolution"]
     assert {(p.kind, p.level): p.send_at for p in levels} == expected
+
+
+def test_a_calendar_that_never_opens_again_sends_held_alerts_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Open on Mondays, each a holiday for the calendar's whole horizon (3 years): no
+    opening to hold a warning for, so it is sent when reached (logged once), and the fold
+    goes on instead of raising `CalendarExhausted`."""
+    mondays = ", ".join(str(date(2026, 3, 2) + timedelta(weeks=w)) for w in range(160))
+    policy = policy_of(
+        "calendars:\n"
+        f"  - {{id: mondays-off, timezone: UTC, weekly: {{mon: ['09:00-17:00']}},"
+        f" holidays: [{mondays}]}}\n"
+        "queues:\n  - {id: general, kind: in_house, calendar: mondays-off}\n"
+        "default_calendars: {in_house: mondays-off, outsourced: mondays-off}\n"
+        "default:\n"
+        "  first_response: {target: 1h, clock: calendar, warnings: [{share: 50%}],"
+        " outside_hours: hold}\n"
+        "  resolution: {target: 1d, clock: calendar}\n"
+    )
+    with caplog.at_level("WARNING", logger="sla_monitor.domain.quiet"):
+        for _ in range(2):
+            state = fold(decision(), [], policy)
+            sent = {p.kind: p for p in state.pending_alerts() if p.target.value == "first_response"}
+            warning = sent[AlertKind.WARNING]
+            assert (warning.held_until, warning.send_at) == (None, T0 + HOUR / 2)
+            assert sent[AlertKind.BREACH].send_at == T0 + HOUR
+    (logged,) = [r for r in caplog.records if getattr(r, "calendar", None) == "mondays-off"]
+    assert "no open time" in logged.__dict__["reason"]
 
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
