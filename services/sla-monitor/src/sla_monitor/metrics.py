@@ -67,8 +67,8 @@ POLICY_RELOADS = Counter(
 )
 UNKNOWN_CONTRACTS = Counter(
     "switchboard_sla_unknown_contracts_total",
-    "Decisions (new or re-planned) naming a customer contract the SLA policy does not define:"
-    " their tier's targets apply.",
+    "Decisions naming a customer contract the SLA policy does not define (their tier's"
+    " targets apply), counted once when applied: not again on a retry, replay or re-plan.",
 )
 REPLANNED = Counter(
     "switchboard_sla_contacts_replanned_total",
