@@ -15,7 +15,7 @@ from sla_monitor.domain.clock import ClockStatus, Decision, PendingAlert, QueueR
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
-from sla_monitor.domain.status import status
+from sla_monitor.domain.status import LevelState, status
 from sla_monitor.service import step_of
 from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind
@@ -224,6 +224,33 @@ def test_warnings_and_escalations_outside_hours_are_held_the_breach_is_not(
     assert data.held_until == instant(early.held_until)
     assert data.due_at == instant(T0 + 48 * HOUR), "the breach time stays exact"
     assert res["breach", 1].held_until is None
+
+
+def test_the_status_shows_a_warning_held_past_its_breach_as_superseded(
+    policy: SlaPolicy,
+) -> None:
+    # From Friday 14:00 GMT the resolution's warnings (Saturday 14:00, Sunday 09:12) would
+    # wait for Monday 09:00, after the breach (Sunday 14:00): neither is scheduled.
+    friday = datetime.fromisoformat("2026-03-06T14:00:00+00:00").timestamp()
+    base = decision()
+    state = fold(Decision("c1", base.queue, 500, "P2", Channel.CHAT, None, friday), [], policy)
+    assert {p.kind for p in state.pending_alerts() if p.target.value == "resolution"} == {
+        AlertKind.BREACH,
+        AlertKind.ESCALATION,
+    }
+    shown = status(state, friday + 46 * HOUR)
+    resolution = next(t for t in shown.targets if t.target == "resolution")
+    assert [(a.kind, a.state) for a in resolution.alerts] == [
+        ("warning", LevelState.SUPERSEDED),
+        ("warning", LevelState.SUPERSEDED),
+        ("breach", LevelState.SCHEDULED),
+        ("escalation", LevelState.SCHEDULED),
+    ]
+    monday = status(fold(decision(), [], policy), T0 + 44 * HOUR)
+    held = next(t for t in monday.targets if t.target == "resolution")
+    assert [a.state for a in held.alerts][:2] == [LevelState.DUE, LevelState.DUE], (
+        "held to an opening before the breach: due"
+    )
 
 
 def test_a_target_that_sends_at_once_sends_outside_hours_too() -> None:

@@ -306,12 +306,21 @@ class ContactClocks:
                     found.append(alert)
         return found
 
+    def held_until(self, clock: Clock, level: Level, at: float) -> float | None:
+        """When quiet hours send the level reached at `at` (None: at once)."""
+        if clock.target.spec.outside_hours != "hold":
+            return None
+        return held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
+
+    def send_at(self, clock: Clock, level: Level, at: float) -> float:
+        """When the level reached at `at` is sent: then, or when quiet hours end."""
+        held = self.held_until(clock, level, at)
+        return at if held is None else held
+
     def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
         queue = self.queue if clock.team is None else clock.queue_at(at)
-        held = None
-        if clock.target.spec.outside_hours == "hold":
-            held = held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
+        held = self.held_until(clock, level, at)
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,
