@@ -3,8 +3,8 @@
 `ScorecardStore` is the port: the handler and the re-plan write through it in their
 transaction, the admin API and the gauges read through it. `PgScorecardStore` is its
 PostgreSQL implementation (table `sla.scorecard`, migration 0010; SLA breaches from
-`sla.alerts`, OLA alerts left out). The rules are in `domain/scorecard.py`; first-contact resolution is
-computed when read, by the rule there.
+`sla.alerts`, OLA alerts left out). The rules are in `domain/scorecard.py`; first-contact
+resolution is computed when read, by the rule there.
 """
 
 from __future__ import annotations
