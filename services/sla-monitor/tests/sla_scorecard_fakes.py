@@ -46,8 +46,9 @@ def mean(values: Sequence[float]) -> float | None:
 class FakeScorecardStore:
     def __init__(self) -> None:
         self.cards: dict[str, Card] = {}
-        self.breached: set[str] = set()
-        """Contacts with a breach alert fired (the scheduler's table)."""
+        self.breaches: set[tuple[str, str]] = set()
+        """(contact, team) of each breach alert fired (the scheduler's table; team '' for
+        the SLA's, the receiving team for an OLA's)."""
 
     def __call__(self, _session: AsyncSession) -> FakeScorecardStore:
         return self
@@ -115,7 +116,7 @@ class FakeScorecardStore:
             fcr_no=fcrs.count(Fcr.NO),
             fcr_pending=fcrs.count(Fcr.PENDING),
             abandoned=sum(1 for o in outs if o.abandoned),
-            breached=sum(1 for cid, _ in members if cid in self.breached),
+            breached=sum(1 for cid, _ in members if (cid, "") in self.breaches),
         )
 
     def _fcr(self, card: Card, now: datetime, window: float) -> Fcr | None:

@@ -95,3 +95,10 @@ def brute_open(cal: Calendar, at: int) -> bool:
     else:
         ranges = cal.weekly[day.weekday()]
     return cal.always_open or any(s <= second < e for s, e in ranges)
+
+
+def brute_opening(cal: Calendar, at: int) -> int:
+    """The first open minute from the minute-aligned `at` on (`at` itself if it is open)."""
+    while not brute_open(cal, at):
+        at += 60
+    return at

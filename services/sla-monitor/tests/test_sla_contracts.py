@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
-from sla_fakes import NO_SESSION, NO_SESSIONS, FakeClockStore
+from sla_fakes import NO_SESSIONS, FakeClockStore
 from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import brute_open, office_calendar, policy_of, records
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.__main__ import main
 from sla_monitor.config import DEFAULT_POLICY, SlaSettings
@@ -24,12 +25,13 @@ from sla_monitor.domain.compiled import Facts, SlaPolicy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
 from sla_monitor.repository.rows import pending_from, pending_json
-from sla_monitor.service import SlaHandler, decision_of
+from sla_monitor.service import SlaHandler, decision_of, replan
 from sla_monitor.wiring import policies
 from switchboard_calendars import instant
-from switchboard_events import AlertKind, Channel, QueueKind, SlaTarget
+from switchboard_events import AlertKind, Channel, Event, QueueKind, SlaTarget
 from switchboard_events.testing import decided
-from switchboard_runtime.testing import ManualClock
+from switchboard_runtime import db
+from switchboard_runtime.testing import ManualClock, run_batch
 
 POLICY = (
     "\ncalendars:\n"
@@ -110,6 +112,14 @@ def unknown_contracts() -> float:
     return REGISTRY.get_sample_value("switchboard_sla_unknown_contracts_total") or 0.0
 
 
+UNKNOWN: list[Event] = [
+    decided("a", channel="email", tier="vip", contract_id="platinum"),
+    decided("b", channel="email", tier="vip", contract_id="gold"),
+    decided("c", channel="email", tier="vip"),
+]
+"""One decision naming a contract POLICY does not define, one a defined one, one none."""
+
+
 async def test_the_service_counts_decisions_naming_an_undefined_contract(tmp_path: Path) -> None:
     path = tmp_path / "sla.yaml"
     path.write_text(POLICY)
@@ -117,16 +127,40 @@ async def test_the_service_counts_decisions_naming_an_undefined_contract(tmp_pat
     holder = policies(SlaSettings(policy_path=path), NO_SESSIONS, ManualClock())
     handler = SlaHandler(holder, store, FakeScorecardStore())
     before = unknown_contracts()
-    events = [
-        decided("a", channel="email", tier="vip", contract_id="platinum"),
-        decided("b", channel="email", tier="vip", contract_id="gold"),
-        decided("c", channel="email", tier="vip"),
-    ]
-    await handler(records(events), NO_SESSION)
+    session = AsyncSession()  # no database: the fakes never use it, its commit is the batch's
+    await handler(records(UNKNOWN), session)
+    assert unknown_contracts() == before, "counted once the batch commits"
+    await session.commit()
     assert unknown_contracts() - before == 1
     due = {k[0]: p for k, (p, _) in store.timers.items() if k[1:3] == ("first_response", "breach")}
     assert (due["a"].rule, due["a"].contract) == ("vip-email", None), "not dead-lettered"
     assert (due["b"].rule, due["b"].contract) == ("gold-email", "gold")
+
+
+async def test_an_undefined_contract_is_counted_once_whatever_retries_replays_and_replans(
+    tmp_path: Path, database_url: str
+) -> None:
+    """On PostgreSQL: an attempt rolled back (as the runner's retry or halving does) counts
+    nothing, the committed one counts the decision, a replay and a re-plan do not again."""
+    path = tmp_path / "sla.yaml"
+    path.write_text(POLICY)
+    engine = db.make_engine(database_url)
+    sessions = db.make_sessionmaker(engine)
+    try:
+        handler = SlaHandler(policies(SlaSettings(policy_path=path), sessions, ManualClock()))
+        before = unknown_contracts()
+        async with sessions() as session:
+            attempt = await session.begin()
+            await handler(records(UNKNOWN), session)
+            await attempt.rollback()
+        assert unknown_contracts() == before, "a rolled-back attempt counts nothing"
+        await run_batch(handler, sessions, UNKNOWN)
+        assert unknown_contracts() - before == 1
+        await run_batch(handler, sessions, UNKNOWN)  # the same events again: a replay
+        assert await replan(sessions, policy_of(POLICY + "\n# another version\n")) == 3
+        assert unknown_contracts() - before == 1, "neither the replay nor the re-plan counts"
+    finally:
+        await engine.dispose()
 
 
 def test_the_decision_event_s_contract_reaches_the_clocks() -> None:

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sla_support import brute_open, policy_of
+from sla_support import brute_open, brute_opening, policy_of
 
 from sla_monitor.domain.alerts import alert_id, build_alert
 from sla_monitor.domain.clock import ClockStatus, Decision, PendingAlert, QueueRef, Step, fold
 from sla_monitor.domain.compiled import SlaPolicy
 from sla_monitor.domain.errors import PolicyInvalid
 from sla_monitor.domain.explain import explain, render
-from sla_monitor.domain.status import status
+from sla_monitor.domain.status import LevelState, status
 from sla_monitor.service import step_of
 from switchboard_calendars import instant
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind
@@ -226,6 +226,33 @@ def test_warnings_and_escalations_outside_hours_are_held_the_breach_is_not(
     assert res["breach", 1].held_until is None
 
 
+def test_the_status_shows_a_warning_held_past_its_breach_as_superseded(
+    policy: SlaPolicy,
+) -> None:
+    # From Friday 14:00 GMT the resolution's warnings (Saturday 14:00, Sunday 09:12) would
+    # wait for Monday 09:00, after the breach (Sunday 14:00): neither is scheduled.
+    friday = datetime.fromisoformat("2026-03-06T14:00:00+00:00").timestamp()
+    base = decision()
+    state = fold(Decision("c1", base.queue, 500, "P2", Channel.CHAT, None, friday), [], policy)
+    assert {p.kind for p in state.pending_alerts() if p.target.value == "resolution"} == {
+        AlertKind.BREACH,
+        AlertKind.ESCALATION,
+    }
+    shown = status(state, friday + 46 * HOUR)
+    resolution = next(t for t in shown.targets if t.target == "resolution")
+    assert [(a.kind, a.state) for a in resolution.alerts] == [
+        ("warning", LevelState.SUPERSEDED),
+        ("warning", LevelState.SUPERSEDED),
+        ("breach", LevelState.SCHEDULED),
+        ("escalation", LevelState.SCHEDULED),
+    ]
+    monday = status(fold(decision(), [], policy), T0 + 44 * HOUR)
+    held = next(t for t in monday.targets if t.target == "resolution")
+    assert [a.state for a in held.alerts][:2] == [LevelState.DUE, LevelState.DUE], (
+        "held to an opening before the breach: due"
+    )
+
+
 def test_a_target_that_sends_at_once_sends_outside_hours_too() -> None:
     state = fold(decision(), [], policy_of(POLICY.replace("    outside_hours: hold\n", "")))
     late = next(
@@ -279,19 +306,129 @@ def test_an_ola_and_its_quiet_hours_match_a_minute_by_minute_reference(
 @given(st.integers(min_value=0, max_value=14 * 24 * 60))
 def test_held_wall_time_levels_go_out_at_the_first_open_minute(arrival: int) -> None:
     """The resolution (2 days of wall time, hold): each warning and escalation is sent at
-    the first minute the office is open, by the minute-by-minute reference; the breach at once."""
+    the first minute the office is open, by the minute-by-minute reference, the breach at
+    once; a warning that would go out at or after the breach is dropped."""
     policy = policy_of(POLICY)
     base = decision()
-    arrived = Decision("c1", base.queue, 500, "P2", Channel.CHAT, None, T0 + arrival * 60)
-    state = fold(arrived, [], policy)
+    start = int(T0) + arrival * 60
+    state = fold(Decision("c1", base.queue, 500, "P2", Channel.CHAT, None, start), [], policy)
     office = policy.calendars["office"]
+    breach = start + 48 * int(HOUR)
+    expected = {(AlertKind.BREACH, 1): float(breach)}
+    for kind, level, reached in (
+        (AlertKind.WARNING, 1, start + 24 * int(HOUR)),
+        (AlertKind.WARNING, 2, start + 43 * int(HOUR) + 12 * 60),
+        (AlertKind.ESCALATION, 1, breach + int(HOUR)),
+    ):
+        opening = brute_opening(office, reached)
+        if kind is AlertKind.ESCALATION or opening < breach:
+            expected[kind, level] = float(opening)
     levels = [p for p in state.pending_alerts() if p.target.value == "resolution"]
-    assert len(levels) == 4
-    for p in levels:
-        opening = int(p.fire_at) // 60 * 60
-        while p.kind is not AlertKind.BREACH and not brute_open(office, opening):
-            opening += 60
-        assert p.send_at == (p.fire_at if opening <= p.fire_at else opening), p.kind
+    assert {(p.kind, p.level): p.send_at for p in levels} == expected
+
+
+def test_a_calendar_that_never_opens_again_sends_held_alerts_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Open on Mondays, each a holiday for the calendar's whole horizon (3 years): no
+    opening to hold a warning for, so it is sent when reached (logged once), and the fold
+    goes on instead of raising `CalendarExhausted`."""
+    mondays = ", ".join(str(date(2026, 3, 2) + timedelta(weeks=w)) for w in range(160))
+    policy = policy_of(
+        "calendars:\n"
+        f"  - {{id: mondays-off, timezone: UTC, weekly: {{mon: ['09:00-17:00']}},"
+        f" holidays: [{mondays}]}}\n"
+        "queues:\n  - {id: general, kind: in_house, calendar: mondays-off}\n"
+        "default_calendars: {in_house: mondays-off, outsourced: mondays-off}\n"
+        "default:\n"
+        "  first_response: {target: 1h, clock: calendar, warnings: [{share: 50%}],"
+        " outside_hours: hold}\n"
+        "  resolution: {target: 1d, clock: calendar}\n"
+    )
+    with caplog.at_level("WARNING", logger="sla_monitor.domain.quiet"):
+        for _ in range(2):
+            state = fold(decision(), [], policy)
+            sent = {p.kind: p for p in state.pending_alerts() if p.target.value == "first_response"}
+            warning = sent[AlertKind.WARNING]
+            assert (warning.held_until, warning.send_at) == (None, T0 + HOUR / 2)
+            assert sent[AlertKind.BREACH].send_at == T0 + HOUR
+    (logged,) = [r for r in caplog.records if getattr(r, "calendar", None) == "mondays-off"]
+    assert "no open time" in logged.__dict__["reason"]
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAY_HOURS = st.one_of(
+    st.none(),
+    st.integers(min_value=0, max_value=23).flatmap(
+        lambda opens: st.tuples(st.just(opens), st.integers(min_value=opens + 1, max_value=24))
+    ),
+)
+
+
+@st.composite
+def _held_targets(draw: st.DrawFn) -> tuple[str, str, int, list[int], int]:
+    """A calendar (zone, weekly hours: at most one range a day, at least one day), a target
+    that holds (clock, minutes, warnings' lead minutes) and a start minute from T0."""
+    zone = draw(st.sampled_from(["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"]))
+    week = draw(st.lists(_DAY_HOURS, min_size=7, max_size=7).filter(any))
+    weekly = ", ".join(
+        f'{day}: ["{h[0]:02d}:00-{h[1]:02d}:00"]'
+        for day, h in zip(_DAYS, week, strict=True)
+        if h is not None
+    )
+    clock = draw(st.sampled_from(["calendar", "business"]))
+    # business time is counted minute by minute below: keep it to a few hours of it
+    minutes = draw(st.integers(min_value=2, max_value=3 * 24 * 60 if clock == "calendar" else 360))
+    leads = draw(st.sets(st.integers(min_value=1, max_value=minutes - 1), min_size=1, max_size=3))
+    start = draw(st.integers(min_value=0, max_value=14 * 24 * 60))
+    calendar = f"  - id: team\n    timezone: {zone}\n    weekly: {{{weekly}}}\n"
+    return calendar, clock, minutes, sorted(leads), start
+
+
+@settings(max_examples=80, deadline=None)
+@given(_held_targets())
+def test_no_held_warning_goes_out_at_or_after_its_breach(
+    case: tuple[str, str, int, list[int], int],
+) -> None:
+    """For any calendar, held target and start: the breach goes out when the reference
+    counts the target; each warning at its first open minute if that is before the breach,
+    else not at all (the breach supersedes it)."""
+    calendar, clock, minutes, leads, start_minute = case
+    warnings = ", ".join(f"{{before: {lead}m}}" for lead in leads)
+    policy = policy_of(
+        f"calendars:\n{calendar}"
+        "queues:\n  - {id: general, kind: in_house, calendar: team}\n"
+        "default_calendars: {in_house: team, outsourced: team}\n"
+        "default:\n"
+        f"  first_response: {{target: {minutes}m, clock: {clock}, warnings: [{warnings}],"
+        " outside_hours: hold}\n"
+        "  resolution: {target: 30d, clock: calendar}\n"
+    )
+    team = policy.calendars["team"]
+    start = int(T0) + start_minute * 60
+    reached: dict[int, int] = {}  # elapsed minutes -> when the reference reaches them
+    thresholds = {minutes - lead for lead in leads} | {minutes}
+    counted, at = 0, start
+    while len(reached) < len(thresholds):
+        if clock == "calendar" or brute_open(team, at):
+            counted += 1
+            if counted in thresholds:
+                reached[counted] = at + 60
+        at += 60
+    breach = reached[minutes]
+    expected = {(AlertKind.BREACH, 1): float(breach)}
+    for number, lead in enumerate(sorted(leads, reverse=True), start=1):
+        opening = brute_opening(team, reached[minutes - lead])
+        if opening < breach:
+            expected[AlertKind.WARNING, number] = float(opening)
+    state = fold(Decision("c1", decision().queue, 500, "P2", Channel.CHAT, None, start), [], policy)
+    sent = {
+        (p.kind, p.level): p.send_at
+        for p in state.pending_alerts()
+        if p.target.value == "first_response"
+    }
+    assert sent == expected
+    assert all(when < breach for (kind, _), when in sent.items() if kind is AlertKind.WARNING)
 
 
 def test_an_assignment_keeps_the_queue_it_names_a_transfer_its_target() -> None:

@@ -2,8 +2,9 @@
 
 The test policy (sla_support.short_policy_yaml): team billing (queue `billing`) answers
 a handover within 2 s (warning at 1 s); chats have an hour to the first response; social
-posts 4 s of wall time with the warning held outside the queue's hours (queue `closed`
-is closed from yesterday to tomorrow, open all day otherwise).
+posts 4 s of wall time with the warning held outside the queue's hours, or dropped when
+held past the breach (queue `closed` is closed from yesterday to tomorrow, open all day
+otherwise).
 """
 
 from __future__ import annotations
@@ -66,25 +67,46 @@ async def test_a_transferred_contact_breaches_its_ola_and_attainment_counts_it(r
     assert 'switchboard_sla_ola_attainment_ratio{team="billing",window="15m"} 0.5' in exposed
 
 
-async def test_a_warning_outside_hours_waits_for_the_opening_the_breach_does_not(
+async def test_a_warning_outside_hours_waits_for_the_opening_unless_its_breach_comes_first(
     rig: Rig,
 ) -> None:
     t0 = rig.clock.now()
     opening = datetime.combine(t0.date() + timedelta(days=2), time(), UTC)
+    # late: its warning (at 2 s) falls before the opening, its breach (4 s) after
+    late = opening - timedelta(seconds=3)
+    first_response = "target = 'first_response'"
     async with rig.running():
-        await rig.send(decision("post", channel="social", queue_id="closed", arrived_at=t0))
-        await rig.rows("SELECT count(*) FROM sla.due_alerts WHERE contact_id = 'post'", 2)
+        await rig.send(
+            decision("post", channel="social", queue_id="closed", arrived_at=t0),
+            decision("late", channel="social", queue_id="closed", arrived_at=late),
+        )
+        timers = f"SELECT count(*) FROM sla.due_alerts WHERE {first_response} AND contact_id = "
+        await rig.rows(timers + "'late'", 2)
+        await rig.rows(timers + "'post' AND kind = 'breach'", 1)
+        assert await rig.count(timers + "'post'") == 1, "held past its breach: dropped"
         await rig.advance_to(t0 + timedelta(seconds=4.5))
-        assert await rig.fired(1) == 1
-        await rig.advance_to(opening - timedelta(seconds=1))
-        assert await rig.published() == 1, "the warning waits for the queue to open"
+        assert await rig.fired(1, first_response) == 1
+        await rig.advance_to(opening - timedelta(seconds=0.5))
+        assert await rig.published(first_response) == 1, "the warning waits for the opening"
         await rig.advance_to(opening)
-        assert await rig.fired(2) == 2
+        assert await rig.fired(2, first_response) == 2
+        await rig.advance_to(opening + timedelta(seconds=1.5))
+        assert await rig.fired(3, first_response) == 3
         alerts = await rig.alerts()
-    breach, warning = (a.data for a in alerts)
-    assert (breach.kind.value, breach.held_until) == ("breach", None)
-    assert alerts[0].time == t0 + timedelta(seconds=4), "fired in the round after it fell due"
-    assert warning.kind.value == "warning"
+    sent = sorted(
+        (a.data for a in alerts if a.data.target.value == "first_response"),
+        key=lambda d: (d.contact_id, d.fired_at),
+    )
+    assert [(d.contact_id, d.kind.value) for d in sent] == [
+        ("late", "warning"),
+        ("late", "breach"),
+        ("post", "breach"),
+    ]
+    warning, breach, post_breach = sent
+    assert (post_breach.held_until, post_breach.fired_at) == (None, t0 + timedelta(seconds=4.5))
     assert (warning.held_until, warning.fired_at) == (opening, opening)
-    assert alerts[1].time == t0 + timedelta(seconds=2), "the level's time stays exact"
-    assert warning.due_at == t0 + timedelta(seconds=4)
+    assert warning.due_at == late + timedelta(seconds=4), "the breach time stays exact"
+    assert (breach.held_until, breach.due_at) == (None, late + timedelta(seconds=4))
+    assert [a.time for a in alerts if a.data.alert_id == warning.alert_id] == [
+        late + timedelta(seconds=2)
+    ], "the level's time stays exact"

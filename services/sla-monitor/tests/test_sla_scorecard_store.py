@@ -36,8 +36,9 @@ EVERYTHING = (T0 - timedelta(days=30), T0 + timedelta(days=30))
 @dataclass
 class Backend:
     store: ScorecardStore
-    breach: Callable[[str], Awaitable[None]]
-    """Record a breach alert fired for a contact (the scheduler's table)."""
+    breach: Callable[[str, str], Awaitable[None]]
+    """Record a breach alert fired for a contact and team ('' for the SLA's; the
+    scheduler's table)."""
 
 
 @pytest.fixture
@@ -45,19 +46,19 @@ def backend(store_session: AsyncSession | None) -> Backend:
     if store_session is None:
         fake = FakeScorecardStore()
 
-        async def breach_in_fake(contact: str) -> None:
-            fake.breached.add(contact)
+        async def breach_in_fake(contact: str, team: str) -> None:
+            fake.breaches.add((contact, team))
 
         return Backend(fake, breach_in_fake)
 
-    async def breach_in_table(contact: str) -> None:
+    async def breach_in_table(contact: str, team: str) -> None:
         await store_session.execute(
             text(
                 "INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id,"
-                " queue_id, channel, due_at, fired_at, payload) VALUES (:c,"
-                " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '')"
+                " queue_id, channel, due_at, fired_at, payload, team) VALUES (:c,"
+                " 'first_response', 'breach', 1, 1, :id, 'general', 'call', :at, :at, '', :team)"
             ),
-            {"c": contact, "id": f"breach-{contact}", "at": T0},
+            {"c": contact, "id": f"breach-{contact}-{team}", "at": T0, "team": team},
         )
 
     return Backend(PgScorecardStore(store_session), breach_in_table)
@@ -126,7 +127,8 @@ async def test_figures_per_queue_from_decisions_outcomes_scores_and_breaches(
             ]
         )
     )
-    await backend.breach("b")
+    await backend.breach("b", "")
+    await backend.breach("a", "tier2")  # an OLA's breach: the team's, not the SLA's
     general, vendor = await report(backend)
     assert general.group == {"queue": "general"}
     assert (general.contacts, general.costed, general.cost) == (3, 2, 10.0)

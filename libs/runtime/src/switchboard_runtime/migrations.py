@@ -3,8 +3,8 @@
 A service keeps `migrations/` (alembic's `versions/` plus a two-line `env.py` that
 calls `run_env`). The revisions every service shares (the processed-event ledger, 0001
 and 0003) live once, in `ledger_versions/`, and are part of each history. `upgrade`
-applies them; the version table lives in the service's own schema, so no service reads
-or writes another's.
+applies them (`downgrade` takes them back by hand); the version table lives in the
+service's own schema, so no service reads or writes another's.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def _config(database_url: str, migrations_dir: Path, schema: str) -> Config:
 def upgrade(database_url: str, migrations_dir: Path, schema: str, revision: str = "head") -> None:
     """Bring `schema` up to `revision`; safe to run again (and from several processes)."""
     command.upgrade(_config(database_url, migrations_dir, schema), revision)
+
+
+def downgrade(database_url: str, migrations_dir: Path, schema: str, revision: str) -> None:
+    """Take `schema` back down to `revision` (a rollback by hand; each revision's
+    `downgrade` says what it drops)."""
+    command.downgrade(_config(database_url, migrations_dir, schema), revision)
 
 
 def run_env() -> None:

@@ -6,6 +6,8 @@
 - `ola_clocks`: one row per handover (contact, team, cycle) with how its OLA went
   (`pending`, `met`, `missed`, `excluded`), rewritten with the contact's summary.
 
+The downgrade deletes the OLAs' alerts and timers (`team <> ''`) with `ola_clocks`.
+
 Revision ID: 0007
 Revises: 0005
 Create Date: 2026-12-02
@@ -50,8 +52,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TABLE sla.ola_clocks")
-    # Fails (duplicate key) once an OLA alert shares an SLA alert's other key columns.
     for table in TABLES:
+        # Without `team` an OLA's alerts and timers would read as the SLA's (and collide
+        # with them on the old key): they go with the OLAs.
+        op.execute(f"DELETE FROM sla.{table} WHERE team <> ''")
         op.execute(f"ALTER TABLE sla.{table} DROP CONSTRAINT {table}_pkey")
         op.execute(
             f"ALTER TABLE sla.{table} ADD PRIMARY KEY (contact_id, target, kind, cycle, level)"

@@ -67,8 +67,8 @@ POLICY_RELOADS = Counter(
 )
 UNKNOWN_CONTRACTS = Counter(
     "switchboard_sla_unknown_contracts_total",
-    "Decisions (new or re-planned) naming a customer contract the SLA policy does not define:"
-    " their tier's targets apply.",
+    "Decisions naming a customer contract the SLA policy does not define (their tier's"
+    " targets apply), counted once when applied: not again on a retry, replay or re-plan.",
 )
 REPLANNED = Counter(
     "switchboard_sla_contacts_replanned_total",
@@ -97,7 +97,9 @@ ABANDONMENT = Gauge(
     "Share of contacts arrived in the window that were abandoned.",
     _LIVE,
 )
-BREACHES = Gauge("switchboard_sla_breaches", "Breach alerts fired in the window.", _LIVE)
+BREACHES = Gauge(
+    "switchboard_sla_breaches", "SLA breach alerts fired in the window (not OLAs').", _LIVE
+)
 OPEN_CONTACTS = Gauge(
     "switchboard_sla_open_contacts",
     "Contacts neither resolved nor abandoned.",
@@ -194,7 +196,8 @@ SCORECARD_ABANDONMENT = Gauge(
 )
 SCORECARD_SLA_ATTAINMENT = Gauge(
     "switchboard_sla_scorecard_sla_attainment_ratio",
-    "Share of contacts arrived in the window without a breach alert on any target.",
+    "Share of contacts arrived in the window without an SLA breach alert on any target"
+    " (OLA breaches are not counted).",
     _SCORECARD,
 )
 SCORECARD_GAUGES = (

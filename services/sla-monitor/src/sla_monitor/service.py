@@ -26,8 +26,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
+import sqlalchemy.event
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from sla_monitor import metrics, scorecard
 from sla_monitor.domain.clock import Decision, QueueRef, fold
@@ -72,20 +74,34 @@ def decision_of(event: RoutingDecided) -> DecisionRow:
     )
 
 
-def note_unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> None:
-    """Count and log decisions whose contract the policy does not define (not an error of
-    the event: the contract may be added to the policy later, and a reload re-plans)."""
-    unknown = [
+def unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> list[str]:
+    """The contract ids of the decisions that name one the policy does not define (not an
+    error of the event: the contract may be added to the policy later, and a reload re-plans)."""
+    return [
         d.contract_id
         for d in decisions
         if d.contract_id is not None and policy.contract_for(d.facts) is None
     ]
-    if unknown:
+
+
+def note_unknown_contracts(
+    session: AsyncSession, policy: SlaPolicy, decisions: Iterable[Decision]
+) -> None:
+    """Count and log the decisions applied in `session`'s transaction that name an undefined
+    contract, once it commits: a batch rolled back and tried again (a transient error, a
+    bad record isolated in halves) counts its decisions once, a replay not at all."""
+    unknown = unknown_contracts(policy, decisions)
+    if not unknown:
+        return
+
+    def applied(_session: Session) -> None:
         metrics.UNKNOWN_CONTRACTS.inc(len(unknown))
         log.warning(
             "decisions name contracts the SLA policy does not define; their tiers' targets apply",
             extra={"contracts": sorted(set(unknown))[:10], "policy_version": policy.version},
         )
+
+    sqlalchemy.event.listen(session.sync_session, "after_commit", applied, once=True)
 
 
 def step_of(event: ContactLifecycle) -> StepRow:
@@ -138,7 +154,7 @@ class SlaHandler:
         # Read once the contacts are locked: a re-plan after a swap waits for this batch
         # and sees its version, or ran before it and the swap is visible here.
         policy = self.policies.current
-        note_unknown_contracts(policy, (row.decision for row in newest.values()))
+        note_unknown_contracts(session, policy, [row.decision for row in newest.values()])
         histories = await store.insert_steps(steps, list(decided))
         states = [fold(d, histories.get(cid, []), policy) for cid, d in decided.items()]
         pending = [alert for state in states for alert in state.pending_alerts()]
@@ -174,7 +190,15 @@ async def replan(
             decisions = await store.lock_stale_open(policy.version, chunk)
             if not decisions:
                 return total
-            note_unknown_contracts(policy, decisions)
+            if unknown := unknown_contracts(policy, decisions):
+                # counted when their decisions were applied; a re-plan only says they still are
+                log.warning(
+                    "re-planned contacts name contracts the SLA policy does not define",
+                    extra={
+                        "contracts": sorted(set(unknown))[:10],
+                        "policy_version": policy.version,
+                    },
+                )
             ids = [d.contact_id for d in decisions]
             histories = await store.load_steps(ids)
             states = [fold(d, histories.get(d.contact_id, []), policy) for d in decisions]

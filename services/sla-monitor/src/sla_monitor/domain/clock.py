@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sla_monitor.domain.compiled import Facts, Level, ResolvedTarget, SlaPolicy
-from sla_monitor.domain.quiet import held_until
+from sla_monitor.domain.quiet import held_until, superseded
 from switchboard_calendars import Calendar
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
 
@@ -279,7 +279,8 @@ class ContactClocks:
         """Alerts still to fire: levels of active clocks that have been or will be reached.
 
         A paused clock schedules only the levels it reached before the pause (if their
-        alert has not fired yet); met or stopped clocks schedule nothing.
+        alert has not fired yet); met or stopped clocks schedule nothing. A warning held by
+        quiet hours until its breach or later is not scheduled (`quiet.superseded`).
         """
         found: list[PendingAlert] = []
         current = [self.current(t) for t in SlaTarget]
@@ -300,15 +301,26 @@ class ContactClocks:
                 if at is None:
                     continue
                 due = breach if breach is not None else clock.projected_due(level.threshold)
-                found.append(self._alert(clock, level, at, due))
+                alert = self._alert(clock, level, at, due)
+                if not superseded(level.kind, alert.send_at, breach):
+                    found.append(alert)
         return found
+
+    def held_until(self, clock: Clock, level: Level, at: float) -> float | None:
+        """When quiet hours send the level reached at `at` (None: at once)."""
+        if clock.target.spec.outside_hours != "hold":
+            return None
+        return held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
+
+    def send_at(self, clock: Clock, level: Level, at: float) -> float:
+        """When the level reached at `at` is sent: then, or when quiet hours end."""
+        held = self.held_until(clock, level, at)
+        return at if held is None else held
 
     def _alert(self, clock: Clock, level: Level, at: float, due: float) -> PendingAlert:
         d = self.decision
         queue = self.queue if clock.team is None else clock.queue_at(at)
-        held = None
-        if clock.target.spec.outside_hours == "hold":
-            held = held_until(level.kind, clock.hours or self.hours_of(clock.queue_at(at)), at)
+        held = self.held_until(clock, level, at)
         return PendingAlert(
             contact_id=d.contact_id,
             target=clock.target.target,

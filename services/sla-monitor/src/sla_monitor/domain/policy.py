@@ -113,7 +113,8 @@ class TargetSpec(_Spec):
     outside_hours: OutsideHours = Field(
         "send",
         description="a warning or escalation reached while the team is closed: send it at"
-        " once, or hold it until the team's next opening (the breach is always exact)",
+        " once, or hold it until the team's next opening (the breach is always exact; a"
+        " warning held until its breach or later is dropped)",
     )
 
     @model_validator(mode="after")

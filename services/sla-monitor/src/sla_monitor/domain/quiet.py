@@ -2,18 +2,45 @@
 
 Per target (`outside_hours: hold`); the default sends at once. The breach is never held,
 and the level's time (the alert's `time`, `due_at`) stays exact: only the sending moves.
+A warning whose hold would end at or after its cycle's breach is dropped (`superseded`):
+the breach says more, so a manager never gets a warning after the breach it warns of.
+Escalations come after the breach by definition and are only held. A calendar with no
+opening within its horizon (`CalendarExhausted`) holds nothing: the alert goes out when
+reached, and that is logged once per calendar, rather than the fold raising.
 """
 
 from __future__ import annotations
 
-from switchboard_calendars import Calendar
+import logging
+
+from switchboard_calendars import Calendar, CalendarExhausted
 from switchboard_events import AlertKind
+
+log = logging.getLogger(__name__)
+_never_open: set[str] = set()
+"""Calendars already logged as having no opening to hold for (logged once per process)."""
 
 
 def held_until(kind: AlertKind, hours: Calendar, at: float) -> float | None:
     """For a target that holds: the team's next opening after `at` if the alert waits for
-    it (`hours` closed at `at`); None to send it at `at`."""
+    it (`hours` closed at `at`); None to send it at `at`, also when `hours` has no opening
+    within its horizon (held, it would never go out)."""
     if kind is AlertKind.BREACH or hours.is_open(at):
         return None
-    opening, _ = next(hours.intervals(at))
+    try:
+        opening, _ = next(hours.intervals(at))
+    except CalendarExhausted as exc:
+        if hours.id not in _never_open:
+            _never_open.add(hours.id)
+            log.warning(
+                "quiet hours: the calendar never opens again, alerts are sent at once",
+                extra={"calendar": hours.id, "reason": str(exc)},
+            )
+        return None
     return opening
+
+
+def superseded(kind: AlertKind, send_at: float, breach_at: float | None) -> bool:
+    """Whether a level sent at `send_at` is dropped because its cycle's breach, reached at
+    `breach_at` (None: not scheduled, the clock is paused), comes first or at once."""
+    return kind is AlertKind.WARNING and breach_at is not None and send_at >= breach_at

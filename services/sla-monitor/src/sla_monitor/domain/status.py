@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from sla_monitor.domain.alerts import alert_id
 from sla_monitor.domain.clock import Clock, ClockStatus, ContactClocks
+from sla_monitor.domain.quiet import superseded
 from switchboard_calendars import instant
-from switchboard_events import SlaTarget
+from switchboard_events import AlertKind, SlaTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,7 @@ class LevelState(StrEnum):
     SCHEDULED = "scheduled"
     NOT_REACHED = "not_reached"
     NOT_FIRED = "not_fired"
+    SUPERSEDED = "superseded"
 
 
 class AlertLevel(BaseModel):
@@ -63,7 +65,8 @@ class AlertLevel(BaseModel):
         description="fired; due (reached, the alert is about to fire or waits for the monitor"
         " to catch up); scheduled (fires at reached_at if the clock runs on); not_reached"
         " (paused, met or stopped first); not_fired (reached, but the clock stopped before"
-        " the alert fired)"
+        " the alert fired); superseded (a warning quiet hours held until its breach or later:"
+        " the breach goes out instead)"
     )
     alert_id: str
     fired_at: datetime | None = Field(description="when the alert was fired, if it was")
@@ -171,15 +174,19 @@ def target_status(
     target = clock.target.target.value
     levels = clock.target.levels
     alerts = []
-    for level, reached in zip(
-        levels, clock.crossings([lv.threshold for lv in levels]), strict=True
-    ):
+    crossings = clock.crossings([lv.threshold for lv in levels])
+    breach = next(
+        (r for lv, r in zip(levels, crossings, strict=True) if lv.kind is AlertKind.BREACH), None
+    )
+    for level, reached in zip(levels, crossings, strict=True):
         key = (target, level.kind.value, clock.cycle, level.number, clock.team)
         record = fired.pop(key, None)
         if record is not None:
             state_now = LevelState.FIRED
         elif reached is None:
             state_now = LevelState.NOT_REACHED
+        elif superseded(level.kind, state.send_at(clock, level, reached), breach):
+            state_now = LevelState.SUPERSEDED
         elif not clock.active:
             state_now = LevelState.NOT_FIRED
         else:

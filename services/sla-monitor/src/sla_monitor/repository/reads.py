@@ -142,7 +142,7 @@ class PgReadStore:
         - average and p90 time to first response (business seconds) of first responses in
           the window; abandonment: abandoned / arrived in the window;
         - open contacts and the oldest one still waiting for a first response (not windowed);
-        - breaches: breach alerts fired in the window.
+        - breaches: SLA breach alerts fired in the window (an OLA's are the team's).
         """
         result = await self._session.execute(
             text(

@@ -2,9 +2,9 @@
 
 `ScorecardStore` is the port: the handler and the re-plan write through it in their
 transaction, the admin API and the gauges read through it. `PgScorecardStore` is its
-PostgreSQL implementation (table `sla.scorecard`, migration 0010; breaches from
-`sla.alerts`). The rules are in `domain/scorecard.py`; first-contact resolution is
-computed when read, by the rule there.
+PostgreSQL implementation (table `sla.scorecard`, migration 0010; SLA breaches from
+`sla.alerts`, OLA alerts left out). The rules are in `domain/scorecard.py`; first-contact
+resolution is computed when read, by the rule there.
 """
 
 from __future__ import annotations
@@ -264,8 +264,10 @@ class PgScorecardStore:
                             WHEN CAST(:now AS timestamptz)
                                 >= c.resolved_at + make_interval(secs => :window) THEN 'yes'
                             ELSE 'pending' END AS fcr,
+                        -- an OLA's breach (team <> '') is the team's, not the SLA's
                         EXISTS (SELECT 1 FROM sla.alerts a
-                            WHERE a.contact_id = c.contact_id AND a.kind = 'breach') AS breached
+                            WHERE a.contact_id = c.contact_id AND a.kind = 'breach'
+                                AND a.team = '') AS breached
                     FROM c
                 )
                 SELECT {select_keys} count(*) AS contacts, count(cost) AS costed,
