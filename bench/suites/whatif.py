@@ -42,6 +42,17 @@ TYPES = ("general", "billing", "technical", "sales", "complaint", "refund")
 TIERS = ("standard",) * 15 + ("premium",) * 4 + ("vip",)
 HANDLE = {"call": (30, 600), "chat": (60, 900), "email": (300, 1800), "social": (120, 900)}
 CHUNK = 10_000
+CONTACT_COLUMNS = (
+    "contact_id",
+    "queue_id",
+    "channel",
+    "status",
+    "decision_id",
+    "opened_at",
+    "updated_at",
+    "closed_at",
+    "arrived_at",
+)
 
 
 def _candidate() -> bytes:
@@ -85,7 +96,7 @@ def _rows(rng: random.Random) -> tuple[list[tuple[object, ...]], list[tuple[obje
             (ident, f"w-{i}", decision.queue.id, policy.version, at, encode(stored).decode())
         )
         contacts.append(
-            (f"w-{i}", decision.queue.id, channel, status, ident, at, closed or at, closed)
+            (f"w-{i}", decision.queue.id, channel, status, ident, at, closed or at, closed, at)
         )
     return decisions, contacts
 
@@ -99,7 +110,10 @@ async def _record(url: str) -> None:
                 "decisions", schema_name="routing", records=decisions[i : i + CHUNK]
             )
             await conn.copy_records_to_table(
-                "contacts", schema_name="routing", records=contacts[i : i + CHUNK]
+                "contacts",
+                schema_name="routing",
+                records=contacts[i : i + CHUNK],
+                columns=CONTACT_COLUMNS,
             )
     finally:
         await conn.close()

@@ -22,6 +22,8 @@ class Contact:
     status: str
     decision_id: str | None
     opened_at: datetime
+    arrived_at: datetime | None
+    """None while only a lifecycle event created the row."""
 
 
 @dataclass
@@ -78,15 +80,12 @@ class FakeRoutingRepository:
             known = self.contacts.get(d.contact_id)
             if known is None:
                 self.contacts[d.contact_id] = Contact(
-                    d.queue_id, d.channel, "open", d.decision_id, d.decided_at
+                    d.queue_id, d.channel, "open", d.decision_id, d.decided_at, d.arrived_at
                 )
             elif known.decision_id is None:  # closed (or moved) before its decision arrived
                 known.queue_id = known.queue_id or d.queue_id
-                known.channel, known.decision_id, known.opened_at = (
-                    d.channel,
-                    d.decision_id,
-                    d.decided_at,
-                )
+                known.channel, known.decision_id = d.channel, d.decision_id
+                known.opened_at, known.arrived_at = d.decided_at, d.arrived_at
         for change in changes:
             known = self.contacts.get(change.contact_id)
             if known is not None:
@@ -94,7 +93,7 @@ class FakeRoutingRepository:
                 known.queue_id = change.queue_id or known.queue_id
             elif change.status in CLOSED:
                 self.contacts[change.contact_id] = Contact(
-                    change.queue_id, None, change.status, None, self.now()
+                    change.queue_id, None, change.status, None, self.now(), None
                 )
 
     async def recent_decisions(self, contact_id: str, limit: int) -> list[str]:

@@ -61,10 +61,18 @@ def claim(event_id: str, offset: int, source: str = "s", topic: str = "t") -> Cl
 
 
 def decision(
-    contact: str, queue: str = "general", *, channel: str = "call", at: datetime = T, n: int = 0
+    contact: str,
+    queue: str = "general",
+    *,
+    channel: str = "call",
+    at: datetime = T,
+    n: int = 0,
+    arrived: datetime | None = None,
 ) -> StoredDecision:
+    """Decided `at`, arrived then too unless `arrived` says earlier."""
     ident = f"d-{contact}-{n}"
-    return StoredDecision(ident, contact, queue, channel, "v1", at, f'{{"id": "{ident}"}}')
+    event = f'{{"id": "{ident}"}}'
+    return StoredDecision(ident, contact, queue, channel, "v1", at, event, arrived or at)
 
 
 async def claimed(store: Transaction, claims: Sequence[Claim]) -> list[Delivery]:

@@ -51,9 +51,9 @@ def test_each_channel_is_sized_with_its_own_handle_time_target_and_concurrency()
 async def test_arrivals_count_every_contact_placed_in_the_window_open_or_closed() -> None:
     store = FakeRoutingRepository()
     store.contacts = {
-        "a": Contact("general", "call", "open", "d1", T0),
-        "b": Contact("general", "call", "resolved", "d2", T0),
-        "c": Contact("general", "chat", "open", "d3", T0 - timedelta(hours=1)),
+        "a": Contact("general", "call", "open", "d1", T0, T0),
+        "b": Contact("general", "call", "resolved", "d2", T0, T0),
+        "c": Contact("general", "chat", "open", "d3", *[T0 - timedelta(hours=1)] * 2),
     }
     assert await store.arrivals(T0 - timedelta(minutes=30)) == {("general", "call"): 2}
     assert await store.open_load(T0 - timedelta(minutes=30)) == {("general", "call"): 1}

@@ -107,6 +107,30 @@ async def test_handle_times_are_event_times_however_late_the_closing_was_read(
 
 
 @pytest.mark.integration
+async def test_the_period_holds_the_contacts_that_arrived_in_it_however_late_decided(
+    setup: RouterSetup,
+) -> None:
+    # The period's backlog decided a day late, the later arrival decided first.
+    await setup.handle(late_router(setup), [enriched("late-2", at=ARRIVED + timedelta(seconds=60))])
+    later = build_router(
+        setup.settings,
+        holder(setup.policy_path),
+        ManualClock(ARRIVED + DAY + timedelta(seconds=10)),
+    )
+    await setup.handle(later, [enriched("late-1", at=ARRIVED)])
+    # Decided in the period, but arrived the day before: the previous day's backlog.
+    await setup.handle(setup.router(), [enriched("yesterday", at=ARRIVED - DAY)])
+    await setup.handle(setup.router(), [enriched("on-time", at=ARRIVED + timedelta(seconds=30))])
+    async with setup.sessions() as session:
+        contacts = await recorded_contacts(session, *PERIOD, 100)
+    assert [(c.contact_id, c.arrived_at) for c in contacts] == [
+        ("late-1", ARRIVED),
+        ("on-time", ARRIVED + timedelta(seconds=30)),
+        ("late-2", ARRIVED + timedelta(seconds=60)),
+    ]
+
+
+@pytest.mark.integration
 async def test_the_command_replays_the_period_into_a_table_json_and_html(
     setup: RouterSetup, tmp_path: Path
 ) -> None:

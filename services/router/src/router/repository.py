@@ -24,6 +24,8 @@ class StoredDecision:
     policy_version: str
     decided_at: datetime
     event: str
+    arrived_at: datetime
+    """The decision's `arrived_at`: the contact's event time, not when it was decided."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,15 +145,17 @@ class PostgresRoutingRepository:
                 " CAST(:times AS timestamptz[]), CAST(:events AS text[]))"
                 " ON CONFLICT (decision_id) DO NOTHING)"
                 " INSERT INTO routing.contacts"
-                " (contact_id, queue_id, channel, status, decision_id, opened_at, updated_at)"
-                " SELECT c, q, ch, 'open', d, t, t FROM unnest(CAST(:open_contacts AS text[]),"
+                " (contact_id, queue_id, channel, status, decision_id, opened_at, updated_at,"
+                "  arrived_at)"
+                " SELECT c, q, ch, 'open', d, t, t, a FROM unnest(CAST(:open_contacts AS text[]),"
                 " CAST(:open_queues AS text[]), CAST(:channels AS text[]),"
-                " CAST(:open_ids AS text[]), CAST(:open_times AS timestamptz[]))"
-                " AS u(c, q, ch, d, t)"
+                " CAST(:open_ids AS text[]), CAST(:open_times AS timestamptz[]),"
+                " CAST(:arrivals AS timestamptz[])) AS u(c, q, ch, d, t, a)"
                 " ON CONFLICT (contact_id) DO UPDATE SET"
                 "  queue_id = COALESCE(routing.contacts.queue_id, EXCLUDED.queue_id),"
                 "  channel = EXCLUDED.channel, decision_id = EXCLUDED.decision_id,"
-                "  opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at"
+                "  opened_at = EXCLUDED.opened_at, updated_at = EXCLUDED.updated_at,"
+                "  arrived_at = EXCLUDED.arrived_at"
                 " WHERE routing.contacts.decision_id IS NULL"
             ),
             {
@@ -166,6 +170,7 @@ class PostgresRoutingRepository:
                 "channels": [d.channel for d in latest],
                 "open_ids": [d.decision_id for d in latest],
                 "open_times": [d.decided_at for d in latest],
+                "arrivals": [d.arrived_at for d in latest],
             },
         )
 
@@ -219,14 +224,17 @@ class RecordedTraffic:
         self, since: datetime, until: datetime, limit: int
     ) -> AsyncIterator[tuple[str, str, datetime | None]]:
         """(decision event, status, event time of its closing or None) of the contacts
-        opened in [since, until), in opening order, at most `limit`, streamed."""
+        that arrived in [since, until), in order of arrival, at most `limit`, streamed.
+
+        By arrival (event time), not `opened_at` (when the router decided): a backlog
+        decided late belongs to the period it arrived in."""
         rows = await self.session.stream(
             text(
                 "SELECT d.event, c.status, c.closed_at"
                 " FROM routing.contacts AS c"
                 " JOIN routing.decisions AS d ON d.decision_id = c.decision_id"
-                " WHERE c.opened_at >= :since AND c.opened_at < :until"
-                " ORDER BY c.opened_at, c.contact_id LIMIT :limit"
+                " WHERE c.arrived_at >= :since AND c.arrived_at < :until"
+                " ORDER BY c.arrived_at, c.contact_id LIMIT :limit"
             ),
             {"since": since, "until": until, "limit": limit},
         )

@@ -184,6 +184,7 @@ class Router:
                     policy.version,
                     now,
                     value.decode(),
+                    event.time,  # the decision's arrived_at
                 )
             )
             counted[(decision.queue.id, decision.queue.kind.value, decision.rule)] += 1

@@ -33,7 +33,8 @@ def check_period(since: datetime, until: datetime) -> None:
 async def recorded_contacts(
     session: AsyncSession, since: datetime, until: datetime, max_contacts: int
 ) -> list[RecordedContact]:
-    """The contacts opened in [since, until); TooManyContacts beyond `max_contacts`."""
+    """The contacts that arrived in [since, until) (event time, however late the router
+    decided them); TooManyContacts beyond `max_contacts`."""
     check_period(since, until)
     contacts: list[RecordedContact] = []
     async for event, status, closed_at in RecordedTraffic(session).recorded(

@@ -9,7 +9,8 @@ Two runs over the same contacts, the same handle times and the same patience:
 
 What the router records, and so what the replay can use (`RecordedContact`):
 
-- from the stored decision event: arrival time, channel, contact type, language, tier,
+- from the stored decision event: arrival time (the contact's event time; the period is
+  chosen by it too, never by when the router decided), channel, contact type, language, tier,
   region, customer status, repeat contact, the priority hint (read back from its
   priority factor, when it counted), the queue, rule, priority, label and overflow of
   the real decision.
