@@ -52,19 +52,17 @@ class FakeRoutingRepository:
         return deliveries
 
     async def open_load(self, since: datetime) -> dict[tuple[str, str], int]:
-        return self._placed(since, only_open=True)
+        return self._placed(lambda c: c.status == "open" and c.opened_at > since)
 
     async def arrivals(self, since: datetime) -> dict[tuple[str, str], int]:
-        return self._placed(since, only_open=False)
+        return self._placed(lambda c: c.arrived_at is not None and c.arrived_at > since)
 
-    def _placed(self, since: datetime, only_open: bool) -> dict[tuple[str, str], int]:
+    def _placed(self, counted: Callable[[Contact], bool]) -> dict[tuple[str, str], int]:
         return dict(
             Counter(
                 (c.queue_id, c.channel or "")
                 for c in self.contacts.values()
-                if (c.status == "open" or not only_open)
-                and c.opened_at > since
-                and c.queue_id is not None
+                if counted(c) and c.queue_id is not None
             )
         )
 

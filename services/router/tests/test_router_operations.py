@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from router_stack import RouterSetup
-from router_support import policy_dict, policy_yaml
+from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
 
 from router import DEFAULT_POLICY
 from router.cli import COMMANDS
@@ -160,7 +161,11 @@ async def test_admin_queues_explain_and_recent_decisions(
 async def test_admin_staffing_sizes_each_queue_for_the_window_arrivals(
     client: httpx.AsyncClient, setup: RouterSetup
 ) -> None:
-    await setup.handle(setup.router(), [enriched(f"c{i}") for i in range(3)])
+    arrived = MONDAY_10_LONDON - timedelta(minutes=10)
+    await setup.handle(setup.router(), [enriched(f"c{i}", at=arrived) for i in range(3)])
+    # A backlog decided now that arrived an hour ago is not traffic of the last half hour.
+    backlog = MONDAY_10_LONDON - timedelta(hours=1)
+    await setup.handle(setup.router(), [enriched(f"b{i}", at=backlog) for i in range(3)])
     view = (await client.get("/admin/staffing")).json()
     assert view["window_seconds"] == 1800
     queues = {q["queue"]: q for q in view["queues"]}

@@ -196,9 +196,12 @@ async def test_arrivals_count_every_contact_placed_since_open_or_closed(
             decision("c1"),
             decision("c2", channel="chat"),
             decision("old", at=T - timedelta(hours=2)),
+            # A backlog decided now: it arrived before the window, it is still open load.
+            decision("backlog", arrived=T - timedelta(hours=2)),
         ],
     )
     await write(store, changes=[ContactChange("c1", "resolved", None)])
     async with store() as repo:
         arrivals = await repo.arrivals(T - timedelta(hours=1))
     assert arrivals == {("general", "call"): 1, ("general", "chat"): 1}
+    assert await load(store) == {"general:call": 1, "general:chat": 1}

@@ -51,7 +51,8 @@ class RoutingRepository(Protocol):
         ...
 
     async def arrivals(self, since: datetime) -> dict[tuple[str, str], int]:
-        """Contacts placed per (queue, channel) since `since`, open or not, every instance."""
+        """Contacts placed per (queue, channel) that arrived since `since` (their event time,
+        not when the router decided them), open or not, every instance."""
         ...
 
     async def stored_decisions(self, decision_ids: Sequence[str]) -> dict[str, str]:
@@ -96,7 +97,7 @@ class PostgresRoutingRepository:
         rows = await self.session.execute(
             text(
                 "SELECT queue_id, channel, count(*) FROM routing.contacts"
-                " WHERE opened_at > :since AND queue_id IS NOT NULL"
+                " WHERE arrived_at > :since AND queue_id IS NOT NULL"
                 " GROUP BY queue_id, channel"
             ),
             {"since": since},

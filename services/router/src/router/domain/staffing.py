@@ -1,7 +1,8 @@
 """Agents needed now, per queue, for the traffic the router is placing there.
 
 For each channel a queue serves: the arrival rate over the recent window (contacts the
-router placed there), the policy's handle time and first-response target, the share of
+router placed there, counted by when they arrived, not when the router decided them: a
+backlog decided late is not a burst of traffic now), the policy's handle time and first-response target, the share of
 contacts to answer within it (`sla.target_share`) and the queue's concurrency give the
 agents on the phones Erlang C asks for (`switchboard_planning`). A queue's need is the
 sum over its channels (each channel staffed on its own: an upper bound when agents mix
