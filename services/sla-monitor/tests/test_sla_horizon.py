@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sla_fakes import NO_SESSIONS, FakeClockStore
+from sla_fakes import NO_SESSIONS, FakeClockStore, no_session
 from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import policy_of, records
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from sla_monitor.config import SlaSettings
 from sla_monitor.domain.clock import Decision, QueueRef, Step, fold
@@ -161,7 +160,7 @@ async def test_the_handler_applies_the_batch_and_the_other_contacts_alerts_are_s
             decided("fine", queue_id="general", channel="email"),
         ]
     )
-    assert await handler(batch, AsyncSession()) == []
+    assert await handler(batch, no_session()) == []
     assert {cid: c.status for cid, c in store.contacts.items()} == {"stuck": "open", "fine": "open"}
     timers = sorted((k[0], k[1], k[2], p.send_at - START) for k, (p, _) in store.timers.items())
     assert timers == [
