@@ -258,9 +258,38 @@ async def test_an_import_that_loses_a_race_records_what_its_rows_really_did(
     assert answer["rejections"] == [{"line": 2, "reason": "external_ref belongs to customer rival"}]
     assert await trail(sessions) == [
         ("customer.import", ["c-0"], "ok"),
-        ("customer.import", [], "ok"),
+        ("customer.import", ["c-1"], "conflict"),
         ("customer.import", ["c-2"], "ok"),
-    ], "no conflict: the lost race was settled, and each row recorded as it ended"
+    ], "the lost race was settled, and each row recorded as it ended: c-1 was rejected"
+
+
+async def test_an_import_records_the_rows_the_rules_reject_as_conflicts(
+    audited: Audited, sessions: Sessions
+) -> None:
+    """A row whose CRM id another customer holds, or for a customer merged away, is
+    rejected: recorded as `conflict` naming the customer it is for, next to the `ok` of
+    the rows written with it, or alone when it is the only row; never with a value."""
+    await seed(sessions, [customer("owner", external_ref="crm-9"), customer("gone")])
+    http = audited.client
+    merged = await http.post("/customers/owner/merge", json={"source_customer_id": "gone"})
+    assert merged.status_code == 200
+    rows = [
+        {"customer_id": "c-0", "display_name": NAME},
+        {"customer_id": "c-1", "external_ref": "crm-9", "emails": [EMAIL]},
+        {"customer_id": "gone", "phones": [PHONE]},
+    ]
+    body = b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    answer = (await http.post("/import?format=jsonl", content=body)).json()
+    assert (answer["imported"], answer["rejected"]) == (1, 2)
+    alone = (await http.post("/import?format=jsonl", content=body.splitlines()[1])).json()
+    assert alone["rejections"] == [{"line": 1, "reason": "external_ref belongs to customer owner"}]
+
+    assert (await trail(sessions))[1:] == [
+        ("customer.import", ["c-0"], "ok"),
+        ("customer.import", ["c-1", "gone"], "conflict"),
+        ("customer.import", ["c-1"], "conflict"),
+    ]
+    assert_no_pii("the audit table", await stored_trail_text(sessions))
 
 
 async def blocked_on_lock(sessions: Sessions) -> bool:

@@ -86,10 +86,12 @@ async def test_check_reports_what_an_import_would_do_and_writes_nothing(
     assert {k: imported[k] for k in ("imported", "updated", "rejections")} == {
         k: checked[k] for k in ("imported", "updated", "rejections")
     }, "the import does what the check said"
-    # The check wrote nothing, its records neither; the import names who ran it.
+    # The check wrote nothing, its records neither; the import names who ran it, and the
+    # row the rules rejected (c-4: another customer's CRM id) with its chunk.
     assert await cli_trail(sessions) == [
         (f"cli:{getpass.getuser()}", "customer.import", ["c-1", "c-2"], "ok"),
         (f"cli:{getpass.getuser()}", "customer.import", ["c-2"], "ok"),
+        (f"cli:{getpass.getuser()}", "customer.import", ["c-4"], "conflict"),
     ]
 
 

@@ -28,8 +28,14 @@ from switchboard_events.testing import T0
 from switchboard_runtime.db import Claim, Delivery, EventKey
 from switchboard_runtime.testing import ManualClock
 
-NO_SESSION = cast(AsyncSession, object())
-"""What a handler on fakes is given for the runner's session: it never reads it."""
+
+def no_session() -> AsyncSession:
+    """What a handler on fakes is given for the runner's session: bound to no database (the
+    fakes never use it); what the handler counts when the batch commits waits for its
+    `commit()`, which a test calls when it looks at those counters."""
+    return AsyncSession()
+
+
 NO_SESSIONS = cast(async_sessionmaker[AsyncSession], object())
 """For what takes a sessionmaker it does not use in the test (the re-plan after a reload)."""
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sla_fakes import NO_SESSION, FakeClockStore, fake_handler
+from sla_fakes import FakeClockStore, fake_handler, no_session
 from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import records
 
@@ -30,7 +30,7 @@ async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
     handler: SlaHandler, scorecards: FakeScorecardStore
 ) -> None:
     survey = lifecycle("c", "csat_recorded", T0 + timedelta(seconds=9), csat_score=2)
-    await handler(records([survey]), NO_SESSION)  # before the decision: kept
+    await handler(records([survey]), no_session())  # before the decision: kept
     assert scorecards.cards["c"].csat is not None
     batch = records(
         [
@@ -47,7 +47,7 @@ async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
             lifecycle("c", "csat_recorded", T0 + timedelta(seconds=10), csat_score=5),
         ]
     )
-    await handler(batch, NO_SESSION)
+    await handler(batch, no_session())
     card = scorecards.cards["c"]
     assert card.decision is not None
     assert card.decision.queue.vendor == "acme-bpo"
@@ -63,7 +63,7 @@ async def test_a_contact_is_scored_from_its_decision_steps_and_survey(
     assert card.csat is not None
     assert card.csat.score == 5
 
-    await handler(batch, NO_SESSION)
+    await handler(batch, no_session())
     assert scorecards.cards["c"] == card, "a redelivered batch changes nothing"
 
 
@@ -79,13 +79,13 @@ async def test_a_newer_decision_moves_the_contact_and_its_cost(
         queue_kind="outsourced",
         cost_per_contact=2.0,
     )
-    await handler(records([moved, first]), NO_SESSION)
+    await handler(records([moved, first]), no_session())
     card = scorecards.cards["c"]
     assert card.decision is not None
     assert card.decision.queue.id == "vendor"
     assert card.facts is not None
     assert card.facts.cost == 2.0
     await handler(
-        records([decided("c", inbound_event_id="old", cost_per_contact=9.0)], first=5), NO_SESSION
+        records([decided("c", inbound_event_id="old", cost_per_contact=9.0)], first=5), no_session()
     )
     assert scorecards.cards["c"].facts == card.facts, "an older decision arriving late loses"

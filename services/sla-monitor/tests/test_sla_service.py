@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sla_fakes import NO_SESSION, FakeClockStore, fake_handler
+from sla_fakes import FakeClockStore, fake_handler, no_session
 from sla_scorecard_fakes import FakeScorecardStore
 from sla_support import records
 
@@ -34,7 +34,7 @@ async def test_a_call_schedules_its_levels_and_a_replay_changes_nothing(
     handler: SlaHandler, store: FakeClockStore
 ) -> None:
     batch = records([decided("c", arrived_at=T0)])
-    assert await handler(batch, NO_SESSION) == [], "the handler produces nothing itself"
+    assert await handler(batch, no_session()) == [], "the handler produces nothing itself"
     expected = [
         ("first_response", "breach"),
         ("first_response", "escalation"),
@@ -43,7 +43,7 @@ async def test_a_call_schedules_its_levels_and_a_replay_changes_nothing(
     ]
     assert timers(store, "c") == expected
     store.timers.clear()
-    await handler(batch, NO_SESSION)
+    await handler(batch, no_session())
     assert timers(store, "c") == [], "the same records again are not applied again"
 
 
@@ -51,10 +51,10 @@ async def test_steps_before_their_decision_are_kept_and_applied_when_it_comes(
     handler: SlaHandler, store: FakeClockStore
 ) -> None:
     answered = lifecycle("c", "first_response", T0 + timedelta(seconds=0.5))
-    await handler(records([answered]), NO_SESSION)
+    await handler(records([answered]), no_session())
     assert [cid for cid, _ in store.lifecycle] == ["c"]
     assert store.timers == {}, "no decision yet: no clock"
-    await handler(records([decided("c", arrived_at=T0)], first=1), NO_SESSION)
+    await handler(records([decided("c", arrived_at=T0)], first=1), no_session())
     assert timers(store, "c") == [("resolution", "breach")], "answered in time"
 
 
@@ -62,6 +62,6 @@ async def test_an_alert_already_fired_is_not_scheduled_again(
     handler: SlaHandler, store: FakeClockStore
 ) -> None:
     store.fired.add(("c", "first_response", "warning", 1, 1, ""))
-    await handler(records([decided("c", arrived_at=T0)]), NO_SESSION)
+    await handler(records([decided("c", arrived_at=T0)]), no_session())
     assert ("first_response", "warning") not in timers(store, "c")
     assert store.contacts["c"].policy_version == handler.policies.current.version

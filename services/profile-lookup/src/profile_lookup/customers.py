@@ -114,15 +114,27 @@ class Customers:
         customer_ids: Sequence[str] = (),
         *,
         retried: tuple[type[Exception], ...] = (),
+        refused: Mapping[AuditOutcome, Sequence[str]] | None = None,
     ) -> AsyncIterator[tuple[CustomerRepository, list[str]]]:
         """One audited transaction: the block adds the customer ids it concerns to the list;
         the record commits with the block's writes, or a refusal is recorded after. An
-        error of the `retried` kinds is not: the caller tries again, and that is recorded."""
+        error of the `retried` kinds is not: the caller tries again, and that is recorded.
+        `refused`, filled by the block, holds the ids of parts it refused and why (an
+        import's rejected rows): recorded with that outcome in the same transaction, and
+        no `ok` record when nothing else was concerned."""
         concerned = list(customer_ids)
         try:
             async with self._transaction() as repo:
                 yield repo, concerned
-                await repo.record_audit(self._entries(action, concerned, AuditOutcome.OK))
+                refusals = [
+                    entry
+                    for outcome, ids in (refused or {}).items()
+                    if ids
+                    for entry in self._entries(action, ids, outcome)
+                ]
+                done = concerned or not refusals
+                ok = self._entries(action, concerned, AuditOutcome.OK) if done else []
+                await repo.record_audit(ok + refusals)
         except Exception as exc:
             if is_transient(exc) or isinstance(exc, retried):
                 # Nothing was done: the database is out of reach (nothing can be recorded),
@@ -258,10 +270,12 @@ class Customers:
         external_ref); returns each line's verdict and the rows left for a next round (a
         customer named twice).
 
-        A chunk that loses a race (another writer took a CRM id between the check and the
-        write) is rolled back, and recorded as nothing since nothing was done; its rows are
-        then settled one by one, each recorded as it ends: written, rejected by the rules
-        (the winner now visible), or a conflict if it loses again."""
+        The written rows are recorded as `ok`, the rows the rules reject (a CRM id another
+        customer holds, a customer merged away) as `conflict`, each naming the customer the
+        row is for. A chunk that loses a race (another writer took a CRM id between the
+        check and the write) is rolled back, and recorded as nothing since nothing was
+        done; its rows are then settled one by one, each recorded as it ends: written,
+        rejected by the rules (the winner now visible), or a conflict if it loses again."""
         try:
             return await self._upsert(chunk, last_try=False)
         except KeyTaken:
@@ -278,8 +292,9 @@ class Customers:
         self, chunk: Sequence[tuple[int, CustomerRecord]], *, last_try: bool
     ) -> tuple[list[RowVerdict], list[tuple[int, CustomerRecord]]]:
         # Unless this is the last try, a lost race is tried again, and recorded then.
+        refused: dict[AuditOutcome, list[str]] = {}
         audited = self._audited(
-            AuditAction.CUSTOMER_IMPORT, retried=() if last_try else (KeyTaken,)
+            AuditAction.CUSTOMER_IMPORT, retried=() if last_try else (KeyTaken,), refused=refused
         )
         async with audited as (repo, concerned):
             existing = await repo.get_customers(
@@ -301,6 +316,7 @@ class Customers:
                     row = self._compose(customer_id, target, record, existing)
                 except Conflict as exc:
                     verdicts.append((line, str(exc)))
+                    refused.setdefault(_OUTCOMES[type(exc)], []).append(customer_id)
                     continue
                 if customer_id in rows:
                     later.append((line, record))

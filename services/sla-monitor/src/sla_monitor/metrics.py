@@ -6,20 +6,21 @@ from prometheus_client import Counter, Gauge, Histogram
 
 STEPS = Counter(
     "switchboard_sla_lifecycle_steps_total",
-    "Lifecycle steps applied to SLA clocks, by kind.",
+    "Lifecycle steps applied to SLA clocks, by kind (once, when their batch commits).",
     ["kind"],
 )
 DECISIONS = Counter(
     "switchboard_sla_decisions_total",
-    "Routing decisions that started SLA clocks.",
+    "Routing decisions that started SLA clocks (once, when their batch commits).",
 )
 WAITING_FOR_DECISION = Counter(
     "switchboard_sla_steps_before_decision_total",
-    "Lifecycle steps that arrived before their contact's routing decision (kept, applied later).",
+    "Lifecycle steps that arrived before their contact's routing decision (kept, applied"
+    " later; once, when their batch commits).",
 )
 TIMERS_SCHEDULED = Counter(
     "switchboard_sla_timers_scheduled_total",
-    "Alert timers written to the due-alerts table (re-scheduling counts again).",
+    "Alert timers written to the due-alerts table, when committed (re-scheduling counts again).",
 )
 ALERTS = Counter(
     "switchboard_sla_alerts_total",

@@ -8,7 +8,9 @@ Per batch, in the runner's one transaction:
 3. with the decisions (returned by the upsert) and every step of those contacts (returned
    with the insert of the new ones), fold each contact's clocks from scratch;
 4. replace the contact's pending timers with the alerts its clocks still owe, skipping
-   alerts already fired, and update its service-level summary.
+   alerts already fired, and update its service-level summary;
+5. count what it applied once the transaction commits (`once_committed`), never for an
+   attempt rolled back.
 
 Cancelling timers happens here, in the same transaction as the step that stops the
 clock; firing them is the scheduler's job (`scheduler.py`). The handler produces no
@@ -23,6 +25,7 @@ The scheduler fires a timer only once its partition is read past the timer's tim
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -84,24 +87,51 @@ def unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> list[
     ]
 
 
+def once_committed(session: AsyncSession, applied: Callable[[], None]) -> None:
+    """Call `applied` when `session`'s transaction commits, never if it rolls back: what a
+    batch counts is counted once, however often it is tried (a transient error, a bad record
+    isolated in halves: the runner gives each attempt its own session), a replay not at all."""
+
+    def committed(_session: Session) -> None:
+        applied()
+
+    sqlalchemy.event.listen(session.sync_session, "after_commit", committed, once=True)
+
+
 def note_unknown_contracts(
     session: AsyncSession, policy: SlaPolicy, decisions: Iterable[Decision]
 ) -> None:
     """Count and log the decisions applied in `session`'s transaction that name an undefined
-    contract, once it commits: a batch rolled back and tried again (a transient error, a
-    bad record isolated in halves) counts its decisions once, a replay not at all."""
+    contract, once it commits (`once_committed`)."""
     unknown = unknown_contracts(policy, decisions)
     if not unknown:
         return
 
-    def applied(_session: Session) -> None:
+    def applied() -> None:
         metrics.UNKNOWN_CONTRACTS.inc(len(unknown))
         log.warning(
             "decisions name contracts the SLA policy does not define; their tiers' targets apply",
             extra={"contracts": sorted(set(unknown))[:10], "policy_version": policy.version},
         )
 
-    sqlalchemy.event.listen(session.sync_session, "after_commit", applied, once=True)
+    once_committed(session, applied)
+
+
+def count_applied(
+    session: AsyncSession, decisions: int, steps: Sequence[StepRow], waiting: int, timers: int
+) -> None:
+    """Count the batch's decisions, steps (`waiting` of them before their decision) and timers
+    written, once its transaction commits (`once_committed`)."""
+    kinds = Counter(step.kind for step in steps)
+
+    def applied() -> None:
+        metrics.DECISIONS.inc(decisions)
+        for kind, n in kinds.items():
+            metrics.STEPS.labels(kind).inc(n)
+        metrics.WAITING_FOR_DECISION.inc(waiting)
+        metrics.TIMERS_SCHEDULED.inc(timers)
+
+    once_committed(session, applied)
 
 
 def step_of(event: ContactLifecycle) -> StepRow:
@@ -162,11 +192,8 @@ class SlaHandler:
         await store.update_summaries(states)
         await scorecard.record(self._scorecards(session), batch, deliveries, states)
 
-        metrics.DECISIONS.inc(len(decisions))
-        for step in steps:
-            metrics.STEPS.labels(step.kind).inc()
-        metrics.WAITING_FOR_DECISION.inc(sum(1 for s in steps if s.contact_id not in decided))
-        metrics.TIMERS_SCHEDULED.inc(scheduled)
+        waiting = sum(1 for s in steps if s.contact_id not in decided)
+        count_applied(session, len(decisions), steps, waiting, scheduled)
         return []
 
 

@@ -22,22 +22,55 @@ before the contact arrived counts as happening when it arrived.
 A clock runs in cycles (a new next response per customer reply, a new resolution per
 reopen). Each cycle has its own warnings, breach and escalations, numbered from 1 again:
 an alert is one (target, cycle, kind, level) of a contact, and so has its own id.
+
+A target whose business time cannot elapse (the calendar it counts by has no open time
+within its horizon, `MAX_SEARCH_DAYS`, before the target is reached) never falls due:
+its cycle schedules no alert (an alert carries the instant its target is due), the
+status says why (`Clock.never_due`), and that is logged once per calendar, rather than
+the fold raising `CalendarExhausted`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sla_monitor.domain.compiled import Facts, Level, ResolvedTarget, SlaPolicy
 from sla_monitor.domain.quiet import held_until, superseded
-from switchboard_calendars import Calendar
+from switchboard_calendars import MAX_SEARCH_DAYS, Calendar, CalendarExhausted
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
+
+log = logging.getLogger(__name__)
 
 MAX_CYCLE = 10_000
 """The alert contract's highest cycle; cycles past it raise no more alerts."""
 TWENTY_FOUR_SEVEN = Calendar.twenty_four_seven()
+_never_reached: set[str] = set()
+"""Calendars already logged as too closed for business time to reach a level (once each)."""
+
+
+def reach(calendar: Calendar, start: float, offsets: Sequence[float]) -> list[float | None]:
+    """`calendar.add_many(start, offsets)`, None for each offset the calendar cannot reach
+    (no open time within its horizon first): those levels never fall due."""
+    try:
+        return list(calendar.add_many(start, offsets))
+    except CalendarExhausted as exc:
+        if calendar.id not in _never_reached:
+            _never_reached.add(calendar.id)
+            log.warning(
+                "business time: the calendar has no open time within its horizon;"
+                " targets counted by it never fall due and raise no alerts",
+                extra={"calendar": calendar.id, "reason": str(exc)},
+            )
+    reached: list[float | None] = []
+    for offset in offsets:  # ascending: once one is out of reach, so are the rest
+        try:
+            reached.append(calendar.add(start, offset))
+        except CalendarExhausted:
+            break
+    return reached + [None] * (len(offsets) - len(reached))
 
 
 class ClockStatus(StrEnum):
@@ -218,16 +251,30 @@ class Clock:
         last.acc_end = last.acc_start + last.calendar.business_seconds(last.start, last.end)
 
     def crossings(self, thresholds: Sequence[float]) -> list[float | None]:
-        """When elapsed time reached (or, running, will reach) each ascending threshold."""
+        """When elapsed time reached (or, running, will reach) each ascending threshold;
+        None: not reached (paused, met or stopped first), or never (`never_due`)."""
         found: list[float | None] = []
         i = 0
         for seg in self.segments:
             upto = [t for t in thresholds[i:] if seg.acc_end is None or t <= seg.acc_end]
             if upto:
                 offsets = [max(0.0, t - seg.acc_start) for t in upto]
-                found += seg.calendar.add_many(seg.start, offsets)
+                found += reach(seg.calendar, seg.start, offsets)
                 i += len(upto)
         return found + [None] * (len(thresholds) - len(found))
+
+    def never_due(self) -> str | None:
+        """Why the running clock never reaches its target, if it does not: its calendar has
+        no open time within its horizon first (None: it does, or the clock is not running)."""
+        if self.status is not ClockStatus.RUNNING:
+            return None
+        (due,) = self.crossings([float(self.target.seconds)])
+        if due is not None:
+            return None
+        return (
+            f"calendar {self.segments[-1].calendar.id} has no open time for"
+            f" {MAX_SEARCH_DAYS} days before the target is reached: it never falls due"
+        )
 
     def waited(self, elapsed: float) -> list[tuple[QueueRef, float]]:
         """Business seconds counted in each queue until `elapsed`, in the order reached."""
@@ -246,13 +293,14 @@ class Clock:
             if prev.end is not None and prev.end < at
         )
 
-    def projected_due(self, elapsed: float) -> float:
-        """The breach instant as it looked when `elapsed` was reached, had the clock run on."""
+    def projected_due(self, elapsed: float) -> float | None:
+        """The breach instant as it looked when `elapsed` was reached, had the clock run on
+        (None: its calendar never got there)."""
         seg = next(
             (s for s in self.segments if s.acc_end is None or elapsed <= s.acc_end),
             self.segments[-1],
         )
-        return seg.calendar.add(seg.start, max(0.0, self.target.seconds - seg.acc_start))
+        return reach(seg.calendar, seg.start, [max(0.0, self.target.seconds - seg.acc_start)])[0]
 
 
 @dataclass
@@ -280,7 +328,8 @@ class ContactClocks:
 
         A paused clock schedules only the levels it reached before the pause (if their
         alert has not fired yet); met or stopped clocks schedule nothing. A warning held by
-        quiet hours until its breach or later is not scheduled (`quiet.superseded`).
+        quiet hours until its breach or later is not scheduled (`quiet.superseded`), nor a
+        level of a target that never falls due.
         """
         found: list[PendingAlert] = []
         current = [self.current(t) for t in SlaTarget]
@@ -297,14 +346,24 @@ class ContactClocks:
                 ),
                 None,
             )
+            if breach is None and clock.status is ClockStatus.RUNNING:
+                continue  # its calendar never lets the target fall due (`Clock.never_due`)
             for level, at in zip(levels, crossings, strict=True):
                 if at is None:
                     continue
-                due = breach if breach is not None else clock.projected_due(level.threshold)
+                due = self.due_of(clock, level, breach)
+                if due is None:  # paused, in a calendar that would never have got there
+                    continue
                 alert = self._alert(clock, level, at, due)
                 if not superseded(level.kind, alert.send_at, breach):
                     found.append(alert)
         return found
+
+    @staticmethod
+    def due_of(clock: Clock, level: Level, breach: float | None) -> float | None:
+        """The due instant a level's alert names: its cycle's breach, or (not reached: the
+        clock paused first) the breach as projected when the level was; None: never due."""
+        return breach if breach is not None else clock.projected_due(level.threshold)
 
     def held_until(self, clock: Clock, level: Level, at: float) -> float | None:
         """When quiet hours send the level reached at `at` (None: at once)."""

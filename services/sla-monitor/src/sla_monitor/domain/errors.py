@@ -6,7 +6,8 @@
     └── PolicyInvalid        the SLA policy file is wrong; `problems` are "path (line n): what" lines
 
 Calendar arithmetic raises `switchboard_calendars.CalendarExhausted` when a calendar has
-no open time for years (a deadline cannot be computed).
+no open time for years (a deadline cannot be computed); the clocks and quiet hours catch
+it: such a level never falls due (`clock.reach`), such hours hold nothing (`quiet.held_until`).
 """
 
 from __future__ import annotations

@@ -154,5 +154,6 @@ def render(explanation: dict[str, Any]) -> str:
             f" of {format_duration(c['target_seconds'])}"
             + (f", due {c['due_at']}" if c["due_at"] else "")
             + (" (breached)" if c["breached"] else "")
+            + (f"; {c['never_due']}" if c["never_due"] else "")
         )
     return "\n".join(lines)

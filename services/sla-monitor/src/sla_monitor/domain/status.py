@@ -48,6 +48,7 @@ class LevelState(StrEnum):
     NOT_REACHED = "not_reached"
     NOT_FIRED = "not_fired"
     SUPERSEDED = "superseded"
+    NEVER = "never"
 
 
 class AlertLevel(BaseModel):
@@ -66,7 +67,8 @@ class AlertLevel(BaseModel):
         " to catch up); scheduled (fires at reached_at if the clock runs on); not_reached"
         " (paused, met or stopped first); not_fired (reached, but the clock stopped before"
         " the alert fired); superseded (a warning quiet hours held until its breach or later:"
-        " the breach goes out instead)"
+        " the breach goes out instead); never (the calendar has no open time within its"
+        " horizon before the level, or the target (never_due), is reached: not scheduled)"
     )
     alert_id: str
     fired_at: datetime | None = Field(description="when the alert was fired, if it was")
@@ -91,7 +93,12 @@ class TargetStatus(BaseModel):
     ended_at: datetime | None
     due_at: datetime | None = Field(
         description="when the target falls (or fell, or would have fallen) due; null while"
-        " paused before it is reached"
+        " paused before it is reached, or if it never falls due"
+    )
+    never_due: str | None = Field(
+        default=None,
+        description="why the running clock never falls due (its calendar has no open time"
+        " within its horizon before the target is reached): no alert of it is scheduled",
     )
     elapsed_seconds: float = Field(description="business seconds counted, pauses excluded")
     remaining_seconds: float = Field(description="target minus elapsed; negative once breached")
@@ -178,11 +185,18 @@ def target_status(
     breach = next(
         (r for lv, r in zip(levels, crossings, strict=True) if lv.kind is AlertKind.BREACH), None
     )
+    never = clock.never_due()
     for level, reached in zip(levels, crossings, strict=True):
         key = (target, level.kind.value, clock.cycle, level.number, clock.team)
         record = fired.pop(key, None)
         if record is not None:
             state_now = LevelState.FIRED
+        elif clock.active and (
+            never is not None
+            or (reached is None and clock.status is ClockStatus.RUNNING)
+            or (reached is not None and state.due_of(clock, level, breach) is None)
+        ):  # out of its calendar's reach: pending_alerts schedules none of these
+            state_now = LevelState.NEVER
         elif reached is None:
             state_now = LevelState.NOT_REACHED
         elif superseded(level.kind, state.send_at(clock, level, reached), breach):
@@ -227,6 +241,7 @@ def target_status(
         started_at=started,
         ended_at=_at(clock.ended_at),
         due_at=_at(_due_at(clock)),
+        never_due=never,
         elapsed_seconds=round(elapsed, 3),
         remaining_seconds=round(clock.target.seconds - elapsed, 3),
         paused_seconds=_paused_seconds(clock, at),
