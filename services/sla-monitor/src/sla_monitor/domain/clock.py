@@ -32,23 +32,18 @@ the fold raising `CalendarExhausted`.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from sla_monitor.domain.compiled import Facts, Level, ResolvedTarget, SlaPolicy
-from sla_monitor.domain.quiet import held_until, superseded
+from sla_monitor.domain.quiet import held_until, log_exhausted, superseded
 from switchboard_calendars import MAX_SEARCH_DAYS, Calendar, CalendarExhausted
 from switchboard_events import AlertKind, Channel, LifecycleKind, QueueKind, SlaTarget
-
-log = logging.getLogger(__name__)
 
 MAX_CYCLE = 10_000
 """The alert contract's highest cycle; cycles past it raise no more alerts."""
 TWENTY_FOUR_SEVEN = Calendar.twenty_four_seven()
-_never_reached: set[str] = set()
-"""Calendars already logged as too closed for business time to reach a level (once each)."""
 
 
 def reach(calendar: Calendar, start: float, offsets: Sequence[float]) -> list[float | None]:
@@ -57,13 +52,7 @@ def reach(calendar: Calendar, start: float, offsets: Sequence[float]) -> list[fl
     try:
         return list(calendar.add_many(start, offsets))
     except CalendarExhausted as exc:
-        if calendar.id not in _never_reached:
-            _never_reached.add(calendar.id)
-            log.warning(
-                "business time: the calendar has no open time within its horizon;"
-                " targets counted by it never fall due and raise no alerts",
-                extra={"calendar": calendar.id, "reason": str(exc)},
-            )
+        log_exhausted(calendar, "targets counted by it never fall due and raise no alerts", exc)
     reached: list[float | None] = []
     for offset in offsets:  # ascending: once one is out of reach, so are the rest
         try:

@@ -17,8 +17,20 @@ from switchboard_calendars import Calendar, CalendarExhausted
 from switchboard_events import AlertKind
 
 log = logging.getLogger(__name__)
-_never_open: set[str] = set()
-"""Calendars already logged as having no opening to hold for (logged once per process)."""
+_logged: set[tuple[str, str]] = set()
+"""(calendar, consequence) pairs already logged as exhausted: once each per process."""
+
+
+def log_exhausted(calendar: Calendar, consequence: str, exc: CalendarExhausted) -> None:
+    """Log once per calendar and consequence that `calendar` has no open time within its
+    horizon (every alert it touches would log it again otherwise)."""
+    if (calendar.id, consequence) in _logged:
+        return
+    _logged.add((calendar.id, consequence))
+    log.warning(
+        f"the calendar has no open time within its horizon: {consequence}",
+        extra={"calendar": calendar.id, "reason": str(exc)},
+    )
 
 
 def held_until(kind: AlertKind, hours: Calendar, at: float) -> float | None:
@@ -30,12 +42,7 @@ def held_until(kind: AlertKind, hours: Calendar, at: float) -> float | None:
     try:
         opening, _ = next(hours.intervals(at))
     except CalendarExhausted as exc:
-        if hours.id not in _never_open:
-            _never_open.add(hours.id)
-            log.warning(
-                "quiet hours: the calendar never opens again, alerts are sent at once",
-                extra={"calendar": hours.id, "reason": str(exc)},
-            )
+        log_exhausted(hours, "quiet hours hold nothing, alerts are sent at once", exc)
         return None
     return opening
 
