@@ -3,7 +3,8 @@
 The host owns the process. It makes one engine, one sessionmaker and one producer
 (`Resources`) and hands them to the service's `build`, which returns what the service
 plugs in (`Service`): its decoders and handler, its admin routes (built with the
-sessions in hand), its background tasks and readiness checks.
+sessions in hand), its background tasks and readiness checks. The runner's transactions
+have an engine of their own (`db.runner_engine_from`).
 
 The HTTP server starts first, so an orchestrator can read /readyz while the process
 waits for the database and the broker: until both answer, /readyz says 503 with the
@@ -122,12 +123,13 @@ async def serve(
         raise
     group = settings.consumer_group or spec.name
     consumer = kafka.make_consumer(settings.kafka, group, spec.name)
+    runner_engine = db.runner_engine_from(settings)
     runner: BatchRunner[Any] = BatchRunner.from_settings(
         spec.name,
         settings,
         consumer=consumer,
         producer=producer,
-        sessions=sessions,
+        sessions=db.make_sessionmaker(runner_engine),
         decoders=service.decoders,
         handler=service.handler,
         on_progress=service.on_progress,
@@ -177,6 +179,7 @@ async def serve(
         await consumer.stop()
         await producer.stop()
         await web
+        await runner_engine.dispose()
         await engine.dispose()
 
 

@@ -356,11 +356,13 @@ class BatchRunner(Generic[E]):
             self._last_timestamp[tp] = messages[-1].timestamp
 
         now_ms = time.time() * 1000
-        ages: dict[str, Any] = {}
+        ages: dict[str, list[float]] = {}
         for record in valid:
-            if record.topic not in ages:  # one label lookup per topic, not per record
-                ages[record.topic] = metrics.EVENT_AGE.labels(self.name, record.topic)
-            ages[record.topic].observe(max(0.0, (now_ms - record.timestamp_ms) / 1000))
+            ages.setdefault(record.topic, []).append(
+                max(0.0, (now_ms - record.timestamp_ms) / 1000)
+            )
+        for topic, topic_ages in ages.items():
+            metrics.observe_many(metrics.EVENT_AGE.labels(self.name, topic), topic_ages)
         for tp, offset in offsets.items():
             highwater = self._consumer.highwater(tp)
             if highwater is not None:

@@ -45,6 +45,7 @@ from switchboard_events import (
 )
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.db import Claim, Delivery, EventKey
+from switchboard_runtime.metrics import observe_many
 from switchboard_runtime.runner import Output, Record
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class Router:
         vendors: dict[str, str] = {}
         counted: Counter[tuple[str, str, str]] = Counter()
         overflows: Counter[tuple[str, str]] = Counter()
-        latency = metrics.DECISION_LATENCY
+        latencies: list[float] = []
         for ident, event in fresh.items():
             decision = policy.decide(Facts.of(event), snap)
             out = decision_data(
@@ -190,7 +191,8 @@ class Router:
             counted[(decision.queue.id, decision.queue.kind.value, decision.rule)] += 1
             if decision.overflow is not None:
                 overflows[(decision.overflow.reason, decision.overflow.from_queue)] += 1
-            latency.observe(out["data"]["routing_latency_ms"] / 1000)
+            latencies.append(out["data"]["routing_latency_ms"] / 1000)
+        observe_many(metrics.DECISION_LATENCY, latencies)
         for labels, n in counted.items():
             metrics.DECISIONS.labels(*labels).inc(n)
         for reason_queue, n in overflows.items():

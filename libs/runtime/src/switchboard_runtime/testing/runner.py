@@ -32,7 +32,7 @@ async def running_runner(
     """
     engine = None
     if sessions is None:
-        engine = db.engine_from(settings)
+        engine = db.runner_engine_from(settings)  # as the service process's runner has
         sessions = db.make_sessionmaker(engine)
     producer = kafka.make_producer(settings.kafka, f"{name}-test")
     consumer = kafka.make_consumer(settings.kafka, settings.consumer_group or name, f"{name}-test")
