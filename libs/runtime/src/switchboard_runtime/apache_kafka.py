@@ -37,7 +37,7 @@ from aiokafka.errors import KafkaError
 from switchboard_events.topics import DEFAULT_PARTITIONS
 from switchboard_runtime.embedded import EmbeddedError, die_with_parent, free_port, stop_process
 from switchboard_runtime.kafka import make_admin
-from switchboard_runtime.settings import KafkaSettings
+from switchboard_runtime.settings import KAFKA_FETCH_MAX_WAIT_MS, KafkaSettings
 
 JAVA_MIN = 17
 SCRAM = "SCRAM-SHA-512"
@@ -272,7 +272,7 @@ class KafkaCluster:
         """Client settings for Kafka: idempotent producer, long-polling fetch, replicated topics."""
         defaults: dict[str, Any] = {
             "enable_idempotence": True,
-            "fetch_max_wait_ms": 500,
+            "fetch_max_wait_ms": KAFKA_FETCH_MAX_WAIT_MS,
             "replication_factor": min(self.size, 3),
         }
         if self.scram is not None:
