@@ -252,8 +252,10 @@ class PgClockStore:
                     partition, team)
                 SELECT n.* FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
                     CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
-                    CAST(:due AS timestamptz[]), CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]),
-                    CAST(:teams AS text[]))
+                    CAST(:due AS timestamptz[]),
+                    ARRAY(SELECT a.e FROM jsonb_array_elements(CAST(:alerts AS jsonb))
+                        WITH ORDINALITY AS a(e, i) ORDER BY a.i),
+                    CAST(:partitions AS int[]), CAST(:teams AS text[]))
                     AS n(contact_id, target, kind, cycle, level, due_at, alert, partition, team)
                 WHERE NOT EXISTS (
                     SELECT 1 FROM sla.alerts a WHERE a.contact_id = n.contact_id
@@ -268,7 +270,8 @@ class PgClockStore:
                 "cycles": [p.cycle for p in pending],
                 "levels": [p.level for p in pending],
                 "due": [instant(p.send_at) for p in pending],
-                "alerts": [json.dumps(pending_json(p)) for p in pending],
+                # One JSON document for the batch: one json.dumps call, not one per timer.
+                "alerts": json.dumps([pending_json(p) for p in pending]),
                 "partitions": [partitions.get(p.contact_id) for p in pending],
                 "teams": [p.team or "" for p in pending],
             },
