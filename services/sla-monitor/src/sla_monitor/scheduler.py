@@ -19,11 +19,12 @@ lags, alerts wait for it rather than fire on wall time alone.
   the scheduler holds makes that delete wait, so it is fired or cancelled, never both.
 
 The loop sleeps until the next timer is due, at most `poll_s`, on its `Clock` (tests move
-a `ManualClock`); a round that takes fewer than `batch` timers looks that instant up in its
-own transaction, so an idle round is one checkout and one transaction. Transient failures (database or broker down) are retried with the
-runtime's backoff (`RetryPolicy`): publishing the alerts of a round is retried in place
-until acknowledged (they are recorded already, so none is lost, and a retry repeats the
-same ids); anything else fails the round and is retried.
+a `ManualClock`); a round that takes fewer than `batch` timers looks that instant up in
+its own transaction, so an idle round is one checkout and one transaction. Transient
+failures (database or broker down) are retried with the runtime's backoff
+(`RetryPolicy`): publishing the alerts of a round is retried in place until acknowledged
+(they are recorded already, so none is lost, and a retry repeats the same ids); anything
+else fails the round and is retried.
 """
 
 from __future__ import annotations
