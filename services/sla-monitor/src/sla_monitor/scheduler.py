@@ -19,24 +19,28 @@ lags, alerts wait for it rather than fire on wall time alone.
   the scheduler holds makes that delete wait, so it is fired or cancelled, never both.
 
 The loop sleeps until the next timer is due, at most `poll_s`, on its `Clock` (tests move
-a `ManualClock`). Transient failures (database or broker down) are retried with the
-runtime's backoff (`RetryPolicy`): publishing the alerts of a round is retried in place
-until acknowledged (they are recorded already, so none is lost, and a retry repeats the
-same ids); anything else fails the round and is retried.
+a `ManualClock`); a round that takes fewer than `batch` timers looks that instant up in
+its own transaction, so an idle round is one checkout and one transaction. Transient
+failures (database or broker down) are retried with the runtime's backoff
+(`RetryPolicy`): publishing the alerts of a round is retried in place until acknowledged
+(they are recorded already, so none is lost, and a retry repeats the same ids); anything
+else fails the round and is retried.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sla_monitor import metrics
 from sla_monitor.domain.alerts import build_alert, main_wait
+from sla_monitor.domain.clock import PendingAlert
 from sla_monitor.repository.rows import FiredAlert
 from sla_monitor.repository.scheduler import AlertStore, PgAlertStore
 from switchboard_events import AlertKind, encode
@@ -74,6 +78,7 @@ class Scheduler:
         self._republish_after = timedelta(seconds=republish_after_s)
         self._retry = retry
         self._stop = asyncio.Event()
+        self._next_due: datetime | None = None  # as the last round saw it
         self.last_round = clock.monotonic()
         self.fired = 0
         self.retrying: str | None = None
@@ -98,7 +103,7 @@ class Scheduler:
                     await self.count_held_back()
                     sweep_every = min(1.0, self._republish_after.total_seconds())
                     next_sweep = self._clock.monotonic() + sweep_every
-                wait = 0.0 if fired >= self._batch else await self._until_next_due()
+                wait = 0.0 if fired >= self._batch else self._until_next_due()
                 delays = self._retry.delays()
             except Exception as exc:
                 delay = next(delays, None) if is_transient(exc) else None
@@ -125,6 +130,8 @@ class Scheduler:
             store = self._stores(session)
             async with session.begin():
                 due = await store.claim_due(now, self._batch, self._gate)
+                if len(due) < self._batch:  # the loop waits for the next one
+                    self._next_due = await store.next_due(now)
                 if not due:
                     return 0
                 fired = []
@@ -137,20 +144,7 @@ class Scheduler:
                 return len(due)  # stopping: the outbox keeps them for the sweep
             async with session.begin():
                 await store.mark_published([f.alert_id for f in fresh], now)
-        for f in fresh:
-            if f.pending.held_until is not None:
-                metrics.HELD_FOR_HOURS.labels(f.pending.kind.value).inc()
-            if f.pending.team is not None:  # an OLA's: counted per team, not as the SLA's
-                metrics.OLA_ALERTS.labels(f.pending.team, f.pending.kind.value).inc()
-            else:
-                metrics.ALERTS.labels(f.pending.target.value, f.pending.kind.value).inc()
-            if f.pending.kind is AlertKind.BREACH and f.pending.team is None:
-                main = main_wait(f.pending.waited)
-                queue = f.pending.queue.id if main is None else main[0].id
-                cause = "unknown" if main is None else main[1].value
-                metrics.BREACH_CAUSES.labels(f.pending.target.value, queue, cause).inc()
-            lag = now.timestamp() - f.pending.send_at
-            metrics.ALERT_LAG.labels(f.pending.kind.value).observe(max(0.0, lag))
+        count_fired([f.pending for f in fresh], now)
         self.fired += len(fresh)
         if len(fresh) < len(fired):
             log.info(
@@ -220,11 +214,46 @@ class Scheduler:
             held = await self._stores(session).held_back(self._clock.now(), self._gate)
         metrics.HELD_BACK.set(held)
 
-    async def _until_next_due(self) -> float:
-        """Until the next timer falls due; at most `poll_s`, when watermarks are looked at again."""
-        now = self._clock.now()
-        async with self._sessions() as session:
-            due = await self._stores(session).next_due(now)
-        if due is None:
+    def _until_next_due(self) -> float:
+        """Until the next timer falls due (as the last round found it); at most `poll_s`,
+        when watermarks are looked at again."""
+        if self._next_due is None:
             return self._poll_s
-        return min(self._poll_s, max(MIN_WAIT_S, (due - now).total_seconds()))
+        wait = (self._next_due - self._clock.now()).total_seconds()
+        return min(self._poll_s, max(MIN_WAIT_S, wait))
+
+
+def count_fired(fired: Sequence[PendingAlert], now: datetime) -> None:
+    """The counters of a round's alerts, one increment per label set (the lag per alert)."""
+    held: Counter[str] = Counter()
+    olas: Counter[tuple[str, str]] = Counter()
+    alerts: Counter[tuple[str, str]] = Counter()
+    causes: Counter[tuple[str, str, str]] = Counter()
+    lags: dict[str, list[float]] = {}
+    at = now.timestamp()
+    for p in fired:
+        kind = p.kind.value
+        if p.held_until is not None:
+            held[kind] += 1
+        if p.team is not None:  # an OLA's: counted per team, not as the SLA's
+            olas[p.team, kind] += 1
+        else:
+            alerts[p.target.value, kind] += 1
+            if p.kind is AlertKind.BREACH:
+                main = main_wait(p.waited)
+                queue = p.queue.id if main is None else main[0].id
+                cause = "unknown" if main is None else main[1].value
+                causes[p.target.value, queue, cause] += 1
+        lags.setdefault(kind, []).append(max(0.0, at - p.send_at))
+    for kind, n in held.items():
+        metrics.HELD_FOR_HOURS.labels(kind).inc(n)
+    for (team, kind), n in olas.items():
+        metrics.OLA_ALERTS.labels(team, kind).inc(n)
+    for (target, kind), n in alerts.items():
+        metrics.ALERTS.labels(target, kind).inc(n)
+    for labels, n in causes.items():
+        metrics.BREACH_CAUSES.labels(*labels).inc(n)
+    for kind, values in lags.items():
+        histogram = metrics.ALERT_LAG.labels(kind)
+        for lag in values:
+            histogram.observe(lag)

@@ -261,18 +261,24 @@ class Watermarks:
         self._clock = clock
         self._stores = stores
         self._last_write: float | None = None
+        self._written: dict[tuple[str, int], datetime] = {}
 
     async def __call__(self, progress: Mapping[TopicPartition, Progress]) -> None:
         now = self._clock.monotonic()
         if self._last_write is not None and now - self._last_write < WATERMARK_INTERVAL_S:
             return
+        # Only the partitions that moved on since this instance's last write: the table
+        # never goes back, so writing the same instant again changes nothing (an idle
+        # poll of a lagging partition, a backlog whose records share a timestamp).
         consumed = [
             (tp.topic, tp.partition, until)
             for tp, p in sorted(progress.items())
             if (until := consumed_until(p)) is not None
+            and ((known := self._written.get((tp.topic, tp.partition))) is None or until > known)
         ]
         if not consumed:
             return
         async with self._sessions() as session, session.begin():
             await self._stores(session).record_watermarks(consumed)
+        self._written.update(((topic, partition), until) for topic, partition, until in consumed)
         self._last_write = self._clock.monotonic()

@@ -245,16 +245,20 @@ class PgClockStore:
         )
         if not pending:
             return 0
+        # The timers as one JSON document (one json.dumps call), their instants beside it:
+        # the driver checks and encodes every element of an array parameter on its own.
         result = await self._session.execute(
             text(
                 """
                 INSERT INTO sla.due_alerts (contact_id, target, kind, cycle, level, due_at, alert,
                     partition, team)
-                SELECT n.* FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
-                    CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
-                    CAST(:due AS timestamptz[]), CAST(:alerts AS jsonb[]), CAST(:partitions AS int[]),
-                    CAST(:teams AS text[]))
-                    AS n(contact_id, target, kind, cycle, level, due_at, alert, partition, team)
+                SELECT n.* FROM (
+                    SELECT t->>0, t->>1, t->>2, CAST(t->>3 AS int), CAST(t->>4 AS int), d.due_at,
+                        t->7, CAST(t->>5 AS int), t->>6
+                    FROM jsonb_array_elements(CAST(:timers AS jsonb)) WITH ORDINALITY AS j(t, i)
+                    JOIN unnest(CAST(:due AS timestamptz[])) WITH ORDINALITY AS d(due_at, i)
+                        USING (i)
+                ) AS n(contact_id, target, kind, cycle, level, due_at, alert, partition, team)
                 WHERE NOT EXISTS (
                     SELECT 1 FROM sla.alerts a WHERE a.contact_id = n.contact_id
                     AND a.target = n.target AND a.kind = n.kind AND a.cycle = n.cycle
@@ -262,15 +266,22 @@ class PgClockStore:
                 """
             ),
             {
-                "contacts": [p.contact_id for p in pending],
-                "targets": [p.target.value for p in pending],
-                "kinds": [p.kind.value for p in pending],
-                "cycles": [p.cycle for p in pending],
-                "levels": [p.level for p in pending],
+                "timers": json.dumps(
+                    [
+                        [
+                            p.contact_id,
+                            p.target.value,
+                            p.kind.value,
+                            p.cycle,
+                            p.level,
+                            partitions.get(p.contact_id),
+                            p.team or "",
+                            pending_json(p),
+                        ]
+                        for p in pending
+                    ]
+                ),
                 "due": [instant(p.send_at) for p in pending],
-                "alerts": [json.dumps(pending_json(p)) for p in pending],
-                "partitions": [partitions.get(p.contact_id) for p in pending],
-                "teams": [p.team or "" for p in pending],
             },
         )
         return int(getattr(result, "rowcount", 0) or 0)
