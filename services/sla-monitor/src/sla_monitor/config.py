@@ -35,14 +35,6 @@ class SlaSettings(ServiceSettings):
         0.25, ge=0.01, le=10, description="how often the scheduler looks for due alerts"
     )
     scheduler_batch: int = Field(500, ge=1, le=10_000, description="due alerts claimed per round")
-    gate_fetch_wait_ms: int = Field(
-        100,
-        ge=1,
-        le=10_000,
-        description="the longest the broker may hold an empty fetch of this consumer (caps"
-        " kafka.fetch_max_wait_ms): a caught-up partition's watermark moves on once per fetch,"
-        " and a due alert waits for it",
-    )
     republish_after_s: float = Field(
         5.0,
         ge=0.5,
@@ -70,16 +62,6 @@ class SlaSettings(ServiceSettings):
         description="first-contact resolution: a contact of the same customer and type arriving"
         " within this long after a resolution makes it a repeat",
     )
-
-    @model_validator(mode="after")
-    def _gate_fetch_wait(self) -> Self:
-        # Kafka's long poll (500 ms suits a plain consumer) would hold every alert of an
-        # idle partition back for up to that long: see "When the monitor is behind".
-        if self.kafka.fetch_max_wait_ms > self.gate_fetch_wait_ms:
-            self.kafka = self.kafka.model_copy(
-                update={"fetch_max_wait_ms": self.gate_fetch_wait_ms}
-            )
-        return self
 
     @model_validator(mode="after")
     def _windows(self) -> Self:
