@@ -38,7 +38,7 @@ def test_observe_many_of_nothing_changes_nothing() -> None:
 
 def test_observe_many_refuses_a_labelled_parent_as_observe_does() -> None:
     histogram = Histogram("p", "p", ["topic"], registry=CollectorRegistry())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="missing label values"):
         histogram.observe(1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="missing label values"):
         observe_many(histogram, [1])
