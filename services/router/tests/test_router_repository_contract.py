@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -139,7 +138,7 @@ async def test_stored_decisions_are_returned_as_produced(store: Transaction) -> 
     first = decision("c1")
     await write(store, [first])
     # The same decision id again (a lost race) keeps the first event.
-    await write(store, [replace(first, event="another")])
+    await write(store, [first._replace(event="another")])
     async with store() as repo:
         assert await repo.stored_decisions([first.decision_id, "nobody"]) == {
             first.decision_id: first.event
