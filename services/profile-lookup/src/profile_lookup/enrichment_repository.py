@@ -109,6 +109,115 @@ class EnrichmentRepository(Protocol):
         ...
 
 
+# Built once: building a `text()` parses it, on every batch otherwise.
+_NEWER_STATUS = (
+    "EXCLUDED.status_at IS NOT NULL AND (c.status_at IS NULL OR EXCLUDED.status_at >= c.status_at)"
+)
+_NEWER_CSAT = (
+    "EXCLUDED.csat_at IS NOT NULL AND (c.csat_at IS NULL OR EXCLUDED.csat_at >= c.csat_at)"
+)
+_PROFILE = ", ".join(f"c.{col}" for col in PROFILE_COLUMNS)
+_APPLY_LIFECYCLE = text(
+    f"""
+    INSERT INTO profiles.contacts AS c
+        (contact_id, status, status_at, closed_at, csat, csat_at, updated_at)
+    SELECT q.contact_id, coalesce(q.status, 'open'), q.status_at, q.closed_at,
+           q.csat, q.csat_at, now()
+    FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]),
+                CAST(:status_at AS timestamptz[]), CAST(:closed_at AS timestamptz[]),
+                CAST(:csat AS smallint[]), CAST(:csat_at AS timestamptz[]))
+         AS q(contact_id, status, status_at, closed_at, csat, csat_at)
+    ON CONFLICT (contact_id) DO UPDATE SET
+        status = CASE WHEN {_NEWER_STATUS} THEN EXCLUDED.status ELSE c.status END,
+        closed_at = CASE WHEN {_NEWER_STATUS} THEN EXCLUDED.closed_at ELSE c.closed_at END,
+        status_at = CASE WHEN {_NEWER_STATUS} THEN EXCLUDED.status_at ELSE c.status_at END,
+        csat = CASE WHEN {_NEWER_CSAT} THEN EXCLUDED.csat ELSE c.csat END,
+        csat_at = CASE WHEN {_NEWER_CSAT} THEN EXCLUDED.csat_at ELSE c.csat_at END,
+        updated_at = now()
+    """
+)
+
+_STORED_CONTACTS = text(
+    "SELECT contact_id, inbound_event_id, inbound_source, status, csat, csat_at,"
+    " enriched_key, enriched"
+    " FROM profiles.contacts"
+    " WHERE inbound_event_id = ANY(CAST(:events AS text[]))"
+    " OR contact_id = ANY(CAST(:contacts AS text[]))"
+)
+
+_FIND_CUSTOMERS = text(
+    f"""
+    SELECT i.kind, i.value, c.customer_id, {_PROFILE}
+    FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS q(kind, value)
+    JOIN profiles.identities i ON i.kind = q.kind AND i.value = q.value
+    JOIN profiles.customers c ON c.customer_id = i.customer_id
+    WHERE c.merged_into IS NULL
+    UNION ALL
+    SELECT 'external_ref', q.ref, c.customer_id, {_PROFILE}
+    FROM unnest(CAST(:refs AS text[])) AS q(ref)
+    JOIN profiles.customers s ON s.external_ref = q.ref
+    JOIN profiles.customers c ON c.customer_id = coalesce(s.merged_into, s.customer_id)
+    """
+)
+
+_PRIOR_HISTORY = text(
+    """
+    SELECT q.idx, a.*
+    FROM unnest(CAST(:customers AS text[]), CAST(:times AS timestamptz[]),
+                CAST(:types AS text[])) WITH ORDINALITY AS q(customer_id, t, ctype, idx)
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE c.occurred_at >= q.t - interval '1 day') AS c24,
+               count(*) FILTER (WHERE c.occurred_at >= q.t - interval '7 days') AS c7,
+               count(*) FILTER (WHERE c.occurred_at >= q.t - interval '30 days') AS c30,
+               count(*) FILTER (WHERE c.status = 'open') AS open,
+               coalesce(sum(c.csat), 0) AS csat_sum,
+               count(c.csat) AS csat_n,
+               coalesce(bool_or(c.occurred_at >= q.t - CAST(:repeat AS interval)
+                        AND (NOT CAST(:same_type AS boolean) OR c.contact_type = q.ctype)),
+                        false) AS rep,
+               max(c.occurred_at) AS last_at,
+               (array_agg(c.channel ORDER BY c.occurred_at DESC))[1] AS last_channel,
+               (array_agg(c.status ORDER BY c.occurred_at DESC))[1] AS last_status,
+               (array_agg(c.csat ORDER BY c.csat_at DESC)
+                    FILTER (WHERE c.csat IS NOT NULL))[1] AS last_csat,
+               max(c.csat_at) FILTER (WHERE c.csat IS NOT NULL) AS last_csat_at
+        FROM profiles.contacts c
+        WHERE c.customer_id = q.customer_id AND c.occurred_at < q.t
+          AND c.occurred_at >= q.t - CAST(:lookback AS interval)
+    ) a
+    WHERE a.last_at IS NOT NULL
+    """
+)
+
+_RECORD_CONTACTS = text(
+    """
+    INSERT INTO profiles.contacts AS c
+        (contact_id, inbound_event_id, inbound_source, customer_id, channel,
+         contact_type, occurred_at, identification, enriched_key, enriched,
+         recorded_at, updated_at)
+    SELECT q.*, now(), now()
+    FROM unnest(CAST(:ids AS text[]), CAST(:events AS text[]),
+                CAST(:sources AS text[]), CAST(:customers AS text[]),
+                CAST(:channels AS text[]), CAST(:types AS text[]),
+                CAST(:times AS timestamptz[]), CAST(:idents AS text[]),
+                CAST(:keys AS bytea[]), CAST(:values AS bytea[])) AS q
+    ON CONFLICT (contact_id) DO UPDATE SET
+        inbound_event_id = EXCLUDED.inbound_event_id,
+        inbound_source = EXCLUDED.inbound_source,
+        customer_id = EXCLUDED.customer_id,
+        channel = EXCLUDED.channel,
+        contact_type = EXCLUDED.contact_type,
+        occurred_at = EXCLUDED.occurred_at,
+        identification = EXCLUDED.identification,
+        enriched_key = EXCLUDED.enriched_key,
+        enriched = EXCLUDED.enriched,
+        recorded_at = now(),
+        updated_at = now()
+    WHERE c.inbound_event_id IS NULL
+    """
+)
+
+
 class PostgresEnrichment:
     """`EnrichmentRepository` on one session; runs inside the caller's transaction."""
 
@@ -127,30 +236,8 @@ class PostgresEnrichment:
         """
         if not changes:
             return 0
-        newer_status = "EXCLUDED.status_at IS NOT NULL AND (c.status_at IS NULL OR EXCLUDED.status_at >= c.status_at)"
-        newer_csat = (
-            "EXCLUDED.csat_at IS NOT NULL AND (c.csat_at IS NULL OR EXCLUDED.csat_at >= c.csat_at)"
-        )
         result = await self._session.execute(
-            text(
-                f"""
-                INSERT INTO profiles.contacts AS c
-                    (contact_id, status, status_at, closed_at, csat, csat_at, updated_at)
-                SELECT q.contact_id, coalesce(q.status, 'open'), q.status_at, q.closed_at,
-                       q.csat, q.csat_at, now()
-                FROM unnest(CAST(:ids AS text[]), CAST(:statuses AS text[]),
-                            CAST(:status_at AS timestamptz[]), CAST(:closed_at AS timestamptz[]),
-                            CAST(:csat AS smallint[]), CAST(:csat_at AS timestamptz[]))
-                     AS q(contact_id, status, status_at, closed_at, csat, csat_at)
-                ON CONFLICT (contact_id) DO UPDATE SET
-                    status = CASE WHEN {newer_status} THEN EXCLUDED.status ELSE c.status END,
-                    closed_at = CASE WHEN {newer_status} THEN EXCLUDED.closed_at ELSE c.closed_at END,
-                    status_at = CASE WHEN {newer_status} THEN EXCLUDED.status_at ELSE c.status_at END,
-                    csat = CASE WHEN {newer_csat} THEN EXCLUDED.csat ELSE c.csat END,
-                    csat_at = CASE WHEN {newer_csat} THEN EXCLUDED.csat_at ELSE c.csat_at END,
-                    updated_at = now()
-                """
-            ),
+            _APPLY_LIFECYCLE,
             {
                 "ids": [c.contact_id for c in changes],
                 "statuses": [c.status for c in changes],
@@ -170,13 +257,7 @@ class PostgresEnrichment:
         if not event_ids and not contact_ids:
             return []
         rows = await self._session.execute(
-            text(
-                "SELECT contact_id, inbound_event_id, inbound_source, status, csat, csat_at,"
-                " enriched_key, enriched"
-                " FROM profiles.contacts"
-                " WHERE inbound_event_id = ANY(CAST(:events AS text[]))"
-                " OR contact_id = ANY(CAST(:contacts AS text[]))"
-            ),
+            _STORED_CONTACTS,
             {"events": list(event_ids), "contacts": list(contact_ids)},
         )
         return [
@@ -203,22 +284,8 @@ class PostgresEnrichment:
         found = Found({}, {}, {})
         if not pairs and not wanted_refs:
             return found
-        profile = ", ".join(f"c.{col}" for col in PROFILE_COLUMNS)
         rows = await self._session.execute(
-            text(
-                f"""
-                SELECT i.kind, i.value, c.customer_id, {profile}
-                FROM unnest(CAST(:kinds AS text[]), CAST(:values AS text[])) AS q(kind, value)
-                JOIN profiles.identities i ON i.kind = q.kind AND i.value = q.value
-                JOIN profiles.customers c ON c.customer_id = i.customer_id
-                WHERE c.merged_into IS NULL
-                UNION ALL
-                SELECT 'external_ref', q.ref, c.customer_id, {profile}
-                FROM unnest(CAST(:refs AS text[])) AS q(ref)
-                JOIN profiles.customers s ON s.external_ref = q.ref
-                JOIN profiles.customers c ON c.customer_id = coalesce(s.merged_into, s.customer_id)
-                """
-            ),
+            _FIND_CUSTOMERS,
             {
                 "kinds": [kind for kind, _ in pairs],
                 "values": [value for _, value in pairs],
@@ -247,34 +314,7 @@ class PostgresEnrichment:
         if not queries:
             return []
         rows = await self._session.execute(
-            text(
-                """
-                SELECT q.idx, a.*
-                FROM unnest(CAST(:customers AS text[]), CAST(:times AS timestamptz[]),
-                            CAST(:types AS text[])) WITH ORDINALITY AS q(customer_id, t, ctype, idx)
-                CROSS JOIN LATERAL (
-                    SELECT count(*) FILTER (WHERE c.occurred_at >= q.t - interval '1 day') AS c24,
-                           count(*) FILTER (WHERE c.occurred_at >= q.t - interval '7 days') AS c7,
-                           count(*) FILTER (WHERE c.occurred_at >= q.t - interval '30 days') AS c30,
-                           count(*) FILTER (WHERE c.status = 'open') AS open,
-                           coalesce(sum(c.csat), 0) AS csat_sum,
-                           count(c.csat) AS csat_n,
-                           coalesce(bool_or(c.occurred_at >= q.t - CAST(:repeat AS interval)
-                                    AND (NOT CAST(:same_type AS boolean) OR c.contact_type = q.ctype)),
-                                    false) AS rep,
-                           max(c.occurred_at) AS last_at,
-                           (array_agg(c.channel ORDER BY c.occurred_at DESC))[1] AS last_channel,
-                           (array_agg(c.status ORDER BY c.occurred_at DESC))[1] AS last_status,
-                           (array_agg(c.csat ORDER BY c.csat_at DESC)
-                                FILTER (WHERE c.csat IS NOT NULL))[1] AS last_csat,
-                           max(c.csat_at) FILTER (WHERE c.csat IS NOT NULL) AS last_csat_at
-                    FROM profiles.contacts c
-                    WHERE c.customer_id = q.customer_id AND c.occurred_at < q.t
-                      AND c.occurred_at >= q.t - CAST(:lookback AS interval)
-                ) a
-                WHERE a.last_at IS NOT NULL
-                """
-            ),
+            _PRIOR_HISTORY,
             {
                 "customers": [q[0] for q in queries],
                 "times": [q[1] for q in queries],
@@ -307,33 +347,7 @@ class PostgresEnrichment:
         if not contacts:
             return 0
         result = await self._session.execute(
-            text(
-                """
-                INSERT INTO profiles.contacts AS c
-                    (contact_id, inbound_event_id, inbound_source, customer_id, channel,
-                     contact_type, occurred_at, identification, enriched_key, enriched,
-                     recorded_at, updated_at)
-                SELECT q.*, now(), now()
-                FROM unnest(CAST(:ids AS text[]), CAST(:events AS text[]),
-                            CAST(:sources AS text[]), CAST(:customers AS text[]),
-                            CAST(:channels AS text[]), CAST(:types AS text[]),
-                            CAST(:times AS timestamptz[]), CAST(:idents AS text[]),
-                            CAST(:keys AS bytea[]), CAST(:values AS bytea[])) AS q
-                ON CONFLICT (contact_id) DO UPDATE SET
-                    inbound_event_id = EXCLUDED.inbound_event_id,
-                    inbound_source = EXCLUDED.inbound_source,
-                    customer_id = EXCLUDED.customer_id,
-                    channel = EXCLUDED.channel,
-                    contact_type = EXCLUDED.contact_type,
-                    occurred_at = EXCLUDED.occurred_at,
-                    identification = EXCLUDED.identification,
-                    enriched_key = EXCLUDED.enriched_key,
-                    enriched = EXCLUDED.enriched,
-                    recorded_at = now(),
-                    updated_at = now()
-                WHERE c.inbound_event_id IS NULL
-                """
-            ),
+            _RECORD_CONTACTS,
             {
                 "ids": [c.contact_id for c in contacts],
                 "events": [c.inbound_event_id for c in contacts],
