@@ -39,6 +39,7 @@ published JSON Schema says.
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 
 from pydantic import (
@@ -114,6 +115,13 @@ def _parse_rfc3339(value: object) -> object:
     """Parse a timestamp string ourselves: strict mode would refuse a str after a validator."""
     if not isinstance(value, str):
         return value
+    return _rfc3339(value)
+
+
+@lru_cache(maxsize=4096)
+def _rfc3339(value: str) -> datetime:
+    # Cached (a datetime is immutable, a refusal is not cached): an event's `time` and
+    # `producedtime` are mostly one instant, and a batch's events share a few.
     try:
         if _TIMESTAMP_SHAPE.fullmatch(value):
             return datetime.fromisoformat(value.upper())  # RFC 3339 allows "t" and "z"
