@@ -45,6 +45,7 @@ from sla_monitor.repository.rows import FiredAlert
 from sla_monitor.repository.scheduler import AlertStore, PgAlertStore
 from switchboard_events import AlertKind, encode
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock, sleep_unless
+from switchboard_runtime.metrics import observe_many
 from switchboard_runtime.retry import DEFAULT_RETRY, RetryPolicy, is_transient, until_done
 from switchboard_runtime.runner import Output
 
@@ -224,7 +225,7 @@ class Scheduler:
 
 
 def count_fired(fired: Sequence[PendingAlert], now: datetime) -> None:
-    """The counters of a round's alerts, one increment per label set (the lag per alert)."""
+    """The counters of a round's alerts, one increment per label set and bucket."""
     held: Counter[str] = Counter()
     olas: Counter[tuple[str, str]] = Counter()
     alerts: Counter[tuple[str, str]] = Counter()
@@ -254,6 +255,4 @@ def count_fired(fired: Sequence[PendingAlert], now: datetime) -> None:
     for labels, n in causes.items():
         metrics.BREACH_CAUSES.labels(*labels).inc(n)
     for kind, values in lags.items():
-        histogram = metrics.ALERT_LAG.labels(kind)
-        for lag in values:
-            histogram.observe(lag)
+        observe_many(metrics.ALERT_LAG.labels(kind), values)
