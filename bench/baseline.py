@@ -3,7 +3,8 @@
 - raw aiokafka produce and consume rates of 1 KB events;
 - a consume -> produce -> commit pass-through draining a backlog (no database): the
   fastest any service could go on this broker and machine, producing with one `send()`
-  per record and in batches per partition, with its CPU time per event;
+  per record and in batches per partition, with its CPU time per event and its stack's
+  (`passthrough_stack_cpu_us_per_event`: this process and the broker's);
 - the pass-through's publish-to-output latency at a steady 1,000 events/s, and at 50 and
   200 events/s (`passthrough_p99_ms_at_50` ...): the one raw hop the pipeline's two are
   compared with at the same rate;
@@ -26,6 +27,7 @@ from bench.common import (
     LATENCY_RATE,
     LOW_RATE_SECONDS,
     LOW_RATES,
+    Cpu,
     Drain,
     ProcessMeter,
     reader,
@@ -85,30 +87,31 @@ async def passthrough(
     sink: str,
     stop_after: int | None,
     stop: asyncio.Event,
+    meter: ProcessMeter,
     batched: bool = False,
 ) -> Drain:
     """Forward every record from `source` to `sink`, committing per batch.
 
     Produces with one `send()` per record, as the runner does, or (`batched`) one
     `send_batch()` per partition, keyed records placed as the default partitioner does.
-    CPU is this process's, from the first batch to the last.
+    CPU is `meter`'s (this process, and with the broker), from the first batch to the last.
     """
     consumer = make_consumer(settings, f"bench-pt-{uuid.uuid4().hex[:6]}", "bench-pt", source)
     producer = make_producer(settings, "bench-pt")
     partitioner = DefaultPartitioner()
-    meter = ProcessMeter()
     await consumer.start()
     await producer.start()
     try:
         partitions = sorted(await producer.partitions_for(sink))
         done = 0
-        started = cpu_started = 0.0
+        started = 0.0
+        cpu_started = Cpu(0.0, 0.0)
         while not stop.is_set() and (stop_after is None or done < stop_after):
             batch = await consumer.getmany(timeout_ms=200, max_records=settings.max_batch_records)
             if not batch:
                 continue
             if not started:
-                started, cpu_started = time.perf_counter(), meter.cpu_s()
+                started, cpu_started = time.perf_counter(), meter.read()
             messages = [m for ms in batch.values() for m in ms]
             if batched:
                 await _send_batched(producer, partitioner, partitions, sink, messages)
@@ -118,12 +121,9 @@ async def passthrough(
             await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
             done += len(messages)
         if not started:
-            return Drain(0.0, 0.0, meter.rss_mb())
-        return Drain(
-            done / (time.perf_counter() - started),
-            (meter.cpu_s() - cpu_started) / done * 1e6,
-            meter.rss_mb(),
-        )
+            return Drain(0.0, 0.0, 0.0, meter.rss_mb())
+        seconds = time.perf_counter() - started
+        return Drain.of(done, seconds, meter.read() - cpu_started, meter.rss_mb())
     finally:
         await consumer.stop()
         await producer.stop()
@@ -152,11 +152,13 @@ async def _send_batched(
 
 
 async def latency(
-    settings: KafkaSettings, source: str, sink: str, rate: int, seconds: float
+    ctx: BenchContext, source: str, sink: str, rate: int, seconds: float
 ) -> list[float]:
     """Publish at a steady `rate` through the pass-through; return each record's delay in ms."""
+    settings = ctx.kafka
     stop = asyncio.Event()
-    forward = asyncio.create_task(passthrough(settings, source, sink, None, stop))
+    meter = ctx.meter(database=False)
+    forward = asyncio.create_task(passthrough(settings, source, sink, None, stop, meter))
     output = reader(settings, sink)
     await output.start()
     try:
@@ -216,18 +218,24 @@ async def run(ctx: BenchContext) -> None:
     await create_topics(settings, [raw, out, batched_out])
     ctx.emit("kafka_produce_events_per_s", await produce(settings, raw, BACKLOG), "events/s")
     ctx.emit("kafka_consume_events_per_s", await consume(settings, raw, BACKLOG), "events/s")
-    single = await passthrough(settings, raw, out, BACKLOG, asyncio.Event())
+    # The pass-through's stack is this process and the broker: it has no database.
+    meter = ctx.meter(database=False)
+    single = await passthrough(settings, raw, out, BACKLOG, asyncio.Event(), meter)
     ctx.passthrough_events_per_s = single.events_per_s
     ctx.emit("passthrough_events_per_s", single.events_per_s, "events/s", vs_passthrough=True)
     ctx.emit("passthrough_cpu_us_per_event", single.cpu_us_per_event, "us")
-    batched = await passthrough(settings, raw, batched_out, BACKLOG, asyncio.Event(), batched=True)
+    ctx.emit("passthrough_stack_cpu_us_per_event", single.stack_cpu_us_per_event, "us")
+    batched = await passthrough(
+        settings, raw, batched_out, BACKLOG, asyncio.Event(), meter, batched=True
+    )
     ctx.passthrough_batched_events_per_s = batched.events_per_s
     ctx.emit("passthrough_batched_events_per_s", batched.events_per_s, "events/s", True)
     ctx.emit("passthrough_batched_cpu_us_per_event", batched.cpu_us_per_event, "us")
+    ctx.emit("passthrough_batched_stack_cpu_us_per_event", batched.stack_cpu_us_per_event, "us")
     runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
     for rate, seconds in runs:
         # A fresh pair of topics per rate: each run forwards and reads its own records only.
         source, sink = ctx.topic("lat"), ctx.topic("lat-out")
         await create_topics(settings, [source, sink])
-        ctx.emit_latency("passthrough", await latency(settings, source, sink, rate, seconds), rate)
+        ctx.emit_latency("passthrough", await latency(ctx, source, sink, rate, seconds), rate)
     await database_inserts(ctx)

@@ -68,31 +68,76 @@ async def wait_ready(proc: subprocess.Popen[bytes], port: int, timeout: float, w
         await asyncio.sleep(0.3)
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds spent so far by the processes under test (`own_s`), and by them with
+    the stack they run on, the broker and PostgreSQL (`stack_s`); two readings' difference
+    is what a span cost."""
+
+    own_s: float
+    stack_s: float
+
+    def __sub__(self, earlier: Cpu) -> Cpu:
+        return Cpu(self.own_s - earlier.own_s, self.stack_s - earlier.stack_s)
+
+
 class ProcessMeter:
-    """CPU time and resident memory of a process (a service under test, or this one).
+    """CPU time and resident memory of the processes under test (services, or this one),
+    and CPU time of the stack around them (`BenchContext.meter` builds one).
 
     CPU time is steadier than wall time on a shared machine: figures divide it by the
-    events processed between two samples.
+    events processed between two readings.
     """
 
-    def __init__(self, *pids: int) -> None:
-        """The processes `pids` together (a pipeline of services); none: this process."""
-        self._pids = pids
-        self._ticks = os.sysconf("SC_CLK_TCK")
+    def __init__(self, pids: Sequence[int], stack: Sequence[int]) -> None:
+        """The process trees of `pids` (none: this process alone, without the stack it
+        started), and those of `stack` counted in `Cpu.stack_s` only."""
+        self._pids = tuple(pids)
+        self._stack = tuple(stack)
 
-    def cpu_s(self) -> float:
-        if not self._pids:
-            return time.process_time()
-        return sum(self._cpu_s(pid) for pid in self._pids)
-
-    def _cpu_s(self, pid: int) -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        # utime and stime, fields 14 and 15 of proc(5), counted after the command name.
-        return (int(fields[11]) + int(fields[12])) / self._ticks
+    def read(self) -> Cpu:
+        tree = _ProcessTable()
+        own = sum(map(tree.cpu_s, self._pids)) if self._pids else time.process_time()
+        return Cpu(own, own + sum(map(tree.cpu_s, self._stack)))
 
     def rss_mb(self) -> float:
-        """The largest resident set among the processes."""
+        """The largest resident set among the processes under test."""
         return max(_rss_mb(str(pid)) for pid in self._pids or ("self",))
+
+
+class _ProcessTable:
+    """Every process's parent and CPU ticks, from one pass over /proc (this kernel has no
+    /proc/<pid>/task/<tid>/children to walk a tree by)."""
+
+    def __init__(self) -> None:
+        self._ticks: dict[int, int] = {}
+        self._children: dict[int, list[int]] = {}
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue  # it ended since the directory was listed
+            # Fields 4 (ppid) and 14-17 of proc(5) (utime, stime, cutime, cstime), counted
+            # after the command name. cutime/cstime hold the children it has reaped, so a
+            # PostgreSQL backend that ended in the span still counts, in its postmaster.
+            fields = stat.rpartition(")")[2].split()
+            pid = int(entry.name)
+            self._ticks[pid] = sum(int(f) for f in fields[11:15])
+            self._children.setdefault(int(fields[1]), []).append(pid)
+        self._tick_s = 1 / os.sysconf("SC_CLK_TCK")
+
+    def cpu_s(self, root: int) -> float:
+        """CPU seconds of `root` and its descendants, live and reaped."""
+        if root not in self._ticks:
+            raise RuntimeError(f"process {root} is not running: its CPU time cannot be read")
+        ticks, pending = 0, [root]
+        while pending:
+            pid = pending.pop()
+            ticks += self._ticks[pid]
+            pending.extend(self._children.get(pid, ()))
+        return ticks * self._tick_s
 
 
 def _rss_mb(pid: str) -> float:
@@ -103,11 +148,18 @@ def _rss_mb(pid: str) -> float:
 
 @dataclass(frozen=True)
 class Drain:
-    """A backlog drained: its rate, and the CPU the measured process spent per event."""
+    """A backlog drained: its rate, the CPU the measured processes spent per event, and
+    the CPU of the whole stack (those processes, the broker, the database) per event."""
 
     events_per_s: float
     cpu_us_per_event: float
+    stack_cpu_us_per_event: float
     rss_mb: float
+
+    @classmethod
+    def of(cls, events: int, seconds: float, cpu: Cpu, rss_mb: float) -> Drain:
+        """`events` processed in `seconds` of wall time and `cpu` (a difference)."""
+        return cls(events / seconds, cpu.own_s / events * 1e6, cpu.stack_s / events * 1e6, rss_mb)
 
 
 async def drain(
@@ -118,13 +170,13 @@ async def drain(
     meter: ProcessMeter,
 ) -> Drain:
     """Records per second arriving on `consumer`, from the first batch to the `count`-th
-    record, and `meter`'s process CPU over the same span per record.
+    record, and `meter`'s CPU over the same span per record.
 
     The first batch is left out of the count: it only marks when the stream began.
     """
     seen = first_batch = 0
     first = last = 0.0
-    cpu_first = cpu_last = 0.0
+    cpu_first = Cpu(0.0, 0.0)
     deadline = time.monotonic() + timeout
     while seen < count and time.monotonic() < deadline:
         batch = await consumer.getmany(timeout_ms=200, max_records=5000)
@@ -132,15 +184,15 @@ async def drain(
         if not n:
             continue
         now = time.perf_counter()
-        cpu_last = meter.cpu_s()
         if not seen:
-            first, first_batch, cpu_first = now, n, cpu_last
+            first, first_batch, cpu_first = now, n, meter.read()
         seen += n
         last = now
     if seen < count:
         raise RuntimeError(f"{what}: {seen} of {count} records arrived in {timeout:.0f} s")
-    counted = seen - first_batch
-    return Drain(counted / (last - first), (cpu_last - cpu_first) / counted * 1e6, meter.rss_mb())
+    # Read as the last batch arrived: the loop ends on it (one reading scans all of /proc).
+    cpu = meter.read() - cpu_first
+    return Drain.of(seen - first_batch, last - first, cpu, meter.rss_mb())
 
 
 async def steady_latency(

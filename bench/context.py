@@ -17,7 +17,7 @@ from pathlib import Path
 
 import asyncpg
 
-from bench.common import LATENCY_RATE, Drain, percentile
+from bench.common import LATENCY_RATE, Drain, ProcessMeter, percentile
 from switchboard_runtime.apache_kafka import KafkaCluster
 from switchboard_runtime.embedded import Broker, Postgres, die_with_parent
 from switchboard_runtime.migrations import upgrade
@@ -72,10 +72,28 @@ class BenchContext:
         print(json.dumps(line), flush=True)
 
     def emit_drain(self, name: str, drained: Drain) -> None:
-        """A service's backlog figures: events/s (with ratios), CPU per event, memory."""
+        """A service's backlog figures: events/s (with ratios), its own CPU and the whole
+        stack's per event, the pass-through ratio that stack CPU allows, memory."""
         self.emit(f"{name}_events_per_s", drained.events_per_s, "events/s", vs_passthrough=True)
         self.emit(f"{name}_cpu_us_per_event", drained.cpu_us_per_event, "us")
+        self.emit(f"{name}_stack_cpu_us_per_event", drained.stack_cpu_us_per_event, "us")
+        # Every core busy on this CPU per event, against the pass-through's measured rate.
+        cores = os.cpu_count() or 1
+        bound = cores / (drained.stack_cpu_us_per_event * 1e-6) / self.passthrough_events_per_s
+        self.emit(f"{name}_cpu_bound_vs_passthrough", bound, "ratio")
         self.emit(f"{name}_rss_mb", drained.rss_mb, "MB")
+
+    def meter(self, *pids: int, database: bool = True) -> ProcessMeter:
+        """CPU of the process trees `pids` (none: this process), and of the stack: them,
+        the broker's processes and (`database`) PostgreSQL's postmaster with its backends."""
+        stack = list(self.broker.pids)
+        if database:
+            if self.postgres.pid is None:
+                raise RuntimeError("PostgreSQL must be running to measure the stack's CPU")
+            stack.append(self.postgres.pid)
+        if not stack:
+            raise RuntimeError("the broker must be running to measure the stack's CPU")
+        return ProcessMeter(pids, stack)
 
     def emit_latency(self, name: str, delays: Sequence[float], rate: int) -> None:
         """`<name>_p50_ms` and `<name>_p99_ms` of a steady-rate run; runs below the main

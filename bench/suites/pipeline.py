@@ -32,7 +32,6 @@ from bench.common import (
     LATENCY_RATE,
     LOW_RATE_SECONDS,
     LOW_RATES,
-    ProcessMeter,
     drain,
     publish,
     reader,
@@ -135,7 +134,7 @@ async def run(ctx: BenchContext) -> None:
     await out.start()
     try:
         # Published only once both services are ready, so the figure is the pipeline's own.
-        meter = ProcessMeter(*(proc.pid for proc, _, _ in services))
+        meter = ctx.meter(*(proc.pid for proc, _, _ in services))
         draining = asyncio.create_task(
             drain(out, len(backlog), DRAIN_TIMEOUT_S, "routing decisions of the backlog", meter)
         )

@@ -7,7 +7,8 @@ service (`python -m profile_lookup`) as a process, then:
 - `profile_lookup_events_per_s`: drains a backlog of inbound contacts (a mix of known
   senders spelled many ways, CRM ids, strangers, withheld and unparseable numbers)
   and measures enriched outputs per second, from the first output to the last;
-  `vs_passthrough` divides it by the same run's raw pass-through;
+  `vs_passthrough` divides it by the same run's raw pass-through; with the service's own
+  and the whole stack's CPU per event and `profile_lookup_cpu_bound_vs_passthrough`;
 - `profile_lookup_p50_ms` / `profile_lookup_p99_ms`: publish-to-enriched-output
   latency at a steady 1,000 contacts/s.
 """
@@ -25,7 +26,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import ProcessMeter, drain, percentile, publish, reader, steady_latency
+from bench.common import drain, percentile, publish, reader, steady_latency
 from bench.context import BenchContext
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
 from switchboard_runtime.kafka import create_topics
@@ -203,7 +204,7 @@ async def run(ctx: BenchContext) -> None:
             BACKLOG,
             STARTUP_TIMEOUT_S + BACKLOG / 500,
             "profile-lookup enrichment",
-            ProcessMeter(proc.pid),
+            ctx.meter(proc.pid),
         )
         ctx.emit_drain("profile_lookup", drained)
         delays = sorted(await _latency(settings, enriched_out, inbound, run_id))

@@ -7,7 +7,8 @@ starts the router as a process, and measures decisions per second from the first
 decision to the last:
 
 - `router_events_per_s` (with `vs_passthrough`, the ratio to the same run's raw
-  consume -> produce -> commit pass-through);
+  consume -> produce -> commit pass-through), its own and the whole stack's CPU per
+  decision, and `router_cpu_bound_vs_passthrough`, the ratio that stack CPU allows;
 - `router_2x_events_per_s` (and its CPU per event, memory) and `router_2x_vs_1x`: two
   router processes in one consumer group (one per core) draining a backlog as large;
 - `router_p50_ms` / `router_p99_ms`: publish-to-decision latency of the router alone at a
@@ -33,7 +34,6 @@ from bench.common import (
     LATENCY_RATE,
     LOW_RATE_SECONDS,
     LOW_RATES,
-    ProcessMeter,
     drain,
     publish,
     reader,
@@ -96,7 +96,7 @@ async def run(ctx: BenchContext) -> None:
     try:
         await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
         drained = await drain(
-            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ProcessMeter(proc.pid)
+            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ctx.meter(proc.pid)
         )
     finally:
         await decisions.stop()
@@ -110,7 +110,8 @@ async def run(ctx: BenchContext) -> None:
 
 async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) -> None:
     """`router_2x_*`: two router processes in one consumer group on one database drain the
-    same kind of backlog; CPU per event is both processes' over every decision."""
+    same kind of backlog; CPU per event is both processes' over every decision (and the
+    stack's: theirs, the broker's and the database's)."""
     settings = ctx.kafka
     suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
     database_url = await ctx.new_database()
@@ -121,7 +122,7 @@ async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) ->
         for proc, port in started:
             await wait_ready(proc, port, STARTUP_TIMEOUT_S, "a router of two")
         # Published once both own partitions, so no rebalance falls inside the figure.
-        meter = ProcessMeter(*(proc.pid for proc, _ in started))
+        meter = ctx.meter(*(proc.pid for proc, _ in started))
         draining = asyncio.create_task(
             drain(decisions, BACKLOG, DRAIN_TIMEOUT_S, "decisions of two routers", meter)
         )

@@ -4,7 +4,8 @@ Runs after the `router` suite (suites run in name order) on the same broker, dat
 server and kind of input, and prints:
 
 - `peer_router_events_per_s` (with the pass-through ratios) and
-  `peer_router_cpu_us_per_event`, its process CPU time per decision;
+  `peer_router_cpu_us_per_event`, its process CPU time per decision (and the stack's,
+  `peer_router_stack_cpu_us_per_event`, with `peer_router_cpu_bound_vs_passthrough`);
 - `router_vs_peer`: the router's events/s from this run over the peer's;
 - `peer_router_p50_ms_at_50` / `peer_router_p99_ms_at_50`: its publish-to-decision latency
   at a steady 50 contacts/s, and `router_vs_peer_p99_at_50`, the router's p99 at that rate
@@ -18,7 +19,7 @@ import random
 import uuid
 from datetime import UTC, datetime
 
-from bench.common import ProcessMeter, drain, publish, reader
+from bench.common import drain, publish, reader
 from bench.context import BenchContext
 from bench.suites.router import _contact, _record, latency
 from switchboard_events import CONTACTS_ENRICHED
@@ -52,7 +53,7 @@ async def run(ctx: BenchContext) -> None:
             },
         )
         drained = await drain(
-            decisions, BACKLOG, DRAIN_TIMEOUT_S, "peer decisions", ProcessMeter(proc.pid)
+            decisions, BACKLOG, DRAIN_TIMEOUT_S, "peer decisions", ctx.meter(proc.pid)
         )
     finally:
         await decisions.stop()

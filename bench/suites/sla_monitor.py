@@ -9,7 +9,8 @@ at 50% and an escalation 10 s after the breach.
   topics interleave, so some steps come before their decision) is published, then
   the service is started and drains it; the rate counts processed events (the
   `processed_events` ledger, polled) from the first to the last. `vs_passthrough`
-  divides it by the same run's raw pass-through.
+  divides it by the same run's raw pass-through; the service's own and the whole
+  stack's CPU per event, and `sla_cpu_bound_vs_passthrough`, come with it.
 - `sla_alert_lag_p50_s` / `sla_alert_lag_p99_s`: 10,000 calls arrive within 10 s, so
   10,000 first-response clocks (and as many resolution clocks) run at once; 30% are
   answered between the warning and the breach (published at that moment, cancelling
@@ -30,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from bench.common import Drain, ProcessMeter
+from bench.common import Cpu, Drain, ProcessMeter
 from bench.context import BenchContext
 from switchboard_events import (
     CONTACTS_LIFECYCLE,
@@ -111,21 +112,19 @@ async def _count(database_url: str, sql: str) -> int:
 
 async def _processed(database_url: str, total: int, meter: ProcessMeter) -> Drain:
     """Events per second through the service, from its first processed event to the last,
-    and its CPU time per event over the same span."""
+    and `meter`'s CPU time per event over the same span."""
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
-        first_at, first_count, first_cpu = 0.0, 0, 0.0
+        first_at, first_count, first_cpu = 0.0, 0, Cpu(0.0, 0.0)
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
             done = int(await conn.fetchval("SELECT count(*) FROM sla.processed_events"))
-            now, cpu = time.perf_counter(), meter.cpu_s()
+            now = time.perf_counter()
             if done and not first_count:
-                first_at, first_count, first_cpu = now, done, cpu
+                first_at, first_count, first_cpu = now, done, meter.read()
             if done >= total:
-                counted = done - first_count
-                return Drain(
-                    counted / (now - first_at), (cpu - first_cpu) / counted * 1e6, meter.rss_mb()
-                )
+                cpu = meter.read() - first_cpu
+                return Drain.of(done - first_count, now - first_at, cpu, meter.rss_mb())
             await asyncio.sleep(0.1)  # polling the count: the service's progress is the figure
         raise RuntimeError(f"sla-monitor processed {done} of {total} events in {DRAIN_TIMEOUT_S} s")
     finally:
@@ -179,7 +178,7 @@ async def run(ctx: BenchContext) -> None:
             "SLA_POLICY_PATH": str(policy),
         },
     )
-    ctx.emit_drain("sla", await _processed(database_url, total, ProcessMeter(proc.pid)))
+    ctx.emit_drain("sla", await _processed(database_url, total, ctx.meter(proc.pid)))
     if proc.poll() is not None:
         raise RuntimeError(f"sla-monitor exited with {proc.returncode}: logs in {ctx.log_dir}")
 

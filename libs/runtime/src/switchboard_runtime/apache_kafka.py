@@ -259,6 +259,11 @@ class KafkaCluster:
         return ",".join(node.address for node in self.nodes)
 
     @property
+    def pids(self) -> tuple[int, ...]:
+        """The running nodes' processes (one JVM each)."""
+        return tuple(pid for node in self.nodes if (pid := node.pid) is not None)
+
+    @property
     def root(self) -> Path:
         assert self._root is not None, "start() first"
         return self._root

@@ -112,6 +112,11 @@ class Broker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc else None
 
+    @property
+    def pids(self) -> tuple[int, ...]:
+        """The broker's processes while it runs (one), as `KafkaCluster.pids`."""
+        return (self._proc.pid,) if self._proc else ()
+
     def client_settings(self, **values: Any) -> KafkaSettings:
         """Client settings for Tansu: no idempotent producer (it has none), short fetch wait."""
         defaults: dict[str, Any] = {"enable_idempotence": False, "fetch_max_wait_ms": 30}
