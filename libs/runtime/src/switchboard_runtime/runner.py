@@ -12,13 +12,20 @@ One loop owns the transaction and the offsets:
 4. produce the handler's outputs and the dead letters, awaiting acks=all;
 5. commit the offsets of exactly that batch.
 
+Steps 4 and 5 (the batch's tail) run as a task while the next batch is fetched, decoded
+and applied: at most one tail is pending, and a batch's tail starts only once the one
+before it has ended, so outputs and commits keep batch order and no offset is committed
+before its outputs are acknowledged. A crash meanwhile replays both batches, which the
+handlers' records of processed events make harmless.
+
 Transient failures (database or broker unreachable) are retried with backoff; the
 batch is neither committed nor dead-lettered meanwhile. A crash anywhere replays the
 uncommitted batch: handlers make that harmless by recording processed event ids
 (`db.claim_events`) and deriving output ids from input ids.
 
-A rebalance waits for the batch in flight, unless it is stuck retrying: then the batch
-is abandoned uncommitted and its partitions are re-read by whoever owns them next.
+A rebalance waits for the batch in flight and the pending tail, unless one is stuck
+retrying: then it is abandoned uncommitted (an abandoned tail takes the batch after it
+along) and its partitions are re-read by whoever owns them next.
 """
 
 from __future__ import annotations
@@ -134,6 +141,17 @@ ProgressHook = Callable[[Mapping[TopicPartition, Progress]], Awaitable[None]]
 
 class _Abandon(Exception):
     """The batch in flight is given up uncommitted (rebalance or shutdown)."""
+
+
+Batch = Mapping[TopicPartition, Sequence[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """A batch whose transaction has committed, being produced and committed by `task`."""
+
+    batch: Batch
+    task: asyncio.Task[None]
 
 
 @dataclass
@@ -271,6 +289,8 @@ class BatchRunner(Generic[E]):
         self._revoking = False
         self._on_progress = on_progress
         self._last_timestamp: dict[TopicPartition, int] = {}
+        self._tail: _Tail | None = None
+        self._failure: BaseException | None = None
 
     @classmethod
     def from_settings(
@@ -312,26 +332,59 @@ class BatchRunner(Generic[E]):
         self._consumer.subscribe(list(self._decoders), listener=_Listener(self))
         try:
             while not self._stop.is_set():
+                self._raise_failure()
                 self._mark_poll()
                 batch = await self._consumer.getmany(
                     timeout_ms=self._poll_timeout_ms, max_records=self._max_records
                 )
-                if batch:
-                    async with self._batch_lock:
+                async with self._batch_lock:
+                    if batch:
                         try:
                             await self._process(batch)
                         except _Abandon as why:
                             metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
                             self._rewind(batch)
+                    else:
+                        # Nothing new to overlap with: an idle stream's commit is not a poll late.
+                        await self._finish_tail()
                 await self._report_progress()
+            async with self._batch_lock:
+                await self._finish_tail()
+            self._raise_failure()
         finally:
+            if self._tail is not None:
+                # Leaving on an error: the uncommitted tail is replayed by the next owner.
+                self._tail.task.cancel()
+                await asyncio.wait([self._tail.task])
+                self._tail = None
             self.state.retrying = None
+
+    def _raise_failure(self) -> None:
+        """Raise what ended a tail awaited by the rebalance listener, which cannot raise it."""
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    async def _finish_tail(self) -> Batch | None:
+        """Wait for the pending tail to end; returns its batch if it was abandoned (and
+        rewound), and raises what it raised otherwise."""
+        tail, self._tail = self._tail, None
+        if tail is None:
+            return None
+        try:
+            await tail.task
+        except _Abandon as why:
+            metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
+            self._rewind(tail.batch)
+            return tail.batch
+        return None
 
     def _mark_poll(self) -> None:
         self.state.last_poll = time.monotonic()
         metrics.LAST_POLL.labels(self.name).set(time.time())
 
-    async def _process(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
+    async def _process(self, batch: Batch) -> None:
+        """Decode and apply `batch`, then leave its outputs and offsets to a tail task."""
         started = time.monotonic()
         valid: list[Record[E]] = []
         dead: list[Output] = []
@@ -349,7 +402,20 @@ class BatchRunner(Generic[E]):
         if valid:
             outputs, refused = await self._apply(valid)
             dead.extend(self._unprocessable(record, reason) for record, reason in refused)
-        await self._retry("produce", lambda: self._produce([*outputs, *dead]))
+        abandoned = await self._finish_tail()
+        if abandoned is not None:
+            # This batch's outputs must follow the abandoned ones: it is re-read after them.
+            metrics.ABANDONED_BATCHES.labels(self.name, "after an abandoned batch").inc()
+            self._rewind(abandoned, batch)
+            return
+        task = asyncio.create_task(self._complete(batch, [*outputs, *dead], valid, started))
+        self._tail = _Tail(batch, task)
+
+    async def _complete(
+        self, batch: Batch, outputs: Sequence[Output], valid: Sequence[Record[E]], started: float
+    ) -> None:
+        """The tail of a batch whose transaction has committed: produce, commit, measure."""
+        await self._retry("produce", lambda: self._produce(outputs))
         offsets = {tp: messages[-1].offset + 1 for tp, messages in batch.items()}
         await self._retry("commit", lambda: self._commit(offsets))
         for tp, messages in batch.items():
@@ -554,15 +620,20 @@ class BatchRunner(Generic[E]):
         if self._on_progress is None:
             return
         found: dict[TopicPartition, Progress] = {}
+        # A pending tail's records are not committed yet: its partitions stand at its start.
+        pending = self._tail.batch if self._tail is not None else {}
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             fetched = self._consumer.last_poll_timestamp(tp)
             if highwater is None or fetched is None:
                 continue  # not fetched yet since it was assigned
-            try:
-                position = await self._consumer.position(tp)
-            except IllegalStateError:
-                continue  # revoked meanwhile
+            if tp in pending:
+                position = pending[tp][0].offset
+            else:
+                try:
+                    position = await self._consumer.position(tp)
+                except IllegalStateError:
+                    continue  # revoked meanwhile
             found[tp] = Progress(position, highwater, fetched, self._last_timestamp.get(tp))
         try:
             await self._on_progress(found)
@@ -573,11 +644,16 @@ class BatchRunner(Generic[E]):
             metrics.TRANSIENT_ERRORS.labels(self.name, "progress").inc()
             log.warning("progress not recorded, will retry", extra={"error": repr(exc)[:300]})
 
-    def _rewind(self, batch: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        """Re-read an abandoned batch from its first record on partitions still owned."""
-        for tp, messages in batch.items():
-            if tp in self._consumer.assignment():
-                self._consumer.seek(tp, messages[0].offset)
+    def _rewind(self, *batches: Batch) -> None:
+        """Re-read abandoned batches from their first records on partitions still owned."""
+        first: dict[TopicPartition, int] = {}
+        for batch in batches:
+            for tp, messages in batch.items():
+                first[tp] = min(first.get(tp, messages[0].offset), messages[0].offset)
+        owned = self._consumer.assignment()
+        for tp, offset in first.items():
+            if tp in owned:
+                self._consumer.seek(tp, offset)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -585,13 +661,17 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._runner = runner
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        # Let the batch in flight commit before its partitions go, unless it is retrying.
-        self._runner._revoking = True
+        # Let the batch in flight and the pending tail commit before their partitions go,
+        # unless one is retrying.
+        runner = self._runner
+        runner._revoking = True
         try:
-            async with self._runner._batch_lock:
-                pass
+            async with runner._batch_lock:
+                await runner._finish_tail()
+        except Exception as exc:
+            runner._failure = exc  # aiokafka would only log it: `run()` raises it instead
         finally:
-            self._runner._revoking = False
+            runner._revoking = False
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         state = self._runner.state
