@@ -57,20 +57,22 @@ def events(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
 
 @asynccontextmanager
 async def gated_runner(
-    echo: EchoSetup, on_progress: ProgressHook | None = None
+    echo: EchoSetup, on_progress: ProgressHook | None = None, poll_timeout_ms: int = 200
 ) -> AsyncIterator[tuple[BatchRunner[Any], GatedProducer, asyncio.Task[None]]]:
     s = echo.settings
     engine = db.runner_engine_from(s)
     consumer = kafka.make_consumer(s.kafka, echo.group, "overlap-test")
     gated = GatedProducer(kafka.make_producer(s.kafka, "overlap-test"))
-    runner: BatchRunner[Any] = BatchRunner.from_settings(
-        "echo",
-        s,
+    runner: BatchRunner[Any] = BatchRunner(
+        name="echo",
         consumer=consumer,
         producer=cast(AIOKafkaProducer, gated),
         sessions=db.make_sessionmaker(engine),
         decoders={echo.input: echo_service.decode},
         handler=echo_service.make_handler(s),
+        max_records=s.kafka.max_batch_records,
+        max_message_bytes=s.kafka.max_message_bytes,
+        poll_timeout_ms=poll_timeout_ms,
         on_progress=on_progress,
     )
     await gated.start()
@@ -183,7 +185,8 @@ async def test_progress_never_runs_ahead_of_a_pending_tail(echo: EchoSetup) -> N
     async def record(progress: Mapping[TopicPartition, Progress]) -> None:
         reports.extend(p for tp, p in progress.items() if tp.topic == echo.input and p.highwater)
 
-    async with gated_runner(echo, on_progress=record) as (_, gated, _task):
+    # A long poll: progress must follow the tail's end at once, not the poll's.
+    async with gated_runner(echo, on_progress=record, poll_timeout_ms=15_000) as (_, gated, _task):
         gated.open.clear()
         await publish(echo.kafka, echo.input, events(10))
         await asyncio.wait_for(gated.waiting.wait(), 30)
@@ -196,8 +199,8 @@ async def test_progress_never_runs_ahead_of_a_pending_tail(echo: EchoSetup) -> N
         gated.open.set()
         await eventually(
             lambda: any(p.position == 10 for p in reports),
-            timeout=30,
-            what="progress reaching 10 once the tail is done",
+            timeout=8,
+            what="progress reaching 10 as soon as the tail is done, before the poll ends",
         )
 
 

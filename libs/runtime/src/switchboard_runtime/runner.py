@@ -334,9 +334,7 @@ class BatchRunner(Generic[E]):
             while not self._stop.is_set():
                 self._raise_failure()
                 self._mark_poll()
-                batch = await self._consumer.getmany(
-                    timeout_ms=self._poll_timeout_ms, max_records=self._max_records
-                )
+                batch = await self._poll()
                 async with self._batch_lock:
                     if batch:
                         try:
@@ -345,7 +343,6 @@ class BatchRunner(Generic[E]):
                             metrics.ABANDONED_BATCHES.labels(self.name, str(why)).inc()
                             self._rewind(batch)
                     else:
-                        # Nothing new to overlap with: an idle stream's commit is not a poll late.
                         await self._finish_tail()
                 await self._report_progress()
             async with self._batch_lock:
@@ -358,6 +355,25 @@ class BatchRunner(Generic[E]):
                 await asyncio.wait([self._tail.task])
                 self._tail = None
             self.state.retrying = None
+
+    async def _poll(self) -> Batch:
+        """The next batch. A pending tail that ends while it is awaited is finished and its
+        progress reported at once: an idle stream's commit and watermark are not a poll late."""
+        fetch = asyncio.ensure_future(
+            self._consumer.getmany(timeout_ms=self._poll_timeout_ms, max_records=self._max_records)
+        )
+        if self._tail is not None:
+            try:
+                await asyncio.wait([fetch, self._tail.task], return_when=asyncio.FIRST_COMPLETED)
+                if not fetch.done():
+                    async with self._batch_lock:
+                        await self._finish_tail()
+                    await self._report_progress()
+            except BaseException:
+                fetch.cancel()
+                raise
+        batch: Batch = await fetch
+        return batch
 
     def _raise_failure(self) -> None:
         """Raise what ended a tail awaited by the rebalance listener, which cannot raise it."""
