@@ -1,4 +1,5 @@
-"""The processed-event ledger on the real database: keys, positions, legacy rows."""
+"""The processed-event ledger on the real database: keys, positions, legacy rows; and what
+runs once a batch's transaction commits (`once_committed`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard_runtime import db
-from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events
+from switchboard_runtime.db import Claim, Delivery, EventKey, claim_events, once_committed
 
 pytestmark = pytest.mark.integration
 
@@ -96,3 +97,32 @@ async def test_legacy_rows_match_their_id_whatever_the_type_and_source(
     assert await claim(sessions, at(EventKey(LIFECYCLE, "desktop/a", "old-2"), 11)) == [
         Delivery.NEW
     ]
+
+
+async def test_once_committed_runs_after_a_commit_only_and_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    calls: list[str] = []
+    rolled_back = EventKey(RECEIVED, "connector/chat", "evt-rolled-back")
+    committed = EventKey(RECEIVED, "connector/chat", "evt-committed")
+    async with sessions() as session:
+        async with session.begin():
+            await claim_events(session, echo_service.SCHEMA, [at(rolled_back, 0)])
+            once_committed(session, lambda: calls.append("rolled back"))
+            await session.rollback()
+        async with session.begin():  # the same session's next transaction is another one
+            await session.execute(text("SELECT 1"))
+    assert calls == [], "a transaction rolled back calls nothing, nor does a later commit"
+    assert await claim(sessions, at(rolled_back, 0)) == [Delivery.NEW]
+
+    async with sessions() as session:
+        async with session.begin():
+            once_committed(session, lambda: calls.append("committed"))
+            async with session.begin_nested():
+                await claim_events(session, echo_service.SCHEMA, [at(committed, 1)])
+            assert calls == [], "a savepoint released is not the commit"
+        assert calls == ["committed"]
+        async with session.begin():
+            await session.execute(text("SELECT 1"))
+    assert calls == ["committed"], "called once, not again for the session's next commit"
+    assert await claim(sessions, at(committed, 1)) == [Delivery.REDELIVERED]

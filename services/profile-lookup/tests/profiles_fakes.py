@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -114,6 +114,9 @@ class FakeEnrichment(EnrichmentRepository):
             else:
                 deliveries.append(Delivery.COPY)
         return deliveries
+
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        applied()  # at once: the service tests read the counters right after a batch
 
     async def apply_lifecycle(self, changes: Sequence[LifecycleChange]) -> int:
         for change in changes:

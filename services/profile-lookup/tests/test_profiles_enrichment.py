@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from profiles_support import customer, handle, handle_raw, hours, seed
+from profiles_support import customer, handle, handle_raw, hours, records, seed
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from profile_lookup.service import Enricher, enriched_id
 from switchboard_events import IdentificationStatus, MatchedBy, Outcome, derive_id
 from switchboard_events.testing import T0, inbound, lifecycle
+from switchboard_runtime.testing import sample_total
 
 pytestmark = pytest.mark.integration
 
@@ -376,6 +377,53 @@ async def test_lookups_are_counted_by_result(enricher: Enricher, sessions: Sessi
         REGISTRY.get_sample_value("switchboard_profiles_history_writes_total", {"kind": "contact"})
         == writes + 5
     )
+
+
+def tallies() -> dict[str, float]:
+    """The handler's counters, each summed over its labels (or the one kind named)."""
+    writes = "switchboard_profiles_history_writes_total"
+    return {
+        "lookups": sample_total("switchboard_profiles_lookups_total"),
+        "conflicts": sample_total("switchboard_profiles_identity_conflicts_total"),
+        "contacts written": sample_total(writes, kind="contact"),
+        "lifecycle written": sample_total(writes, kind="lifecycle"),
+        "replays": sample_total("switchboard_profiles_replayed_contacts_total"),
+    }
+
+
+@pytest.mark.usefixtures("seeded")
+async def test_a_batch_is_counted_once_when_it_commits_whatever_retries_and_replays(
+    enricher: Enricher, sessions: Sessions
+) -> None:
+    """An attempt rolled back (the runner's retry, or its halving around a bad record)
+    counts nothing; the committed one counts once; a replay counts only its replays."""
+    events = [
+        inbound("k1", phone="+79161234567"),
+        inbound("k2", phone="07700 900123", email="ivan.petrov@example.com"),  # a conflict
+        inbound("k3", phone="+442079460999"),
+        lifecycle("k9", "resolved", T0),  # before its contact: a placeholder
+    ]
+    before = tallies()
+
+    def added() -> dict[str, float]:
+        return {name: value - before[name] for name, value in tallies().items()}
+
+    once = {
+        "lookups": 3,
+        "conflicts": 1,
+        "contacts written": 3,
+        "lifecycle written": 1,
+        "replays": 0,
+    }
+    async with sessions() as session:
+        attempt = await session.begin()
+        assert len(await enricher(records(events), session)) == 3
+        await attempt.rollback()
+    assert added() == dict.fromkeys(once, 0), "a rolled-back attempt counts nothing"
+    await handle(enricher, sessions, events)
+    assert added() == once, "the committed attempt counts once"
+    await handle(enricher, sessions, events)  # the same records again: a replay
+    assert added() == once | {"replays": 3}, "a replay counts the contacts it re-emits"
 
 
 @pytest.mark.usefixtures("seeded")

@@ -280,6 +280,16 @@ async def test_audit_records_commit_and_roll_back_with_their_transaction(
 # --- enrichment --------------------------------------------------------------------------
 
 
+async def test_after_commit_has_run_once_when_the_transaction_has_committed(
+    backend: Backend,
+) -> None:
+    calls: list[str] = []
+    async with backend.enrichment() as repo:
+        await repo.claim([Claim.of(r) for r in records([inbound("c1")])])
+        repo.after_commit(lambda: calls.append("applied"))
+    assert calls == ["applied"]
+
+
 async def test_claims_tell_new_redelivered_and_copies_apart(backend: Backend) -> None:
     event = inbound("c1")
     first, same_batch_copy = (Claim.of(r) for r in records([event, event]))

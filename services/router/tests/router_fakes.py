@@ -51,6 +51,9 @@ class FakeRoutingRepository:
                 deliveries.append(Delivery.NEW)
         return deliveries
 
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        applied()  # every call is committed as soon as it returns
+
     async def open_load(self, since: datetime) -> dict[tuple[str, str], int]:
         return self._placed(lambda c: c.status == "open" and c.opened_at > since)
 

@@ -204,3 +204,13 @@ async def test_arrivals_count_every_contact_placed_since_open_or_closed(
         arrivals = await repo.arrivals(T - timedelta(hours=1))
     assert arrivals == {("general", "call"): 1, ("general", "chat"): 1}
     assert await load(store) == {"general:call": 1, "general:chat": 1}
+
+
+async def test_after_commit_has_run_once_when_the_transaction_has_committed(
+    store: Transaction,
+) -> None:
+    calls: list[str] = []
+    async with store() as repo:
+        await repo.claim([claim("a", 0)])
+        repo.after_commit(lambda: calls.append("applied"))
+    assert calls == ["applied"]

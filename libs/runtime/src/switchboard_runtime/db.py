@@ -6,16 +6,21 @@ event is recognised and changes nothing. An event is named by (type, source, id)
 and each claim remembers the record that made it: reading that record again
 re-emits its outputs, any other copy of the event emits nothing, so a replay
 emits each output once per input.
+
+What a batch's transaction applied is counted (metrics, logs of what was done) once it
+commits (`once_committed`): the runner retries a batch and halves it around a bad record,
+each attempt in a transaction of its own, and only one of them commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 from typing import TypeVar
 
+import sqlalchemy.event
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -23,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from switchboard_events import Event
 from switchboard_runtime.runner import Record
@@ -72,6 +78,33 @@ def runner_engine_from(settings: ServiceSettings) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def once_committed(session: AsyncSession, applied: Callable[[], None]) -> None:
+    """Call `applied` once `session`'s transaction commits, and never if it rolls back.
+
+    The transaction is the outermost one, in progress or the next to begin: a savepoint
+    released inside it does not call `applied`, and a later transaction of the same
+    session after a rollback does not either. `applied` runs after the commit (the data
+    is durable) and at most once, so what a batch counts is counted once however often
+    it is tried, and a replay (which applies nothing) counts nothing.
+    """
+    pending = True
+
+    def committed(sync: Session) -> None:
+        nonlocal pending
+        # A savepoint's release fires `after_commit` too, inside the outermost transaction.
+        if pending and sync.get_nested_transaction() is None:
+            pending = False
+            applied()
+
+    def ended(_sync: Session, transaction: SessionTransaction) -> None:
+        nonlocal pending
+        if transaction.parent is None:  # committed (`committed` ran first) or rolled back
+            pending = False
+
+    sqlalchemy.event.listen(session.sync_session, "after_commit", committed)
+    sqlalchemy.event.listen(session.sync_session, "after_transaction_end", ended)
 
 
 @dataclass(frozen=True, slots=True)

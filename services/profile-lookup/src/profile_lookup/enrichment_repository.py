@@ -8,7 +8,7 @@ never one per event.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from profile_lookup.config import SCHEMA
 from profile_lookup.domain.history import HistoryRules, LifecycleChange, Prior
-from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.db import Claim, Delivery, claim_events, once_committed
 
 PROFILE_COLUMNS = (
     "tier",
@@ -106,6 +106,11 @@ class EnrichmentRepository(Protocol):
 
     async def record_contacts(self, contacts: Sequence[NewContact]) -> int:
         """New contacts, filling in placeholders; a recorded contact is left as it is."""
+        ...
+
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        """Call `applied` once the batch's transaction commits, never if it rolls back
+        (see `once_committed`): what a batch counts, it counts once however often tried."""
         ...
 
 
@@ -227,6 +232,9 @@ class PostgresEnrichment:
     async def claim(self, claims: Sequence[Claim]) -> list[Delivery]:
         """Record the events as processed; returns what each record is, in order."""
         return await claim_events(self._session, SCHEMA, claims)
+
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        once_committed(self._session, applied)
 
     async def apply_lifecycle(self, changes: Sequence[LifecycleChange]) -> int:
         """Apply lifecycle changes; a contact not yet recorded gets a placeholder row.

@@ -8,7 +8,9 @@ In the batch's one transaction (the runner owns it):
 3. read the stored rows of the batch's contacts: a redelivered record re-emits the stored
    enriched event byte for byte, placeholders give the state early lifecycle events left;
 4. identify every new sender with one query, compute every history with another;
-5. record the new contacts together with their enriched events.
+5. record the new contacts together with their enriched events;
+6. count what it applied once the transaction commits (`EnrichmentRepository.after_commit`),
+   never for an attempt rolled back (the runner's retry, or its halving around a bad record).
 
 Every step is one round trip for the whole batch. Output ids are derived from the
 inbound event's source and id, and a replay re-emits the stored bytes, so downstream
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -86,6 +88,25 @@ def enriched_id(inbound_source: str, inbound_event_id: str) -> str:
 
 
 @dataclass
+class _Counts:
+    """What one batch applied, counted once its transaction commits."""
+
+    lookups: Counter[LookupResult] = field(default_factory=Counter)
+    conflicts: int = 0
+    writes: Counter[str] = field(default_factory=Counter)
+    """History rows written, by kind (lifecycle, contact)."""
+    replays: int = 0
+
+    def count(self) -> None:
+        for result, n in self.lookups.items():
+            _LOOKUPS[result].inc(n)
+        metrics.CONFLICTS.inc(self.conflicts)
+        for kind, n in self.writes.items():
+            metrics.HISTORY_WRITES.labels(kind).inc(n)
+        metrics.REPLAYS.inc(self.replays)
+
+
+@dataclass
 class Enricher:
     """Handles batches for the runner; one per process (it holds the normalisation cache)."""
 
@@ -119,6 +140,7 @@ class Enricher:
         self, batch: Sequence[Record[Event]], repo: EnrichmentRepository
     ) -> list[Output]:
         started = time.perf_counter()
+        counts = _Counts()
         deliveries = await repo.claim([Claim.of(r) for r in batch])
         inbound: list[tuple[ContactReceived, Delivery]] = []
         steps = []
@@ -133,15 +155,19 @@ class Enricher:
         changes = fold(steps)
         if changes:
             await repo.apply_lifecycle(changes)
-            metrics.HISTORY_WRITES.labels("lifecycle").inc(len(changes))
+            counts.writes["lifecycle"] += len(changes)
 
-        outputs = await self._contacts(repo, inbound)
+        outputs = await self._contacts(repo, inbound, counts)
+        repo.after_commit(counts.count)
         metrics.BATCH_EVENTS.observe(len(batch))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
         return outputs
 
     async def _contacts(
-        self, repo: EnrichmentRepository, inbound: Sequence[tuple[ContactReceived, Delivery]]
+        self,
+        repo: EnrichmentRepository,
+        inbound: Sequence[tuple[ContactReceived, Delivery]],
+        counts: _Counts,
     ) -> list[Output]:
         """Outputs for the new and the redelivered inbound records; copies emit nothing."""
         inbound = [(e, d) for e, d in inbound if d != Delivery.COPY]
@@ -160,7 +186,7 @@ class Enricher:
             for e in fresh.values()
             if e.contact_id not in by_contact or by_contact[e.contact_id].inbound_event_id is None
         ]
-        produced = await self._enrich(repo, todo, by_contact)
+        produced = await self._enrich(repo, todo, by_contact, counts)
 
         outputs = []
         for event, _ in inbound:
@@ -178,7 +204,7 @@ class Enricher:
                         extra={"event_id": event.id, "contact_id": event.contact_id},
                     )
                     continue
-                metrics.REPLAYS.inc()
+                counts.replays += 1
                 out = Output.of(self.enriched_topic, row.enriched, key=row.enriched_key)
             outputs.append(out)
         return outputs
@@ -188,6 +214,7 @@ class Enricher:
         repo: EnrichmentRepository,
         events: Sequence[ContactReceived],
         stored: dict[str, StoredContact],
+        counts: _Counts,
     ) -> dict[str, Output]:
         if not events:
             return {}
@@ -220,9 +247,9 @@ class Enricher:
         rows, outputs = [], {}
         customers: dict[str, CustomerProfile] = {}
         for event, verdict in zip(events, verdicts, strict=True):
-            _LOOKUPS[verdict.result].inc()
+            counts.lookups[verdict.result] += 1
             if verdict.conflict:
-                metrics.CONFLICTS.inc()
+                counts.conflicts += 1
             customer = self._customer(verdict, found, customers)
             data = self.enriched(event, verdict, customer, histories.get(event.contact_id), now)
             key = (customer.customer_id if customer is not None else event.contact_id).encode()
@@ -242,8 +269,7 @@ class Enricher:
                     enriched=value,
                 )
             )
-        written = await repo.record_contacts(rows)
-        metrics.HISTORY_WRITES.labels("contact").inc(written)
+        counts.writes["contact"] += await repo.record_contacts(rows)
         return outputs
 
     def _histories(

@@ -3,7 +3,7 @@ implementation (all SQL of the router; one round trip per call)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router import SCHEMA
-from switchboard_runtime.db import Claim, Delivery, claim_events
+from switchboard_runtime.db import Claim, Delivery, claim_events, once_committed
 
 
 class StoredDecision(NamedTuple):
@@ -71,6 +71,11 @@ class RoutingRepository(Protocol):
 
     async def recent_decisions(self, contact_id: str, limit: int) -> list[str]:
         """The contact's stored decision events, newest first."""
+        ...
+
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        """Call `applied` once the caller's transaction commits, never if it rolls back
+        (see `once_committed`): what a batch counts, it counts once however often tried."""
         ...
 
 
@@ -137,6 +142,9 @@ class PostgresRoutingRepository:
 
     async def claim(self, claims: Sequence[Claim]) -> list[Delivery]:
         return await claim_events(self.session, SCHEMA, claims)
+
+    def after_commit(self, applied: Callable[[], None]) -> None:
+        once_committed(self.session, applied)
 
     async def open_load(self, since: datetime) -> dict[tuple[str, str], int]:
         rows = await self.session.execute(_OPEN_LOAD, {"since": since})

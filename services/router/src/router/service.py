@@ -10,7 +10,9 @@ Per batch, inside the runner's one transaction:
    started, the batch's instant, and the open contacts per queue read in one query;
    the decisions are stored and their contacts opened;
 4. lifecycle events close (resolved, abandoned), reopen or move (transferred) contacts;
-5. every decision goes to routing.decisions, a vendor's queues' also to that vendor's topic.
+5. every decision goes to routing.decisions, a vendor's queues' also to that vendor's topic;
+6. the decisions are counted, and the load gauges set, once the transaction commits
+   (`RoutingRepository.after_commit`), never for an attempt rolled back.
 """
 
 from __future__ import annotations
@@ -192,12 +194,18 @@ class Router:
             if decision.overflow is not None:
                 overflows[(decision.overflow.reason, decision.overflow.from_queue)] += 1
             latencies.append(out["data"]["routing_latency_ms"] / 1000)
-        observe_many(metrics.DECISION_LATENCY, latencies)
-        for labels, n in counted.items():
-            metrics.DECISIONS.labels(*labels).inc(n)
-        for reason_queue, n in overflows.items():
-            metrics.OVERFLOWS.labels(*reason_queue).inc(n)
-        publish_load(policy, snap)
+
+        def applied() -> None:
+            observe_many(metrics.DECISION_LATENCY, latencies)
+            for labels, n in counted.items():
+                metrics.DECISIONS.labels(*labels).inc(n)
+            for reason_queue, n in overflows.items():
+                metrics.OVERFLOWS.labels(*reason_queue).inc(n)
+            publish_load(policy, snap)
+
+        # Once committed: an attempt rolled back (retried, or halved around a bad record)
+        # decided contacts that another attempt decides again.
+        store.after_commit(applied)
         log.debug(
             "routed a batch", extra={"decisions": len(stored), "policy_version": policy.version}
         )

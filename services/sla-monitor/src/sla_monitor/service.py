@@ -29,10 +29,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
-import sqlalchemy.event
 from aiokafka import TopicPartition
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
 
 from sla_monitor import metrics, scorecard
 from sla_monitor.domain.clock import Decision, QueueRef, fold
@@ -43,7 +41,7 @@ from sla_monitor.repository.scorecard import PgScorecardStore, ScorecardUpdate
 from sla_monitor.scorecard import ScorecardStores
 from switchboard_events import ContactLifecycle, Event, LifecycleKind, RoutingDecided
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
-from switchboard_runtime.db import Claim, Delivery
+from switchboard_runtime.db import Claim, Delivery, once_committed
 from switchboard_runtime.policies import PolicyHolder
 from switchboard_runtime.runner import Output, Progress, Record
 
@@ -85,17 +83,6 @@ def unknown_contracts(policy: SlaPolicy, decisions: Iterable[Decision]) -> list[
         for d in decisions
         if d.contract_id is not None and policy.contract_for(d.facts) is None
     ]
-
-
-def once_committed(session: AsyncSession, applied: Callable[[], None]) -> None:
-    """Call `applied` when `session`'s transaction commits, never if it rolls back: what a
-    batch counts is counted once, however often it is tried (a transient error, a bad record
-    isolated in halves: the runner gives each attempt its own session), a replay not at all."""
-
-    def committed(_session: Session) -> None:
-        applied()
-
-    sqlalchemy.event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
 def note_unknown_contracts(
