@@ -18,6 +18,32 @@ from sla_monitor.domain.clock import PendingAlert
 from sla_monitor.repository.rows import FiredAlert, pending_from
 from switchboard_calendars import instant
 
+# Each statement is built once: `text()` parses its SQL on every call.
+_RECORD_FIRED = text(
+    """
+        INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id, queue_id,
+            channel, due_at, fired_at, payload, team)
+        SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
+            CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
+            CAST(:ids AS text[]),
+            CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:due AS timestamptz[]),
+            CAST(:fired AS timestamptz[]), CAST(:payloads AS bytea[]),
+            CAST(:teams AS text[]))
+        ON CONFLICT DO NOTHING
+        RETURNING alert_id
+        """
+)
+_MARK_PUBLISHED = text(
+    "UPDATE sla.alerts SET published_at = :at"
+    " WHERE alert_id = ANY(CAST(:ids AS text[])) AND published_at IS NULL"
+)
+_CLAIM_UNPUBLISHED = text(
+    "SELECT alert_id, contact_id, payload FROM sla.alerts"
+    " WHERE published_at IS NULL AND fired_at <= :older_than"
+    " ORDER BY fired_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_NEXT_DUE = text("SELECT min(due_at) FROM sla.due_alerts WHERE due_at > :after")
+
 
 class AlertStore(Protocol):
     """Due timers and fired alerts, within the caller's transaction."""
@@ -124,20 +150,7 @@ class PgAlertStore:
         if not fired:
             return set()
         result = await self._session.execute(
-            text(
-                """
-                INSERT INTO sla.alerts (contact_id, target, kind, cycle, level, alert_id, queue_id,
-                    channel, due_at, fired_at, payload, team)
-                SELECT * FROM unnest(CAST(:contacts AS text[]), CAST(:targets AS text[]),
-                    CAST(:kinds AS text[]), CAST(:cycles AS int[]), CAST(:levels AS int[]),
-                    CAST(:ids AS text[]),
-                    CAST(:queues AS text[]), CAST(:channels AS text[]), CAST(:due AS timestamptz[]),
-                    CAST(:fired AS timestamptz[]), CAST(:payloads AS bytea[]),
-                    CAST(:teams AS text[]))
-                ON CONFLICT DO NOTHING
-                RETURNING alert_id
-                """
-            ),
+            _RECORD_FIRED,
             {
                 "contacts": [f.pending.contact_id for f in fired],
                 "targets": [f.pending.target.value for f in fired],
@@ -158,10 +171,7 @@ class PgAlertStore:
     async def mark_published(self, alert_ids: Sequence[str], at: datetime) -> None:
         if alert_ids:
             await self._session.execute(
-                text(
-                    "UPDATE sla.alerts SET published_at = :at"
-                    " WHERE alert_id = ANY(CAST(:ids AS text[])) AND published_at IS NULL"
-                ),
+                _MARK_PUBLISHED,
                 {"ids": list(alert_ids), "at": at},
             )
 
@@ -174,18 +184,12 @@ class PgAlertStore:
         re-published and marked them, so two instances do not both re-publish.
         """
         result = await self._session.execute(
-            text(
-                "SELECT alert_id, contact_id, payload FROM sla.alerts"
-                " WHERE published_at IS NULL AND fired_at <= :older_than"
-                " ORDER BY fired_at LIMIT :limit FOR UPDATE SKIP LOCKED"
-            ),
+            _CLAIM_UNPUBLISHED,
             {"older_than": older_than, "limit": limit},
         )
         return [(r.alert_id, r.contact_id, bytes(r.payload)) for r in result]
 
     async def next_due(self, after: datetime) -> datetime | None:
         """The first timer due after `after` (those due already wait for claims or watermarks)."""
-        value = await self._session.scalar(
-            text("SELECT min(due_at) FROM sla.due_alerts WHERE due_at > :after"), {"after": after}
-        )
+        value = await self._session.scalar(_NEXT_DUE, {"after": after})
         return value if isinstance(value, datetime) else None
