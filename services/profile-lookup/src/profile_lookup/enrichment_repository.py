@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,8 +61,10 @@ class Found:
     profiles: dict[str, dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class NewContact:
+class NewContact(NamedTuple):
+    """A contact to record (a tuple: one is built per contact, and a frozen dataclass
+    costs a microsecond each)."""
+
     contact_id: str
     inbound_event_id: str
     inbound_source: str

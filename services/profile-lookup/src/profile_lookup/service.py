@@ -221,13 +221,14 @@ class Enricher:
         looked_up = time.perf_counter()
         hits_before = self.normaliser.cache_counts()
         keys = [self.sender_keys(e) for e in events]
+        lookups = [k.lookups() for k in keys]  # once per contact: the query and the matches
         found = await repo.find_customers(
-            [pair for k in keys for pair in k.lookups()],
+            [pair for pairs in lookups for pair in pairs],
             [k.external_ref for k in keys if k.external_ref is not None],
         )
         verdicts = [
-            identify(e.data.channel, k, _matches(k, found))
-            for e, k in zip(events, keys, strict=True)
+            identify(e.data.channel, k, _matches(k, pairs, found))
+            for e, k, pairs in zip(events, keys, lookups, strict=True)
         ]
         hits, misses = (
             a - b for a, b in zip(self.normaliser.cache_counts(), hits_before, strict=True)
@@ -401,9 +402,8 @@ class Enricher:
             return CustomerProfile.model_validate(kept)
 
 
-def _matches(keys: SenderKeys, found: Found) -> Matches:
-    by_identity = {
-        kind: found.by_identity.get((kind, value), set()) for kind, value in keys.lookups()
-    }
+def _matches(keys: SenderKeys, lookups: list[tuple[str, str]], found: Found) -> Matches:
+    """What the sender's `lookups` (its `keys.lookups()`) and external ref matched."""
+    by_identity = {kind: found.by_identity.get((kind, value), set()) for kind, value in lookups}
     ref = found.by_external_ref.get(keys.external_ref) if keys.external_ref else None
     return Matches(by_external_ref=ref, by_identity=by_identity)

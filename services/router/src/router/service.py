@@ -176,24 +176,27 @@ class Router:
                 event, decision, policy.version, now, self.pseudonym_key, ident=ident
             )
             value = produced[ident] = decision_bytes(out)
-            if decision.queue.spec.vendor is not None:
-                vendors[ident] = decision.queue.spec.vendor
+            # The row and the counters read the data just built: no model or enum read again.
+            data = out["data"]
+            if (vendor := data.get("vendor")) is not None:
+                vendors[ident] = vendor
+            queue_id = data["queue_id"]
             stored.append(
                 StoredDecision(
                     ident,
-                    event.contact_id,
-                    decision.queue.id,
-                    event.data.contact.channel.value,
+                    data["contact_id"],
+                    queue_id,
+                    data["channel"],
                     policy.version,
                     now,
                     value.decode(),
-                    event.time,  # the decision's arrived_at
+                    data["arrived_at"],  # the contact's event time
                 )
             )
-            counted[(decision.queue.id, decision.queue.kind.value, decision.rule)] += 1
-            if decision.overflow is not None:
-                overflows[(decision.overflow.reason, decision.overflow.from_queue)] += 1
-            latencies.append(out["data"]["routing_latency_ms"] / 1000)
+            counted[(queue_id, data["queue_kind"], data["rule"])] += 1
+            if (overflow := data.get("overflow")) is not None:
+                overflows[(overflow["reason"], overflow["from_queue"])] += 1
+            latencies.append(data["routing_latency_ms"] / 1000)
 
         def applied() -> None:
             observe_many(metrics.DECISION_LATENCY, latencies)

@@ -88,6 +88,8 @@ class Rule:
     id: str
     conditions: tuple[Condition, ...]
     action: Action
+    chain: tuple[Queue, ...]
+    """The action's queue, then its fallbacks, each once: resolved when the policy compiles."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +210,17 @@ class CompiledPolicy:
             )
             for q in spec.queues
         }
-        self.rules = tuple(Rule(r.id, compile_match(r.match), r.action) for r in spec.rules)
+        self.rules = tuple(
+            Rule(r.id, compile_match(r.match), r.action, self._chain(r.action)) for r in spec.rules
+        )
+        self._default = Rule(DEFAULT_RULE, (), spec.default, self._chain(spec.default))
         self._bands = sorted(spec.priority.bands, key=lambda b: b.min, reverse=True)
         never = spec.never_outsource
         self._protected_tiers = frozenset(never.tiers) if never else frozenset()
         self._sensitive = frozenset(never.contact_types) if never else frozenset()
+
+    def _chain(self, action: Action) -> tuple[Queue, ...]:
+        return tuple(self.queues[q] for q in dict.fromkeys([action.queue, *action.fallback]))
 
     def label(self, score: int) -> str:
         return next(b.label for b in self._bands if score >= b.min)
@@ -251,23 +259,24 @@ class CompiledPolicy:
         trace = _Trace(explain)
         base, factors = self._base_priority(facts)
         scored = Scored(max(0, min(MAX_PRIORITY, base)), self.label(max(0, base)))
-        rule_id, action = self._match(facts, snap, scored, trace)
-        if action.priority_adjust:
-            factors.append((f"rule:{rule_id}", action.priority_adjust))
-        score = max(0, min(MAX_PRIORITY, base + action.priority_adjust))
+        rule = self._match(facts, snap, scored, trace)
+        adjust = rule.action.priority_adjust
+        if adjust:
+            factors.append((f"rule:{rule.id}", adjust))
+        score = max(0, min(MAX_PRIORITY, base + adjust))
         label = self.label(score)
         if explain:  # steps are for people; not formatted on the hot path
             trace.step(
                 f"priority {score} ({label}) = "
                 + (" + ".join(f"{n} {v}" for n, v in factors) if factors else "0")
             )
-        queue, overflow = self._place(facts, action, snap, label, trace)
+        queue, overflow = self._place(facts, rule.chain, snap, label, trace)
         snap.place(queue.id, facts.channel)
         if explain:
             trace.step(f"decision: queue {queue.id} ({queue.kind.value})")
         return Decision(
             queue=queue,
-            rule=rule_id,
+            rule=rule.id,
             priority=score,
             label=label,
             factors=tuple(factors),
@@ -276,16 +285,18 @@ class CompiledPolicy:
             steps=tuple(trace.steps),
         )
 
-    def _match(
-        self, facts: Facts, snap: Snapshot, scored: Scored, trace: _Trace
-    ) -> tuple[str, Action]:
+    def _match(self, facts: Facts, snap: Snapshot, scored: Scored, trace: _Trace) -> Rule:
         for rule in self.rules:
-            if all(c.test(facts, snap, scored) for c in rule.conditions):
+            # A plain loop: all() over a generator costs a frame per rule and contact.
+            for condition in rule.conditions:
+                if not condition.test(facts, snap, scored):
+                    break
+            else:
                 said = [c.say(facts, snap, scored) for c in rule.conditions]
                 trace.reason(f"rule {rule.id}: " + (", ".join(said) or "matches every contact"))
                 if rule.action.reason:
                     trace.reason(rule.action.reason)
-                return rule.id, rule.action
+                return rule
             if trace.explain:
                 failed = [
                     c.say(facts, snap, scored)
@@ -296,7 +307,7 @@ class CompiledPolicy:
         trace.reason("no rule matched: default route")
         if self.spec.default.reason:
             trace.reason(self.spec.default.reason)
-        return DEFAULT_RULE, self.spec.default
+        return self._default
 
     def _busy(
         self, queue: Queue, facts: Facts, snap: Snapshot, label: str
@@ -327,9 +338,8 @@ class CompiledPolicy:
         return None
 
     def _place(
-        self, facts: Facts, action: Action, snap: Snapshot, label: str, trace: _Trace
+        self, facts: Facts, chain: tuple[Queue, ...], snap: Snapshot, label: str, trace: _Trace
     ) -> tuple[Queue, OverflowNote | None]:
-        chain = [self.queues[q] for q in dict.fromkeys([action.queue, *action.fallback])]
         first = chain[0]
         protected = self._protected(facts)
         first_skip: tuple[str, float | None] | None = None
@@ -377,7 +387,7 @@ class CompiledPolicy:
 
     def _last_resort(
         self,
-        chain: list[Queue],
+        chain: tuple[Queue, ...],
         facts: Facts,
         snap: Snapshot,
         protected: str | None,

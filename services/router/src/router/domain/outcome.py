@@ -24,28 +24,33 @@ _TYPE = RoutingDecided.event_type()
 
 
 def customer_view(event: ContactEnriched, minimised: bool) -> dict[str, Any] | None:
-    """What the queue's agents may see of the customer, in `CustomerView`'s field order."""
+    """What the queue's agents may see of the customer, in `CustomerView`'s field order,
+    without absent fields (only the present ones are added: nothing to drop afterwards)."""
     data = event.data
     sender, customer = data.contact.sender, data.customer
+    view: dict[str, Any] = {}
+    if customer is not None:
+        view["tier"] = customer.tier
+        if customer.segment is not None:
+            view["segment"] = customer.segment
     language = (customer.language if customer else None) or data.contact.language_hint
-    view: dict[str, Any] = (
-        {
-            "tier": customer.tier,
-            "segment": customer.segment,
-            "language": language,
-            "region": customer.region,
-            "timezone": customer.timezone,
-        }
-        if customer is not None
-        else {"language": language}
-    )
+    if language is not None:
+        view["language"] = language
+    if customer is not None:
+        if customer.region is not None:
+            view["region"] = customer.region
+        if customer.timezone is not None:
+            view["timezone"] = customer.timezone
     if not minimised:
-        view["display_name"] = (customer.display_name if customer else None) or sender.display_name
-    view["masked_phone"] = mask_phone(sender.phone) if sender.phone else None
-    view["masked_email"] = mask_email(sender.email) if sender.email else None
+        name = (customer.display_name if customer else None) or sender.display_name
+        if name is not None:
+            view["display_name"] = name
+    if sender.phone:
+        view["masked_phone"] = mask_phone(sender.phone)
+    if sender.email:
+        view["masked_email"] = mask_email(sender.email)
     if customer is not None:
         view["repeat_contact"] = data.history.repeat_contact
-    view = {k: v for k, v in view.items() if v is not None}
     return view or None
 
 

@@ -26,7 +26,11 @@ def language_matches(language: str | None, wanted: Iterable[str]) -> bool:
     """'de' covers 'de', 'de-de' and 'de-at'; 'en-gb' only 'en-gb'."""
     if language is None:
         return False
-    return any(language == w or language.startswith(w + "-") for w in wanted)
+    # Loops, not any()/all() over a generator (a frame each): conditions run per contact.
+    for w in wanted:  # noqa: SIM110
+        if language == w or language.startswith(w + "-"):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +111,12 @@ def _same(actual: object, expected: AttributeScalar) -> bool:
 def _attribute(key: str, expected: tuple[AttributeScalar, ...]) -> Condition:
     def test(f: Facts, s: Situation, p: Scored) -> bool:
         value = f.attributes.get(key)
-        return value is not None and any(_same(value, e) and value == e for e in expected)
+        if value is None:
+            return False
+        for e in expected:  # noqa: SIM110
+            if _same(value, e) and value == e:
+                return True
+        return False
 
     def say(f: Facts, s: Situation, p: Scored) -> str:
         shown = " or ".join(repr(e) for e in expected)
@@ -137,21 +146,14 @@ def _keywords(words: list[str]) -> Condition:
 
 
 def _member(
-    name: str,
-    get: Callable[[Facts, Scored], str | None],
-    wanted: Iterable[str],
-    holds: Callable[[str | None, frozenset[str]], bool] = lambda value, values: value in values,
+    name: str, get: Callable[[Facts, Scored], str | None], values: frozenset[str], test: Test
 ) -> Condition:
-    """A condition that the contact's `name` (as `get` reads it) is one of `wanted`."""
-    values = frozenset(wanted)
-
-    def test(f: Facts, s: Situation, p: Scored) -> bool:
-        return holds(get(f, p), values)
+    """A condition that the contact's `name` (as `get` reads it) is one of `values`; `test`
+    is that check with the read and the membership test inline, as it runs per contact."""
 
     def say(f: Facts, s: Situation, p: Scored) -> str:
-        value = get(f, p)
-        return f"{name} {value or 'none'}" + (
-            "" if holds(value, values) else f" not in {_listed(values)}"
+        return f"{name} {get(f, p) or 'none'}" + (
+            "" if test(f, s, p) else f" not in {_listed(values)}"
         )
 
     return Condition(test, say)
@@ -161,10 +163,26 @@ def compile_match(match: Match) -> tuple[Condition, ...]:
     """The conditions of one rule; a rule matches when all of them hold."""
     conditions: list[Condition] = []
     if match.channel:
-        channels = [c.value for c in match.channel]
-        conditions.append(_member("channel", lambda f, p: f.channel.value, channels))
+        # A Channel is a StrEnum: it hashes and compares as its value.
+        channels = frozenset(c.value for c in match.channel)
+        conditions.append(
+            _member(
+                "channel",
+                lambda f, p: f.channel.value,
+                channels,
+                lambda f, s, p: f.channel in channels,
+            )
+        )
     if match.contact_type:
-        conditions.append(_member("contact type", lambda f, p: f.contact_type, match.contact_type))
+        types = frozenset(match.contact_type)
+        conditions.append(
+            _member(
+                "contact type",
+                lambda f, p: f.contact_type,
+                types,
+                lambda f, s, p: f.contact_type in types,
+            )
+        )
     if match.priority:
         low = match.priority.min if match.priority.min is not None else -(10**9)
         high = match.priority.max if match.priority.max is not None else 10**9
@@ -178,19 +196,44 @@ def compile_match(match: Match) -> tuple[Condition, ...]:
             )
         )
     if match.priority_label:
-        conditions.append(_member("priority label", lambda f, p: p.label, match.priority_label))
-    if match.tier:
-        conditions.append(_member("tier", lambda f, p: f.tier, match.tier))
-    if match.language:
-        languages = [normalise_language(w) or w for w in match.language]
-        conditions.append(_member("language", lambda f, p: f.language, languages, language_matches))
-    if match.region:
-        regions = [r.lower() for r in match.region]
+        labels = frozenset(match.priority_label)
         conditions.append(
-            _member("region", lambda f, p: f.region.lower() if f.region else None, regions)
+            _member(
+                "priority label", lambda f, p: p.label, labels, lambda f, s, p: p.label in labels
+            )
+        )
+    if match.tier:
+        tiers = frozenset(match.tier)
+        conditions.append(
+            _member("tier", lambda f, p: f.tier, tiers, lambda f, s, p: f.tier in tiers)
+        )
+    if match.language:
+        languages = frozenset(normalise_language(w) or w for w in match.language)
+        conditions.append(
+            _member(
+                "language",
+                lambda f, p: f.language,
+                languages,
+                lambda f, s, p: language_matches(f.language, languages),
+            )
+        )
+    if match.region:
+        regions = frozenset(r.lower() for r in match.region)
+        conditions.append(
+            _member(
+                "region",
+                lambda f, p: f.region.lower() if f.region else None,
+                regions,
+                lambda f, s, p: f.region.lower() in regions if f.region else False,
+            )
         )
     if match.customer_status:
-        conditions.append(_member("customer", lambda f, p: f.status, match.customer_status))
+        statuses = frozenset(match.customer_status)
+        conditions.append(
+            _member(
+                "customer", lambda f, p: f.status, statuses, lambda f, s, p: f.status in statuses
+            )
+        )
     if match.repeat_contact is not None:
         repeat = match.repeat_contact
         conditions.append(
@@ -201,9 +244,16 @@ def compile_match(match: Match) -> tuple[Condition, ...]:
         )
     if match.queue_open:
         wanted_open = dict(match.queue_open)
+
+        def all_as_wanted(f: Facts, s: Situation, p: Scored) -> bool:
+            for queue_id, wanted in wanted_open.items():  # noqa: SIM110
+                if s.is_open(queue_id) != wanted:
+                    return False
+            return True
+
         conditions.append(
             Condition(
-                lambda f, s, p: all(s.is_open(q) == w for q, w in wanted_open.items()),
+                all_as_wanted,
                 lambda f, s, p: ", ".join(
                     f"queue {q} {'open' if s.is_open(q) else 'closed'}" for q in wanted_open
                 ),
