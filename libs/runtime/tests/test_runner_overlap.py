@@ -19,8 +19,10 @@ from aiokafka.errors import KafkaTimeoutError
 from runtime_fixtures import EchoSetup
 
 from switchboard_runtime import db, kafka
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
 from switchboard_runtime.runner import BatchRunner, Progress, ProgressHook
 from switchboard_runtime.testing import eventually
+from switchboard_runtime.testing.clock import ManualClock
 from switchboard_runtime.testing.kafka import committed, publish, read_to_end, read_until
 
 pytestmark = pytest.mark.integration
@@ -57,7 +59,10 @@ def events(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
 
 @asynccontextmanager
 async def gated_runner(
-    echo: EchoSetup, on_progress: ProgressHook | None = None, poll_timeout_ms: int = 200
+    echo: EchoSetup,
+    on_progress: ProgressHook | None = None,
+    poll_timeout_ms: int = 200,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[tuple[BatchRunner[Any], GatedProducer, asyncio.Task[None]]]:
     s = echo.settings
     engine = db.runner_engine_from(s)
@@ -74,6 +79,7 @@ async def gated_runner(
         max_message_bytes=s.kafka.max_message_bytes,
         poll_timeout_ms=poll_timeout_ms,
         on_progress=on_progress,
+        clock=clock,
     )
     await gated.start()
     await consumer.start()
@@ -168,6 +174,30 @@ async def test_an_abandoned_tail_takes_the_next_batch_along(echo: EchoSetup) -> 
 
         await eventually(all_committed, timeout=30, what="all 20 offsets committed")
     assert ids == [f"e{i}" for i in range(20)]
+
+
+async def test_a_tail_still_retrying_stays_reported_after_the_next_transaction(
+    echo: EchoSetup,
+) -> None:
+    clock = ManualClock()  # the tail's backoff lasts until the clock moves
+    async with gated_runner(echo, clock=clock) as (runner, gated, _task):
+        gated.failure = KafkaTimeoutError()
+        await publish(echo.kafka, echo.input, events(10))
+        await clock.until_sleeping(1, timeout=30)
+        assert (runner.state.retrying or "").startswith("produce")
+        await publish(echo.kafka, echo.input, events(10, start=10))
+
+        async def applied() -> bool:
+            return len(await echo.effects()) == 20
+
+        await eventually(applied, timeout=30, what="e10..e19 applied behind the retrying tail")
+        assert (runner.state.retrying or "").startswith("produce"), "/readyz must still say so"
+        gated.failure = None
+        clock.advance(3600)
+        assert await outputs_by_id(echo, 20) == [f"e{i}" for i in range(20)]
+        await eventually(
+            lambda: runner.state.retrying is None, timeout=30, what="the retry to be over"
+        )
 
 
 async def test_a_produce_error_that_is_not_transient_ends_the_run(echo: EchoSetup) -> None:

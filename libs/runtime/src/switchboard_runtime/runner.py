@@ -290,6 +290,9 @@ class BatchRunner(Generic[E]):
         self._on_progress = on_progress
         self._last_timestamp: dict[TopicPartition, int] = {}
         self._tail: _Tail | None = None
+        self._retrying: dict[str, str] = {}
+        """What each stage retrying now last failed with: the transaction and a pending tail
+        retry on their own, so one's end must not clear the other's."""
         self._failure: BaseException | None = None
 
     @classmethod
@@ -354,6 +357,7 @@ class BatchRunner(Generic[E]):
                 self._tail.task.cancel()
                 await asyncio.wait([self._tail.task])
                 self._tail = None
+            self._retrying.clear()
             self.state.retrying = None
 
     async def _poll(self) -> Batch:
@@ -606,30 +610,32 @@ class BatchRunner(Generic[E]):
 
     async def _retry(self, stage: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
         delays = self._retry_policy.delays()
-        while True:
-            try:
-                result = await attempt()
-            except Exception as exc:
-                # A failure caused by the data fails again on retry, whatever the driver calls it.
-                if not is_transient(exc) or record_failure(exc) is not None:
-                    raise
-                delay = next(delays, None)
-                if delay is None:
-                    raise
-                metrics.TRANSIENT_ERRORS.labels(self.name, stage).inc()
-                self.state.retrying = f"{stage}: {type(exc).__name__}"
-                log.warning(
-                    "transient failure, retrying",
-                    extra={"stage": stage, "error": repr(exc)[:300], "retry_in_s": delay},
-                )
-                if self._revoking:
-                    raise _Abandon("rebalance") from exc
-                if self._stop.is_set():
-                    raise _Abandon("shutdown") from exc
-                await sleep_unless(self._clock, delay, self._stop)
-            else:
-                self.state.retrying = None
-                return result
+        try:
+            while True:
+                try:
+                    return await attempt()
+                except Exception as exc:
+                    # A failure caused by the data fails again on retry, whatever the driver
+                    # calls it.
+                    if not is_transient(exc) or record_failure(exc) is not None:
+                        raise
+                    delay = next(delays, None)
+                    if delay is None:
+                        raise
+                    metrics.TRANSIENT_ERRORS.labels(self.name, stage).inc()
+                    self._retrying[stage] = self.state.retrying = f"{stage}: {type(exc).__name__}"
+                    log.warning(
+                        "transient failure, retrying",
+                        extra={"stage": stage, "error": repr(exc)[:300], "retry_in_s": delay},
+                    )
+                    if self._revoking:
+                        raise _Abandon("rebalance") from exc
+                    if self._stop.is_set():
+                        raise _Abandon("shutdown") from exc
+                    await sleep_unless(self._clock, delay, self._stop)
+        finally:
+            if self._retrying.pop(stage, None) is not None:
+                self.state.retrying = next(iter(self._retrying.values()), None)
 
     async def _report_progress(self) -> None:
         """Tell `on_progress` how far each assigned partition is processed (between batches)."""
