@@ -25,12 +25,17 @@ from switchboard_runtime.testing.runner import running_runner
 pytestmark = pytest.mark.integration
 
 
+async def forty_contacts(settings: ProfilesSettings, phones: str) -> list[Event]:
+    """Create the service's topics; 40 good contacts, their phones `phones` + 00..39."""
+    topics = [settings.inbound_topic, settings.lifecycle_topic, settings.enriched_topic]
+    await kafka.create_topics(settings.kafka, [*topics, dlq(topics[0]), dlq(topics[1])])
+    return [inbound(f"c{i}", phone=f"{phones}{i:02d}", at=T0 + hours(i / 10)) for i in range(40)]
+
+
 async def test_a_nul_in_a_text_field_is_dead_lettered_and_the_contacts_behind_it_enriched(
     settings: ProfilesSettings,
 ) -> None:
-    topics = [settings.inbound_topic, settings.lifecycle_topic, settings.enriched_topic]
-    await kafka.create_topics(settings.kafka, [*topics, dlq(topics[0]), dlq(topics[1])])
-    good = [inbound(f"c{i}", phone=f"+4477009001{i:02d}", at=T0 + hours(i / 10)) for i in range(40)]
+    good = await forty_contacts(settings, phones="+4477009001")
     records = [(e.subject.encode(), encode(e)) for e in good]
     # Valid JSON and valid against the schema: PostgreSQL cannot store the NUL.
     poison = encode(inbound("nul", phone="+447700900999", contact_type="poison", at=T0))
@@ -77,9 +82,7 @@ def lookups_and_writes() -> tuple[float, float]:
 async def test_contacts_of_a_batch_halved_around_a_refused_record_are_counted_once(
     settings: ProfilesSettings,
 ) -> None:
-    topics = [settings.inbound_topic, settings.lifecycle_topic, settings.enriched_topic]
-    await kafka.create_topics(settings.kafka, [*topics, dlq(topics[0]), dlq(topics[1])])
-    good = [inbound(f"c{i}", phone=f"+4477009002{i:02d}", at=T0 + hours(i / 10)) for i in range(40)]
+    good = await forty_contacts(settings, phones="+4477009002")
     bad = inbound("bad", phone="+447700900999", at=T0)
     events = [*good[:25], bad, *good[25:]]
     await publish(settings.kafka, settings.inbound_topic, [(b"k", encode(e)) for e in events])
