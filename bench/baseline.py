@@ -17,6 +17,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -85,16 +86,44 @@ async def passthrough(
     settings: KafkaSettings,
     source: str,
     sink: str,
-    stop_after: int | None,
-    stop: asyncio.Event,
+    count: int,
     meter: ProcessMeter,
     batched: bool = False,
 ) -> Drain:
-    """Forward every record from `source` to `sink`, committing per batch.
+    """Forward `count` records from `source` to `sink` (see `forward`); `meter`'s CPU (this
+    process, and with the broker) from the first batch to the last."""
+    first: list[tuple[float, Cpu]] = []
+    done = await forward(
+        settings,
+        source,
+        sink,
+        count,
+        asyncio.Event(),
+        batched=batched,
+        on_first=lambda: first.append((time.perf_counter(), meter.read())),
+    )
+    if not first:
+        return Drain(0.0, 0.0, 0.0, meter.rss_mb())
+    started, cpu_started = first[0]
+    seconds = time.perf_counter() - started
+    return Drain.of(done, seconds, meter.read() - cpu_started, meter.rss_mb())
+
+
+async def forward(
+    settings: KafkaSettings,
+    source: str,
+    sink: str,
+    stop_after: int | None,
+    stop: asyncio.Event,
+    *,
+    batched: bool = False,
+    on_first: Callable[[], object] = lambda: None,
+) -> int:
+    """Forward records from `source` to `sink`, committing per batch, until `stop` or
+    `stop_after` records; `on_first` runs as the first batch arrives. Returns the count.
 
     Produces with one `send()` per record, as the runner does, or (`batched`) one
     `send_batch()` per partition, keyed records placed as the default partitioner does.
-    CPU is `meter`'s (this process, and with the broker), from the first batch to the last.
     """
     consumer = make_consumer(settings, f"bench-pt-{uuid.uuid4().hex[:6]}", "bench-pt", source)
     producer = make_producer(settings, "bench-pt")
@@ -104,14 +133,12 @@ async def passthrough(
     try:
         partitions = sorted(await producer.partitions_for(sink))
         done = 0
-        started = 0.0
-        cpu_started = Cpu(0.0, 0.0)
         while not stop.is_set() and (stop_after is None or done < stop_after):
             batch = await consumer.getmany(timeout_ms=200, max_records=settings.max_batch_records)
             if not batch:
                 continue
-            if not started:
-                started, cpu_started = time.perf_counter(), meter.read()
+            if not done:
+                on_first()
             messages = [m for ms in batch.values() for m in ms]
             if batched:
                 await _send_batched(producer, partitioner, partitions, sink, messages)
@@ -120,10 +147,7 @@ async def passthrough(
                 await asyncio.gather(*pending)
             await consumer.commit({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
             done += len(messages)
-        if not started:
-            return Drain(0.0, 0.0, 0.0, meter.rss_mb())
-        seconds = time.perf_counter() - started
-        return Drain.of(done, seconds, meter.read() - cpu_started, meter.rss_mb())
+        return done
     finally:
         await consumer.stop()
         await producer.stop()
@@ -157,8 +181,7 @@ async def latency(
     """Publish at a steady `rate` through the pass-through; return each record's delay in ms."""
     settings = ctx.kafka
     stop = asyncio.Event()
-    meter = ctx.meter(database=False)
-    forward = asyncio.create_task(passthrough(settings, source, sink, None, stop, meter))
+    forwarding = asyncio.create_task(forward(settings, source, sink, None, stop))
     output = reader(settings, sink)
     await output.start()
     try:
@@ -175,7 +198,7 @@ async def latency(
         )
     finally:
         stop.set()
-        await forward
+        await forwarding
         await output.stop()
 
 
@@ -220,14 +243,12 @@ async def run(ctx: BenchContext) -> None:
     ctx.emit("kafka_consume_events_per_s", await consume(settings, raw, BACKLOG), "events/s")
     # The pass-through's stack is this process and the broker: it has no database.
     meter = ctx.meter(database=False)
-    single = await passthrough(settings, raw, out, BACKLOG, asyncio.Event(), meter)
+    single = await passthrough(settings, raw, out, BACKLOG, meter)
     ctx.passthrough_events_per_s = single.events_per_s
     ctx.emit("passthrough_events_per_s", single.events_per_s, "events/s", vs_passthrough=True)
     ctx.emit("passthrough_cpu_us_per_event", single.cpu_us_per_event, "us")
     ctx.emit("passthrough_stack_cpu_us_per_event", single.stack_cpu_us_per_event, "us")
-    batched = await passthrough(
-        settings, raw, batched_out, BACKLOG, asyncio.Event(), meter, batched=True
-    )
+    batched = await passthrough(settings, raw, batched_out, BACKLOG, meter, batched=True)
     ctx.passthrough_batched_events_per_s = batched.events_per_s
     ctx.emit("passthrough_batched_events_per_s", batched.events_per_s, "events/s", True)
     ctx.emit("passthrough_batched_cpu_us_per_event", batched.cpu_us_per_event, "us")

@@ -18,10 +18,10 @@ from aiokafka import AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaTimeoutError
 from runtime_fixtures import EchoSetup
 
-from switchboard_runtime import db, kafka
+from switchboard_runtime import kafka
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
-from switchboard_runtime.runner import BatchRunner, Progress, ProgressHook
-from switchboard_runtime.testing import eventually
+from switchboard_runtime.runner import POLL_TIMEOUT_MS, BatchRunner, Progress, ProgressHook
+from switchboard_runtime.testing import eventually, runner_task
 from switchboard_runtime.testing.clock import ManualClock
 from switchboard_runtime.testing.kafka import committed, publish, read_to_end, read_until
 
@@ -61,39 +61,26 @@ def events(count: int, start: int = 0) -> list[tuple[bytes, bytes]]:
 async def gated_runner(
     echo: EchoSetup,
     on_progress: ProgressHook | None = None,
-    poll_timeout_ms: int = 200,
+    poll_timeout_ms: int = POLL_TIMEOUT_MS,
     clock: Clock = SYSTEM_CLOCK,
 ) -> AsyncIterator[tuple[BatchRunner[Any], GatedProducer, asyncio.Task[None]]]:
     s = echo.settings
-    engine = db.runner_engine_from(s)
-    consumer = kafka.make_consumer(s.kafka, echo.group, "overlap-test")
     gated = GatedProducer(kafka.make_producer(s.kafka, "overlap-test"))
-    runner: BatchRunner[Any] = BatchRunner(
-        name="echo",
-        consumer=consumer,
+    async with runner_task(
+        "echo",
+        s,
+        {echo.input: echo_service.decode},
+        echo_service.make_handler(s),
         producer=cast(AIOKafkaProducer, gated),
-        sessions=db.make_sessionmaker(engine),
-        decoders={echo.input: echo_service.decode},
-        handler=echo_service.make_handler(s),
-        max_records=s.kafka.max_batch_records,
-        max_message_bytes=s.kafka.max_message_bytes,
         poll_timeout_ms=poll_timeout_ms,
         on_progress=on_progress,
         clock=clock,
-    )
-    await gated.start()
-    await consumer.start()
-    task = asyncio.create_task(runner.run())
-    try:
-        yield runner, gated, task
-    finally:
-        gated.failure = None
-        gated.open.set()
-        runner.stop()
-        await asyncio.wait([task], timeout=30)
-        await consumer.stop()
-        await gated.stop()
-        await engine.dispose()
+    ) as (runner, task):
+        try:
+            yield runner, gated, task
+        finally:  # a tail held or failing at the gate would keep the runner from stopping
+            gated.failure = None
+            gated.open.set()
 
 
 async def total_committed(echo: EchoSetup) -> int:

@@ -73,6 +73,7 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E")
 MAX_REASON_CHARS = 500
+POLL_TIMEOUT_MS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +264,7 @@ class BatchRunner(Generic[E]):
         max_dead_letter_bytes: int = 16 * 1_048_576,
         dlq_max_ratio: float = 0.5,
         dlq_window: int = 1000,
-        poll_timeout_ms: int = 200,
+        poll_timeout_ms: int = POLL_TIMEOUT_MS,
         retry: RetryPolicy = DEFAULT_RETRY,
         clock: Clock = SYSTEM_CLOCK,
         on_progress: ProgressHook | None = None,
@@ -308,6 +309,7 @@ class BatchRunner(Generic[E]):
         handler: Handler[E],
         on_progress: ProgressHook | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        poll_timeout_ms: int = POLL_TIMEOUT_MS,
     ) -> BatchRunner[E]:
         """A runner with the batch, size and dead-letter limits of a service's settings."""
         return cls(
@@ -322,6 +324,7 @@ class BatchRunner(Generic[E]):
             max_dead_letter_bytes=settings.kafka.max_dead_letter_bytes,
             dlq_max_ratio=settings.dlq_max_ratio,
             dlq_window=settings.dlq_window,
+            poll_timeout_ms=poll_timeout_ms,
             on_progress=on_progress,
             clock=clock,
         )

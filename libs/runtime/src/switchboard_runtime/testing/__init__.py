@@ -4,7 +4,14 @@ factory (`testing.kafka`)."""
 
 from switchboard_runtime.testing.clock import ManualClock
 from switchboard_runtime.testing.metrics import sample_total
-from switchboard_runtime.testing.runner import run_batch, running_runner
+from switchboard_runtime.testing.runner import run_batch, runner_task, running_runner
 from switchboard_runtime.testing.wait import eventually
 
-__all__ = ["ManualClock", "eventually", "run_batch", "running_runner", "sample_total"]
+__all__ = [
+    "ManualClock",
+    "eventually",
+    "run_batch",
+    "runner_task",
+    "running_runner",
+    "sample_total",
+]

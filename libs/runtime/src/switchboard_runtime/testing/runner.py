@@ -8,13 +8,77 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from aiokafka import AIOKafkaProducer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from switchboard_runtime import db, kafka
-from switchboard_runtime.runner import BatchRunner, Decoder, Handler, Output, Record
+from switchboard_runtime.clock import SYSTEM_CLOCK, Clock
+from switchboard_runtime.runner import (
+    POLL_TIMEOUT_MS,
+    BatchRunner,
+    Decoder,
+    Handler,
+    Output,
+    ProgressHook,
+    Record,
+)
 from switchboard_runtime.settings import ServiceSettings
 
 E = TypeVar("E")
+STOP_TIMEOUT_S = 30
+
+
+@asynccontextmanager
+async def runner_task(
+    name: str,
+    settings: ServiceSettings,
+    decoders: Mapping[str, Decoder[Any]],
+    handler: Handler[Any],
+    sessions: async_sessionmaker[AsyncSession] | None = None,
+    *,
+    producer: AIOKafkaProducer | None = None,
+    poll_timeout_ms: int = POLL_TIMEOUT_MS,
+    on_progress: ProgressHook | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> AsyncIterator[tuple[BatchRunner[Any], asyncio.Task[None]]]:
+    """The runner consuming as a task until the block ends, and that task: a test that
+    expects `run()` to end awaits it. Then the runner stops and leaves the group.
+
+    It is configured from `settings` exactly as the service process configures it; the
+    group is `settings.consumer_group` (or `name`). `producer` (not started) stands in for
+    the service's own, e.g. one that holds its batches at a gate.
+    """
+    engine = None
+    if sessions is None:
+        engine = db.runner_engine_from(settings)  # as the service process's runner has
+        sessions = db.make_sessionmaker(engine)
+    if producer is None:
+        producer = kafka.make_producer(settings.kafka, f"{name}-test")
+    consumer = kafka.make_consumer(settings.kafka, settings.consumer_group or name, f"{name}-test")
+    runner: BatchRunner[Any] = BatchRunner.from_settings(
+        name,
+        settings,
+        consumer=consumer,
+        producer=producer,
+        sessions=sessions,
+        decoders=decoders,
+        handler=handler,
+        on_progress=on_progress,
+        clock=clock,
+        poll_timeout_ms=poll_timeout_ms,
+    )
+    await producer.start()
+    await consumer.start()
+    task = asyncio.create_task(runner.run())
+    try:
+        yield runner, task
+    finally:
+        runner.stop()
+        await asyncio.wait([task], timeout=STOP_TIMEOUT_S)
+        await consumer.stop()
+        await producer.stop()
+        if engine is not None:
+            await engine.dispose()
 
 
 @asynccontextmanager
@@ -25,38 +89,13 @@ async def running_runner(
     handler: Handler[Any],
     sessions: async_sessionmaker[AsyncSession] | None = None,
 ) -> AsyncIterator[BatchRunner[Any]]:
-    """The runner consumes as a task until the block ends, then stops and leaves the group.
-
-    It is configured from `settings` exactly as the service process configures it; the
-    group is `settings.consumer_group` (or `name`).
-    """
-    engine = None
-    if sessions is None:
-        engine = db.runner_engine_from(settings)  # as the service process's runner has
-        sessions = db.make_sessionmaker(engine)
-    producer = kafka.make_producer(settings.kafka, f"{name}-test")
-    consumer = kafka.make_consumer(settings.kafka, settings.consumer_group or name, f"{name}-test")
-    runner: BatchRunner[Any] = BatchRunner.from_settings(
-        name,
-        settings,
-        consumer=consumer,
-        producer=producer,
-        sessions=sessions,
-        decoders=decoders,
-        handler=handler,
-    )
-    await producer.start()
-    await consumer.start()
-    task = asyncio.create_task(runner.run())
-    try:
+    """`runner_task`'s runner; a `run()` that failed, or did not stop, fails the test."""
+    async with runner_task(name, settings, decoders, handler, sessions) as (runner, task):
         yield runner
-    finally:
-        runner.stop()
-        await asyncio.wait_for(task, 30)
-        await consumer.stop()
-        await producer.stop()
-        if engine is not None:
-            await engine.dispose()
+    if not task.done():
+        task.cancel()
+        raise TimeoutError(f"runner {name!r} did not stop within {STOP_TIMEOUT_S} s")
+    task.result()
 
 
 async def run_batch(
