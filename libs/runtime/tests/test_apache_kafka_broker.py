@@ -4,6 +4,7 @@ of their own, started from the session's jars (these run with `make test-kafka`)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -23,9 +24,11 @@ from switchboard_runtime import db
 from switchboard_runtime.apache_kafka import (
     Distribution,
     KafkaCluster,
+    Node,
     process_alive,
     remove_stale_data,
 )
+from switchboard_runtime.embedded import EmbeddedError
 from switchboard_runtime.kafka import create_topics, make_admin, make_producer
 from switchboard_runtime.testing.kafka import publish, read_topic
 
@@ -59,6 +62,43 @@ def test_a_killed_harness_leaves_no_broker_and_no_data(kafka_pom: Path) -> None:
     assert not any(process_alive(pid) for pid in pids), "a broker outlived its harness"
     remove_stale_data()  # what the next start does first
     assert not root.exists()
+
+
+class RefusedCluster(KafkaCluster):
+    """A cluster whose second node has a configuration Kafka's storage tool refuses."""
+
+    def config(self, node: Node) -> dict[str, str]:
+        refused = {"node.id": "two"} if node.node_id == 2 else {}
+        return super().config(node) | refused
+
+
+def running_children() -> set[int]:
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if fields[0] != "Z" and int(fields[1]) == os.getpid():
+                children.add(int(stat.parent.name))
+    return children
+
+
+def test_a_refused_format_says_why_tries_twice_and_leaves_no_jvm(
+    kafka_pom: Path, kafka_distribution: Distribution, tmp_path: Path
+) -> None:
+    before = running_children()
+    cluster = RefusedCluster(kafka_pom, size=3, log_dir=tmp_path, distribution=kafka_distribution)
+    try:
+        with pytest.raises(
+            EmbeddedError, match=r"node 2: exit 1: (?s:.*)Invalid value two for"
+        ) as refused:
+            cluster.start()
+    finally:
+        cluster.stop()
+    assert "node 1" not in str(refused.value)
+    assert "node 3" not in str(refused.value)
+    assert "\tat " not in str(refused.value)
+    assert (tmp_path / "kafka.log").read_text().count("formatting failed, node 2") == 2
+    assert running_children() <= before
 
 
 async def test_the_idempotent_producer_writes_each_record_once_across_broker_crashes(

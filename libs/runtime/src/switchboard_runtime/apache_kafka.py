@@ -28,6 +28,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from switchboard_runtime.settings import KAFKA_FETCH_MAX_WAIT_MS, KafkaSettings
 JAVA_MIN = 17
 SCRAM = "SCRAM-SHA-512"
 DATA_PREFIX = "switchboard-kafka-"
+FORMAT_TIMEOUT_S = 120
 # Small and quick to start: C1 only, serial GC; enough heap for a test broker.
 JVM_OPTIONS = (
     "-Xms128m",
@@ -372,21 +374,63 @@ class KafkaCluster:
         (self.root / "log4j2.properties").write_text(BROKER_LOG4J2)
         (self.root / "log4j2-tools.properties").write_text(TOOLS_LOG4J2)
         cluster = cluster_id()
-        formats = []
         for node in self.nodes:
             path = self.root / f"node-{node.node_id}.properties"
             path.write_text("".join(f"{k}={v}\n" for k, v in self.config(node).items()))
-            args = ["format", "--ignore-formatted", "-t", cluster, "-c", str(path)]
-            if self.scram is not None:
-                for user, password in (self.scram, *self.users):
-                    args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
-            formats.append(self._java("kafka.tools.StorageTool", *args))
-        for proc in formats:
-            if proc.wait() != 0:
-                raise EmbeddedError(f"formatting Kafka storage failed: see {self.log_path}")
-        for node in self.nodes:
-            self.start_node(node, wait=False)
-        self.wait_ready(timeout=90)
+        # Every format has ended when the pool closes: a failure leaves no JVM behind.
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            failures = [f for f in pool.map(lambda n: self._format(n, cluster), self.nodes) if f]
+        if failures:
+            raise EmbeddedError("formatting Kafka storage failed:\n" + "\n".join(failures))
+        try:
+            for node in self.nodes:
+                self.start_node(node, wait=False)
+            self.wait_ready(timeout=90)
+        except BaseException:
+            # The JVMs go now, not when this process exits; the log stays for the error.
+            self._kill_nodes()
+            raise
+
+    def _format(self, node: Node, cluster: str) -> str | None:
+        """Format one node's storage, or say why it failed. The format is idempotent
+        (`--ignore-formatted`), so a failure is tried once more; each failure's output is logged."""
+        args = ["format", "--ignore-formatted", "-t", cluster, "-c"]
+        args.append(str(self.root / f"node-{node.node_id}.properties"))
+        if self.scram is not None:
+            for user, password in (self.scram, *self.users):
+                args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
+        why = None
+        for _ in range(2):
+            why = self._run_format(node, args)
+            if why is None:
+                return None
+        return why
+
+    def _run_format(self, node: Node, args: list[str]) -> str | None:
+        assert self.distribution is not None
+        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}"
+        try:
+            result = subprocess.run(
+                self.distribution.command("kafka.tools.StorageTool", *args, options=(log4j,)),
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=FORMAT_TIMEOUT_S,
+                check=False,
+                preexec_fn=die_with_parent(signal.SIGKILL),
+            )
+        except subprocess.TimeoutExpired:
+            why = f"node {node.node_id}: no answer in {FORMAT_TIMEOUT_S} s"
+        else:
+            if result.returncode == 0:
+                return None
+            # The exception's message, without its stack frames.
+            lines = (result.stdout + result.stderr).strip().splitlines()
+            output = "\n".join(line for line in lines if not line.startswith("\tat "))
+            why = f"node {node.node_id}: exit {result.returncode}: {output[-2000:]}"
+        with open(self.log_path, "a") as log:
+            log.write(f"formatting failed, {why}\n")
+        return why
 
     @property
     def log_path(self) -> Path:
@@ -454,12 +498,15 @@ class KafkaCluster:
 
     def stop(self) -> None:
         """Stop every node at once (the data is thrown away) and remove the data."""
-        for node in self.nodes:
-            stop_process(node.proc, signal.SIGKILL)
-            node.proc = None
+        self._kill_nodes()
         if self._root is not None:
             shutil.rmtree(self._root, ignore_errors=True)
             self._root = None
+
+    def _kill_nodes(self) -> None:
+        for node in self.nodes:
+            stop_process(node.proc, signal.SIGKILL)
+            node.proc = None
 
 
 def _listens(port: int) -> bool:
