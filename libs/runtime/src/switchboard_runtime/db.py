@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy.event
 from sqlalchemy import TextClause, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util import await_
 
 from switchboard_events import Event
 from switchboard_runtime.runner import Record
@@ -47,14 +49,29 @@ def make_engine(url: str, pool_size: int = 5, *, pre_ping: bool = True) -> Async
     Bound parameters are left out of every error's text (and so of every log line and
     traceback): they carry phone numbers and email addresses.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=pre_ping,
         pool_recycle=1800,
     )
+    if pre_ping:
+        sqlalchemy.event.listen(engine.sync_engine.pool, "checkout", _check_on_checkout)
+    return engine
+
+
+_CHECK = "SELECT 1"  # not an empty statement: asyncpg fails on a query without a status
+
+
+def _check_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's own pre-ping on asyncpg is three round trips (BEGIN, the ping,
+    ROLLBACK); one simple query outside a transaction tells the same. A failure makes
+    the pool discard the connection and check out another."""
+    try:
+        await_(dbapi_connection.driver_connection.execute(_CHECK))
+    except Exception as exc:
+        raise DisconnectionError(f"the database connection is gone: {exc}") from exc
 
 
 def engine_from(settings: ServiceSettings) -> AsyncEngine:
@@ -68,10 +85,9 @@ RUNNER_POOL_SIZE = 2
 def runner_engine_from(settings: ServiceSettings) -> AsyncEngine:
     """The batch runner's own engine, without the check before use.
 
-    On asyncpg that check is three round trips (BEGIN, an empty statement, ROLLBACK):
-    at a few records per batch it cost more than the batch's own statements. The runner
-    retries a batch whose connection was lost, so it heals without it; the HTTP routes
-    keep the checked engine, where a lost connection would fail a request.
+    The check is a round trip per batch, as dear as a statement at a few records per
+    batch. The runner retries a batch whose connection was lost, so it heals without it;
+    the HTTP routes keep the checked engine, where a lost connection would fail a request.
     """
     return make_engine(settings.database_url.get_secret_value(), RUNNER_POOL_SIZE, pre_ping=False)
 
