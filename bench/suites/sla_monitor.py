@@ -110,6 +110,33 @@ async def _count(database_url: str, sql: str) -> int:
         await conn.close()
 
 
+async def _unfired(database_url: str, run_id: str) -> str:
+    """Where the alerts not yet published stand: recorded and unpublished, or still timers
+    (by kind and partition, against each partition's watermarks), for a failure's message."""
+    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        unpublished = await conn.fetchval(
+            "SELECT count(*) FROM sla.alerts WHERE published_at IS NULL AND contact_id LIKE $1",
+            f"{run_id}-c%",
+        )
+        timers = await conn.fetch(
+            "SELECT kind, partition, count(*) AS n, min(due_at) AS first, max(due_at) AS last"
+            " FROM sla.due_alerts WHERE contact_id LIKE $1 AND due_at <= now()"
+            " GROUP BY kind, partition ORDER BY kind, partition",
+            f"{run_id}-c%",
+        )
+        marks = await conn.fetch(
+            "SELECT topic, partition, consumed_until FROM sla.watermarks ORDER BY topic, partition"
+        )
+        now = await conn.fetchval("SELECT now()")
+    finally:
+        await conn.close()
+    return (
+        f"{unpublished} recorded and unpublished; timers due by {now}:"
+        f" {[dict(r) for r in timers]}; watermarks: {[dict(r) for r in marks]}"
+    )
+
+
 async def _processed(database_url: str, total: int, meter: ProcessMeter) -> Drain:
     """Events per second through the service, from its first processed event to the last,
     and `meter`'s CPU time per event over the same span."""
@@ -206,7 +233,8 @@ async def run(ctx: BenchContext) -> None:
     )
     while (fired := await _count(database_url, published)) < expected:
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{fired} of {expected} SLA alerts were fired within 120 s")
+            where = await _unfired(database_url, run_id)
+            raise RuntimeError(f"{fired} of {expected} SLA alerts were fired within 120 s; {where}")
         await asyncio.sleep(0.5)
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:

@@ -155,16 +155,20 @@ class Rig:
         """Until every running scheduler has finished its round and sleeps on the clock."""
         await self.clock.until_sleeping(len(self.schedulers))
 
-    async def advance_to(self, at: datetime) -> None:
-        """Move the schedulers' clock to `at` and wait until each has done its round there.
-
-        First until the runner has reported every partition it reads: the watermarks (real
-        time) are then past every timer (clock time), so the gate holds none back.
-        """
+    async def watermarked(self) -> None:
+        """Until the runner has reported every partition it reads: the watermarks (real
+        time) are then past every timer (clock time), so the gate holds none back."""
         if self.reading:
             marks = len(self.reading) * self.kafka.partitions
             topics = ", ".join(f"'{t}'" for t in self.reading)
             await self.rows(f"SELECT count(*) FROM sla.watermarks WHERE topic IN ({topics})", marks)
+
+    async def advance_to(self, at: datetime) -> None:
+        """Move the schedulers' clock to `at` and wait until each has done its round there.
+
+        First until the runner has reported every partition it reads (`watermarked`).
+        """
+        await self.watermarked()
         await self.idle()
         step = (at - self.clock.now()).total_seconds()
         # Each sleeps at most its poll interval: a shorter step might wake none of them.

@@ -316,6 +316,7 @@ async def test_an_alert_recorded_but_not_acknowledged_is_published_again(rig: Ri
         await rig.send(decision("c", arrived_at=arrived))
         due = f"SELECT count(*) FROM sla.due_alerts WHERE due_at < TIMESTAMPTZ '{rig.clock.now().isoformat()}'"
         await rig.rows(due, 3)
+        await rig.watermarked()  # or the gate holds the timers back from the crashing round
     producer = kafka.make_producer(rig.kafka, "sla-crashy")
     await producer.start()
     try:
@@ -382,7 +383,7 @@ async def test_broker_failures_while_publishing_are_retried_each_alert_published
     async with rig.running(schedulers=0):
         await rig.send(decision("c", arrived_at=arrived))
         await rig.rows("SELECT count(*) FROM sla.due_alerts WHERE target = 'first_response'", 3)
-        await rig.rows("SELECT count(*) FROM sla.watermarks", 2 * rig.kafka.partitions)
+        await rig.watermarked()
     producer = kafka.make_producer(rig.kafka, "sla-flaky")
     await producer.start()
     failures: list[Exception] = [

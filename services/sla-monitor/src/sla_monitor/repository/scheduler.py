@@ -75,12 +75,8 @@ class AlertStore(Protocol):
         ...
 
 
-# The instant up to which both topics of a partition are read; NULL (timers written
-
-
-# before watermarks existed) waits for every partition.
-
-
+# The instant up to which both topics of a partition are read; a timer without a
+# partition (written before watermarks existed) waits for every partition.
 _GATE = """
     WITH w AS (
         SELECT partition, min(consumed_until) AS until FROM sla.watermarks
@@ -88,6 +84,34 @@ _GATE = """
         HAVING count(*) = cardinality(CAST(:topics AS text[]))
     )
 """
+
+_CLAIM_DUE = text(
+    _GATE
+    + """
+    DELETE FROM sla.due_alerts d USING (
+        SELECT t.contact_id, t.target, t.kind, t.cycle, t.level, t.team
+        FROM sla.due_alerts t
+        LEFT JOIN w ON w.partition = t.partition
+        WHERE t.due_at <= :now AND t.due_at <= CASE
+            WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
+        ORDER BY t.due_at LIMIT :limit FOR UPDATE OF t SKIP LOCKED
+    ) AS due
+    WHERE d.contact_id = due.contact_id AND d.target = due.target
+        AND d.kind = due.kind AND d.cycle = due.cycle AND d.level = due.level
+        AND d.team = due.team
+    RETURNING d.contact_id, d.target, d.kind, d.cycle, d.level, d.team, d.due_at,
+        d.alert
+    """
+)
+
+_HELD_BACK = text(
+    _GATE
+    + """
+    SELECT count(*) FROM sla.due_alerts t LEFT JOIN w ON w.partition = t.partition
+    WHERE t.due_at <= :now AND NOT coalesce(t.due_at <= CASE
+        WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END, false)
+    """
+)
 
 
 class PgAlertStore:
@@ -107,42 +131,14 @@ class PgAlertStore:
         is cancelling, are left to them.
         """
         result = await self._session.execute(
-            text(
-                _GATE
-                + """
-                DELETE FROM sla.due_alerts d USING (
-                    SELECT t.contact_id, t.target, t.kind, t.cycle, t.level, t.team
-                    FROM sla.due_alerts t
-                    LEFT JOIN w ON w.partition = t.partition
-                    WHERE t.due_at <= :now AND t.due_at <= CASE
-                        WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
-                    ORDER BY t.due_at LIMIT :limit FOR UPDATE OF t SKIP LOCKED
-                ) AS due
-                WHERE d.contact_id = due.contact_id AND d.target = due.target
-                    AND d.kind = due.kind AND d.cycle = due.cycle AND d.level = due.level
-                    AND d.team = due.team
-                RETURNING d.contact_id, d.target, d.kind, d.cycle, d.level, d.team, d.due_at,
-                    d.alert
-                """
-            ),
-            {"now": now, "limit": limit, "topics": list(topics)},
+            _CLAIM_DUE, {"now": now, "limit": limit, "topics": list(topics)}
         )
         rows = sorted(result, key=lambda r: (r.due_at, r.contact_id))
         return [pending_from(r) for r in rows]
 
     async def held_back(self, now: datetime, topics: Sequence[str]) -> int:
         """Timers due by `now` that the watermark gate still holds (the monitor is behind)."""
-        found = await self._session.scalar(
-            text(
-                _GATE
-                + """
-                SELECT count(*) FROM sla.due_alerts t LEFT JOIN w ON w.partition = t.partition
-                WHERE t.due_at <= :now AND NOT coalesce(t.due_at <= CASE
-                    WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END, false)
-                """
-            ),
-            {"now": now, "topics": list(topics)},
-        )
+        found = await self._session.scalar(_HELD_BACK, {"now": now, "topics": list(topics)})
         return int(found or 0)
 
     async def record_fired(self, fired: Sequence[FiredAlert]) -> set[str]:
