@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,8 +375,8 @@ class KafkaCluster:
         (self.root / "log4j2-tools.properties").write_text(TOOLS_LOG4J2)
         cluster = cluster_id()
         for node in self.nodes:
-            path = self.root / f"node-{node.node_id}.properties"
-            path.write_text("".join(f"{k}={v}\n" for k, v in self.config(node).items()))
+            config = "".join(f"{k}={v}\n" for k, v in self.config(node).items())
+            self._properties(node).write_text(config)
         # Every format has ended when the pool closes: a failure leaves no JVM behind.
         with ThreadPoolExecutor(len(self.nodes)) as pool:
             failures = [f for f in pool.map(lambda n: self._format(n, cluster), self.nodes) if f]
@@ -394,31 +394,17 @@ class KafkaCluster:
     def _format(self, node: Node, cluster: str) -> str | None:
         """Format one node's storage, or say why it failed. The format is idempotent
         (`--ignore-formatted`), so a failure is tried once more; each failure's output is logged."""
-        args = ["format", "--ignore-formatted", "-t", cluster, "-c"]
-        args.append(str(self.root / f"node-{node.node_id}.properties"))
+        args = ["format", "--ignore-formatted", "-t", cluster, "-c", str(self._properties(node))]
         if self.scram is not None:
             for user, password in (self.scram, *self.users):
                 args += ["--add-scram", f"{SCRAM}=[name={user},password={password}]"]
-        why = None
-        for _ in range(2):
-            why = self._run_format(node, args)
-            if why is None:
-                return None
-        return why
+        if self._run_format(node, args) is None:
+            return None
+        return self._run_format(node, args)
 
     def _run_format(self, node: Node, args: list[str]) -> str | None:
-        assert self.distribution is not None
-        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2.properties'}"
         try:
-            result = subprocess.run(
-                self.distribution.command("kafka.tools.StorageTool", *args, options=(log4j,)),
-                capture_output=True,
-                text=True,
-                stdin=subprocess.DEVNULL,
-                timeout=FORMAT_TIMEOUT_S,
-                check=False,
-                preexec_fn=die_with_parent(signal.SIGKILL),
-            )
+            result = self._tool("kafka.tools.StorageTool", args, FORMAT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             why = f"node {node.node_id}: no answer in {FORMAT_TIMEOUT_S} s"
         else:
@@ -451,8 +437,7 @@ class KafkaCluster:
 
     def start_node(self, node: Node, wait: bool = True) -> None:
         """(Re)start one node on its own ports and data; wait until every broker serves."""
-        props = self.root / f"node-{node.node_id}.properties"
-        node.proc = self._java("kafka.Kafka", str(props))
+        node.proc = self._java("kafka.Kafka", str(self._properties(node)))
         if wait:
             self.wait_ready(timeout=90)
 
@@ -483,18 +468,28 @@ class KafkaCluster:
 
     def run_tool(self, main: str, *args: str, timeout: float = 120) -> str:
         """Run one of Kafka's own command-line tools (a main class) and return its output."""
-        assert self.distribution is not None, "start() first"
-        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2-tools.properties'}"
-        result = subprocess.run(
-            self.distribution.command(main, *args, options=(log4j,)),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        result = self._tool(main, args, timeout)
         if result.returncode != 0:
             raise EmbeddedError(f"{main} {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
         return result.stdout
+
+    def _tool(
+        self, main: str, args: Sequence[str], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        assert self.distribution is not None, "start() first"
+        log4j = f"-Dlog4j2.configurationFile={self.root / 'log4j2-tools.properties'}"
+        return subprocess.run(
+            self.distribution.command(main, *args, options=(log4j,)),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=timeout,
+            check=False,
+            preexec_fn=die_with_parent(signal.SIGKILL),
+        )
+
+    def _properties(self, node: Node) -> Path:
+        return self.root / f"node-{node.node_id}.properties"
 
     def stop(self) -> None:
         """Stop every node at once (the data is thrown away) and remove the data."""

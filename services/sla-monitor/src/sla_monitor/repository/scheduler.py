@@ -85,6 +85,10 @@ _GATE = """
     )
 """
 
+# A timer `t` joined to its partition's `w`: the gate lets it through.
+_PASSES = """t.due_at <= CASE
+    WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END"""
+
 _CLAIM_DUE = text(
     _GATE
     + """
@@ -92,8 +96,9 @@ _CLAIM_DUE = text(
         SELECT t.contact_id, t.target, t.kind, t.cycle, t.level, t.team
         FROM sla.due_alerts t
         LEFT JOIN w ON w.partition = t.partition
-        WHERE t.due_at <= :now AND t.due_at <= CASE
-            WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END
+        WHERE t.due_at <= :now AND """
+    + _PASSES
+    + """
         ORDER BY t.due_at LIMIT :limit FOR UPDATE OF t SKIP LOCKED
     ) AS due
     WHERE d.contact_id = due.contact_id AND d.target = due.target
@@ -108,8 +113,9 @@ _HELD_BACK = text(
     _GATE
     + """
     SELECT count(*) FROM sla.due_alerts t LEFT JOIN w ON w.partition = t.partition
-    WHERE t.due_at <= :now AND NOT coalesce(t.due_at <= CASE
-        WHEN t.partition IS NULL THEN (SELECT min(until) FROM w) ELSE w.until END, false)
+    WHERE t.due_at <= :now AND NOT coalesce("""
+    + _PASSES
+    + """, false)
     """
 )
 
