@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, cast
 
 import pytest
 
-from switchboard_runtime.host import TaskEnded, _run
+from switchboard_runtime.host import GC_THRESHOLDS, TaskEnded, _run, settle_collector
 from switchboard_runtime.runner import BatchRunner
 
 
@@ -101,3 +102,15 @@ async def test_a_failing_runner_stops_the_tasks_and_is_raised() -> None:
             10,
         )
     assert log == ["live stopped"]
+
+
+def test_settling_freezes_what_start_up_made_and_collects_young_objects_less_often() -> None:
+    before = gc.get_threshold()
+    try:
+        settle_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert GC_THRESHOLDS[0] > before[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

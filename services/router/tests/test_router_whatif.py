@@ -59,16 +59,12 @@ def test_the_recorded_facts_give_the_recorded_decision() -> None:
     )
     contact = record(policy, event)
     facts = Facts.of(event)
-    assert contact.facts == Facts(**{**_fields(facts), "subject": None, "attributes": {}})
+    assert contact.facts == facts._replace(subject=None, attributes={})
     again = policy.decide(contact.facts, Snapshot(policy, MONDAY_10_LONDON, {}))
     # base 100 + call 100 + premium 200 + repeat 150 + hint 1: 300
     assert (
         (contact.queue_id, contact.priority) == (again.queue.id, again.priority) == ("german", 850)
     )
-
-
-def _fields(facts: Facts) -> dict[str, Any]:
-    return {name: getattr(facts, name) for name in Facts.__slots__}
 
 
 def test_one_agent_in_the_recorded_queue_queues_the_calls() -> None:

@@ -15,10 +15,9 @@ each attempt in a transaction of its own, and only one of them commits.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy.event
 from sqlalchemy import TextClause, text
@@ -123,9 +122,9 @@ def once_committed(session: AsyncSession, applied: Callable[[], None]) -> None:
     sqlalchemy.event.listen(session.sync_session, "after_transaction_end", ended)
 
 
-@dataclass(frozen=True, slots=True)
-class EventKey:
-    """What names one event in a ledger: its type, its source and its id.
+class EventKey(NamedTuple):
+    """What names one event in a ledger: its type, its source and its id (a tuple, as the
+    claim is).
 
     CloudEvents makes ids unique per source only, so two sources (two connectors, two
     agent desktops) may use the same id for different events; the type keeps an inbound
@@ -141,9 +140,9 @@ class EventKey:
         return cls(event.type, event.source, event.id)
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A record's claim on an event key, made from the record at topic/partition/offset.
+class Claim(NamedTuple):
+    """A record's claim on an event key, made from the record at topic/partition/offset (a
+    tuple: one per record, and a frozen dataclass costs half a microsecond more).
 
     `legacy_id` is the text the ledger held for this event before it stored keys (the
     event id unless the service claimed something else); rows from then still count.

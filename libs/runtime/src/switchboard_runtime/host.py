@@ -155,10 +155,7 @@ async def serve(
     web = asyncio.create_task(server.serve(), name="http")
     try:
         await _connect(settings, engine, producer, consumer, startup, stopping)
-        # What start-up allocated lives as long as the process: the collector need not
-        # walk it again on every collection (about a seventh of the CPU otherwise).
-        gc.collect()
-        gc.freeze()
+        settle_collector()
         log.info(
             "started",
             extra={
@@ -181,6 +178,21 @@ async def serve(
         await web
         await runner_engine.dispose()
         await engine.dispose()
+
+
+GC_THRESHOLDS = (20_000, 50, 100)
+"""The collector's thresholds once started. A batch keeps thousands of fresh objects alive,
+so the default (700, 10, 10) walks them young every few records and old every few
+batches: 13% of the router's CPU per event, for cycles its hot path hardly makes. These
+still collect a cycle within a few batches, and at most a few MB wait for it."""
+
+
+def settle_collector() -> None:
+    """What start-up allocated lives as long as the process: the collector need not walk it
+    again on every collection (about a seventh of the CPU otherwise); then `GC_THRESHOLDS`."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _run(

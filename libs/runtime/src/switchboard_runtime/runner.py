@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -76,9 +76,9 @@ MAX_REASON_CHARS = 500
 POLL_TIMEOUT_MS = 200
 
 
-@dataclass(frozen=True, slots=True)
-class Record(Generic[E]):
-    """A decoded, valid record handed to the handler."""
+class Record(NamedTuple, Generic[E]):
+    """A decoded, valid record handed to the handler (a tuple: a frozen dataclass costs
+    half a microsecond more per record)."""
 
     topic: str
     partition: int
@@ -86,13 +86,13 @@ class Record(Generic[E]):
     key: bytes | None
     timestamp_ms: int
     event: E
-    value: bytes = field(default=b"", repr=False, compare=False)
+    value: bytes = b""
     """The record's bytes as consumed, for its dead-letter copy should it be unprocessable."""
 
 
-@dataclass(frozen=True, slots=True)
-class Output:
-    """A record for the runner to produce once the batch's transaction has committed."""
+class Output(NamedTuple):
+    """A record for the runner to produce once the batch's transaction has committed (a
+    tuple, as `Record` is)."""
 
     topic: str
     key: bytes | None

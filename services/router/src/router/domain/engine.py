@@ -30,6 +30,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from router.domain.policy import Action, PolicySpec, QueueSpec, Visibility
 from router.domain.rules import Condition, Facts, Scored, compile_match, language_matches
@@ -92,15 +93,16 @@ class Rule:
     """The action's queue, then its fallbacks, each once: resolved when the policy compiles."""
 
 
-@dataclass(frozen=True, slots=True)
-class OverflowNote:
+class OverflowNote(NamedTuple):
     from_queue: str
     reason: str
     expected_wait_seconds: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """A contact's placement (a tuple: one per contact, cheaper to build than a frozen
+    dataclass)."""
+
     queue: Queue
     rule: str
     priority: int

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from router.domain.policy import AttributeScalar, Match
 from switchboard_events import Channel, ContactEnriched
@@ -33,9 +33,9 @@ def language_matches(language: str | None, wanted: Iterable[str]) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """What the rules can see of a contact."""
+class Facts(NamedTuple):
+    """What the rules can see of a contact (a tuple: built per contact, and a frozen
+    dataclass of ten fields costs a microsecond more)."""
 
     channel: Channel
     contact_type: str
@@ -76,8 +76,7 @@ class Situation(Protocol):
     def is_open(self, queue_id: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Scored:
+class Scored(NamedTuple):
     """The base priority (before any rule adjustment) that priority conditions see."""
 
     score: int

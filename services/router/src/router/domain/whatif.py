@@ -146,7 +146,7 @@ def infer_unrecorded(
     for contact in contacts:
         if contact.rule in given:
             subject, attributes = given[contact.rule]
-            facts = replace(contact.facts, subject=subject, attributes=attributes)
+            facts = contact.facts._replace(subject=subject, attributes=attributes)
             contact = replace(contact, facts=facts)
         out.append(contact)
     return out
