@@ -22,7 +22,6 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.partitioner import DefaultPartitioner
 
 from bench.common import (
     LATENCY_RATE,
@@ -36,6 +35,7 @@ from bench.common import (
 )
 from bench.context import BenchContext
 from switchboard_runtime.kafka import create_topics, make_consumer, make_producer
+from switchboard_runtime.partitioning import partition_for
 from switchboard_runtime.settings import KafkaSettings
 
 EVENT_BYTES = 1024
@@ -123,11 +123,10 @@ async def forward(
     `stop_after` records; `on_first` runs as the first batch arrives. Returns the count.
 
     Produces with one `send()` per record, as the runner does, or (`batched`) one
-    `send_batch()` per partition, keyed records placed as the default partitioner does.
+    `send_batch()` per partition, keyed records placed as the runner places them (`partition_for`).
     """
     consumer = make_consumer(settings, f"bench-pt-{uuid.uuid4().hex[:6]}", "bench-pt", source)
     producer = make_producer(settings, "bench-pt")
-    partitioner = DefaultPartitioner()
     await consumer.start()
     await producer.start()
     try:
@@ -141,7 +140,7 @@ async def forward(
                 on_first()
             messages = [m for ms in batch.values() for m in ms]
             if batched:
-                await _send_batched(producer, partitioner, partitions, sink, messages)
+                await _send_batched(producer, partitions, sink, messages)
             else:
                 pending = [await producer.send(sink, m.value, key=m.key) for m in messages]
                 await asyncio.gather(*pending)
@@ -155,14 +154,13 @@ async def forward(
 
 async def _send_batched(
     producer: AIOKafkaProducer,
-    partitioner: DefaultPartitioner,
     partitions: list[int],
     topic: str,
     messages: list[Any],
 ) -> None:
     by_partition: dict[int, list[Any]] = {}
     for m in messages:
-        by_partition.setdefault(partitioner(m.key, partitions, partitions), []).append(m)
+        by_partition.setdefault(partition_for(m.key, partitions), []).append(m)
     sent = []
     for partition, records in by_partition.items():
         batch = producer.create_batch()

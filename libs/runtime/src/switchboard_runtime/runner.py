@@ -44,7 +44,6 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,6 +65,7 @@ from switchboard_events.topics import (
 from switchboard_runtime import metrics
 from switchboard_runtime.clock import SYSTEM_CLOCK, Clock, sleep_unless
 from switchboard_runtime.errors import DeadLetterRateExceeded
+from switchboard_runtime.partitioning import partition_for
 from switchboard_runtime.retry import DEFAULT_RETRY, RetryPolicy, is_transient
 from switchboard_runtime.settings import ServiceSettings
 
@@ -283,7 +283,6 @@ class BatchRunner(Generic[E]):
         self._guard = _DeadLetterGuard(dlq_max_ratio, dlq_window)
         self._poll_timeout_ms = poll_timeout_ms
         self._retry_policy = retry
-        self._partitioner = DefaultPartitioner()
         self._clock = clock
         self._stop = asyncio.Event()
         self._batch_lock = asyncio.Lock()
@@ -573,7 +572,7 @@ class BatchRunner(Generic[E]):
             if o.topic not in partitions:
                 partitions[o.topic] = sorted(await self._producer.partitions_for(o.topic))
             every = partitions[o.topic]
-            tp = TopicPartition(o.topic, self._partitioner(o.key, every, every))
+            tp = TopicPartition(o.topic, partition_for(o.key, every))
             by_partition.setdefault(tp, []).append(o)
         pending = []
         for tp, records in by_partition.items():
