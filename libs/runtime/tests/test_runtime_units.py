@@ -19,6 +19,7 @@ from switchboard_runtime.retry import is_transient
 from switchboard_runtime.runner import (
     BatchRunner,
     Output,
+    Record,
     RunnerState,
     _DeadLetterGuard,
     record_failure,
@@ -297,3 +298,11 @@ async def test_outputs_are_handed_over_in_closed_batches_so_none_waits_for_the_l
 
     assert sum(count for count, _ in producer.handed) == len(outputs)
     assert all(closed for _, closed in producer.handed)
+
+
+def test_a_records_repr_leaves_out_its_bytes() -> None:
+    record = Record("t", 0, 7, b"k", 0, "the event", b'{"phone": "+44 7700 900958"}')
+    assert "7700" not in repr(record)
+    assert repr(record) == (
+        "Record(topic='t', partition=0, offset=7, key=b'k', timestamp_ms=0, event='the event')"
+    )

@@ -89,6 +89,13 @@ class Record(NamedTuple, Generic[E]):
     value: bytes = b""
     """The record's bytes as consumed, for its dead-letter copy should it be unprocessable."""
 
+    def __repr__(self) -> str:
+        # The bytes repeat the event: kept out of logs and test failures.
+        return (
+            f"Record(topic={self.topic!r}, partition={self.partition}, offset={self.offset},"
+            f" key={self.key!r}, timestamp_ms={self.timestamp_ms}, event={self.event!r})"
+        )
+
 
 class Output(NamedTuple):
     """A record for the runner to produce once the batch's transaction has committed (a
