@@ -5,6 +5,7 @@ transaction, as the runner's batches do. Unit tests rely on the fake because of 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
@@ -132,6 +133,19 @@ async def test_decisions_open_their_contacts_as_load(store: Transaction) -> None
         "general:chat": 1,
         "billing:call": 1,
     }
+
+
+async def test_load_counts_exactly_the_contacts_opened_after_since(store: Transaction) -> None:
+    """Within an hour as across hours: PostgreSQL counts the hours after `since` from
+    counters and the hour `since` falls in from its rows."""
+    minutes = (-130, -75, -50, -40, -10, 0, 20)
+    await write(store, [decision(f"c{m}", at=T + timedelta(minutes=m)) for m in minutes])
+    await write(store, changes=[ContactChange("c-10", None, "billing")])
+    for since_minutes in (-140, -120, -60, -50, -45, -1, 0, 30):
+        opened = [m for m in minutes if m > since_minutes]
+        expected = Counter("billing:call" if m == -10 else "general:call" for m in opened)
+        since = T + timedelta(minutes=since_minutes)
+        assert await load(store, since) == dict(expected), f"since {since_minutes} minutes"
 
 
 async def test_stored_decisions_are_returned_as_produced(store: Transaction) -> None:

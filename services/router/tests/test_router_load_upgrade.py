@@ -1,0 +1,69 @@
+"""Upgrading to 0016 counts the contacts already open, so live load reads the same from
+the counters as it did from the rows; downgrading drops the counters and their triggers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from router.repository import PostgresRoutingRepository
+from switchboard_events.testing import T0
+from switchboard_runtime import db
+from switchboard_runtime.migrations import downgrade, upgrade
+from switchboard_runtime.testing.plugin import Stack, execute_admin
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+async def test_contacts_open_before_the_upgrade_count_as_load(stack: Stack) -> None:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
+    url = stack.url(name)
+    engine = db.make_engine(url)
+    try:
+        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing", "0014")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO routing.contacts (contact_id, queue_id, channel, status,"
+                    " opened_at) VALUES ('a', 'general', 'call', 'open', :at),"
+                    " ('b', 'general', 'call', 'open', :earlier),"
+                    " ('c', 'billing', NULL, 'open', :at),"
+                    " ('closed', 'general', 'call', 'resolved', :at),"
+                    " ('undecided', NULL, NULL, 'open', :at)"
+                ),
+                {"at": T0, "earlier": T0 - timedelta(hours=3)},
+            )
+        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
+        sessions = db.make_sessionmaker(engine)
+        async with sessions() as session, session.begin():
+            store = PostgresRoutingRepository(session)
+            assert await store.open_load(T0 - timedelta(hours=1)) == {
+                ("general", "call"): 1,
+                ("billing", ""): 1,
+            }
+            assert await store.open_load(T0 - timedelta(hours=4)) == {
+                ("general", "call"): 2,
+                ("billing", ""): 1,
+            }
+            # Kept from now on by the triggers: a closing counts out at once.
+            await session.execute(
+                text("UPDATE routing.contacts SET status = 'abandoned' WHERE contact_id = 'a'")
+            )
+            assert await store.open_load(T0 - timedelta(hours=1)) == {("billing", ""): 1}
+        await asyncio.to_thread(downgrade, url, MIGRATIONS, "routing", "0014")
+        async with engine.connect() as conn:
+            tables = await conn.execute(text("SELECT to_regclass('routing.open_load')"))
+            assert tables.scalar() is None
+            # Writes go on without the triggers' functions.
+            await conn.execute(text("DELETE FROM routing.contacts"))
+    finally:
+        await engine.dispose()
+        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
