@@ -6,6 +6,8 @@ directory has a conftest.py, and mypy cannot check two modules of the same name.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +26,36 @@ from router.staffing import Staffing
 from router.wiring import build_router
 from switchboard_events import ContactEnriched, ContactLifecycle, dlq
 from switchboard_runtime import db, kafka
+from switchboard_runtime.migrations import downgrade, upgrade
 from switchboard_runtime.runner import Output, Record
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import ManualClock, auth
+from switchboard_runtime.testing.plugin import Stack, execute_admin
 from switchboard_runtime.web import create_app
+
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
+
+
+@dataclass(frozen=True)
+class EmptyDatabase:
+    """A database of its own, for a test that migrates it step by step."""
+
+    url: str
+
+    async def migrate(self, revision: str = "head") -> None:
+        await asyncio.to_thread(upgrade, self.url, MIGRATIONS, "routing", revision)
+
+    async def downgrade(self, revision: str) -> None:
+        await asyncio.to_thread(downgrade, self.url, MIGRATIONS, "routing", revision)
+
+
+@pytest.fixture
+async def empty_database(stack: Stack) -> AsyncIterator[EmptyDatabase]:
+    """A new database without the router's schema, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
+    yield EmptyDatabase(stack.url(name))
+    await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -3,32 +3,25 @@ decision events, so the what-if replay finds them in the period they arrived in.
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
+from router_fixtures import EmptyDatabase
 from sqlalchemy import text
 
 from switchboard_events import encode
 from switchboard_events.testing import T0, decided
 from switchboard_runtime import db
-from switchboard_runtime.migrations import upgrade
-from switchboard_runtime.testing.plugin import Stack, execute_admin
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
-
-async def test_recorded_contacts_get_the_arrival_of_their_stored_decision(stack: Stack) -> None:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
-    url = stack.url(name)
-    engine = db.make_engine(url)
+async def test_recorded_contacts_get_the_arrival_of_their_stored_decision(
+    empty_database: EmptyDatabase,
+) -> None:
+    engine = db.make_engine(empty_database.url)
     try:
-        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing", "0012")
+        await empty_database.migrate("0012")
         # Arrived a day before the router decided it (a backlog).
         event = decided("late", arrived_at=T0 - timedelta(days=1), decided_at=T0)
         async with engine.begin() as conn:
@@ -49,11 +42,10 @@ async def test_recorded_contacts_get_the_arrival_of_their_stored_decision(stack:
                 ),
                 {"id": event.id, "at": T0},
             )
-        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
+        await empty_database.migrate()
         async with engine.connect() as conn:
             rows = await conn.execute(text("SELECT contact_id, arrived_at FROM routing.contacts"))
             arrivals: dict[str, datetime | None] = dict(rows.all())
         assert arrivals == {"late": T0 - timedelta(days=1), "undecided": None}
     finally:
         await engine.dispose()
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from router_fixtures import EmptyDatabase
 from router_stack import RouterSetup
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,25 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from switchboard_events import DECISIONS_DECODER, Event, decision_id
 from switchboard_events.testing import enriched, lifecycle
 from switchboard_runtime import db
-from switchboard_runtime.migrations import upgrade
 from switchboard_runtime.runner import Output, Record
-from switchboard_runtime.testing.plugin import Stack, execute_admin
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 OLD_DECISION = decision_id("in-old")
 STORED = '{"stored": "before the upgrade", "data": {"queue_id": "general"}}'
 
 
 @pytest.fixture
-async def upgraded(stack: Stack) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def upgraded(
+    empty_database: EmptyDatabase,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     """A database with what the router stored before 0003, then upgraded to the head."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
-    url = stack.url(name)
-    await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing", "0002")
-    engine = db.make_engine(url)
+    await empty_database.migrate("0002")
+    engine = db.make_engine(empty_database.url)
     async with engine.begin() as conn:
         await conn.execute(
             text(
@@ -51,10 +45,9 @@ async def upgraded(stack: Stack) -> AsyncIterator[async_sessionmaker[AsyncSessio
             ),
             {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC), "event": STORED},
         )
-    await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
+    await empty_database.migrate()
     yield db.make_sessionmaker(engine)
     await engine.dispose()
-    await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def test_events_claimed_before_the_upgrade_are_still_replays(

@@ -3,32 +3,25 @@ the counters as it did from the rows; downgrading drops the counters and their t
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from router_fixtures import EmptyDatabase
 from sqlalchemy import text
 
 from router.repository import PostgresRoutingRepository
 from switchboard_events.testing import T0
 from switchboard_runtime import db
-from switchboard_runtime.migrations import downgrade, upgrade
-from switchboard_runtime.testing.plugin import Stack, execute_admin
 
 pytestmark = pytest.mark.integration
 
-MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
-
-async def test_contacts_open_before_the_upgrade_count_as_load(stack: Stack) -> None:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
-    url = stack.url(name)
-    engine = db.make_engine(url)
+async def test_contacts_open_before_the_upgrade_count_as_load(
+    empty_database: EmptyDatabase,
+) -> None:
+    engine = db.make_engine(empty_database.url)
     try:
-        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing", "0014")
+        await empty_database.migrate("0014")
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -41,7 +34,7 @@ async def test_contacts_open_before_the_upgrade_count_as_load(stack: Stack) -> N
                 ),
                 {"at": T0, "earlier": T0 - timedelta(hours=3)},
             )
-        await asyncio.to_thread(upgrade, url, MIGRATIONS, "routing")
+        await empty_database.migrate()
         sessions = db.make_sessionmaker(engine)
         async with sessions() as session, session.begin():
             store = PostgresRoutingRepository(session)
@@ -58,7 +51,7 @@ async def test_contacts_open_before_the_upgrade_count_as_load(stack: Stack) -> N
                 text("UPDATE routing.contacts SET status = 'abandoned' WHERE contact_id = 'a'")
             )
             assert await store.open_load(T0 - timedelta(hours=1)) == {("billing", ""): 1}
-        await asyncio.to_thread(downgrade, url, MIGRATIONS, "routing", "0014")
+        await empty_database.downgrade("0014")
         async with engine.connect() as conn:
             tables = await conn.execute(text("SELECT to_regclass('routing.open_load')"))
             assert tables.scalar() is None
@@ -66,4 +59,3 @@ async def test_contacts_open_before_the_upgrade_count_as_load(stack: Stack) -> N
             await conn.execute(text("DELETE FROM routing.contacts"))
     finally:
         await engine.dispose()
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
