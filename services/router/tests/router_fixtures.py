@@ -17,6 +17,7 @@ import pytest
 from router_fakes import FakeRoutingRepository
 from router_stack import RouterSetup, RunnerFactory, runner_factory
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.api import make_router
 from router.config import RouterSettings
@@ -41,6 +42,7 @@ class EmptyDatabase:
     """A database of its own, for a test that migrates it step by step."""
 
     url: str
+    engine: AsyncEngine
 
     async def migrate(self, revision: str = "head") -> None:
         await asyncio.to_thread(upgrade, self.url, MIGRATIONS, "routing", revision)
@@ -54,7 +56,9 @@ async def empty_database(stack: Stack) -> AsyncIterator[EmptyDatabase]:
     """A new database without the router's schema, dropped after the test."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
-    yield EmptyDatabase(stack.url(name))
+    engine = db.make_engine(stack.url(name))
+    yield EmptyDatabase(stack.url(name), engine)
+    await engine.dispose()
     await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

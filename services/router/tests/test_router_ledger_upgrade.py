@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -25,11 +24,10 @@ STORED = '{"stored": "before the upgrade", "data": {"queue_id": "general"}}'
 @pytest.fixture
 async def upgraded(
     empty_database: EmptyDatabase,
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+) -> async_sessionmaker[AsyncSession]:
     """A database with what the router stored before 0003, then upgraded to the head."""
     await empty_database.migrate("0002")
-    engine = db.make_engine(empty_database.url)
-    async with engine.begin() as conn:
+    async with empty_database.engine.begin() as conn:
         await conn.execute(
             text(
                 "INSERT INTO routing.processed_events (event_id)"
@@ -46,8 +44,7 @@ async def upgraded(
             {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC), "event": STORED},
         )
     await empty_database.migrate()
-    yield db.make_sessionmaker(engine)
-    await engine.dispose()
+    return db.make_sessionmaker(empty_database.engine)
 
 
 async def test_events_claimed_before_the_upgrade_are_still_replays(

@@ -19,43 +19,39 @@ pytestmark = pytest.mark.integration
 async def test_contacts_open_before_the_upgrade_count_as_load(
     empty_database: EmptyDatabase,
 ) -> None:
-    engine = db.make_engine(empty_database.url)
-    try:
-        await empty_database.migrate("0014")
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "INSERT INTO routing.contacts (contact_id, queue_id, channel, status,"
-                    " opened_at) VALUES ('a', 'general', 'call', 'open', :at),"
-                    " ('b', 'general', 'call', 'open', :earlier),"
-                    " ('c', 'billing', NULL, 'open', :at),"
-                    " ('closed', 'general', 'call', 'resolved', :at),"
-                    " ('undecided', NULL, NULL, 'open', :at)"
-                ),
-                {"at": T0, "earlier": T0 - timedelta(hours=3)},
-            )
-        await empty_database.migrate()
-        sessions = db.make_sessionmaker(engine)
-        async with sessions() as session, session.begin():
-            store = PostgresRoutingRepository(session)
-            assert await store.open_load(T0 - timedelta(hours=1)) == {
-                ("general", "call"): 1,
-                ("billing", ""): 1,
-            }
-            assert await store.open_load(T0 - timedelta(hours=4)) == {
-                ("general", "call"): 2,
-                ("billing", ""): 1,
-            }
-            # Kept from now on by the triggers: a closing counts out at once.
-            await session.execute(
-                text("UPDATE routing.contacts SET status = 'abandoned' WHERE contact_id = 'a'")
-            )
-            assert await store.open_load(T0 - timedelta(hours=1)) == {("billing", ""): 1}
-        await empty_database.downgrade("0014")
-        async with engine.connect() as conn:
-            tables = await conn.execute(text("SELECT to_regclass('routing.open_load')"))
-            assert tables.scalar() is None
-            # Writes go on without the triggers' functions.
-            await conn.execute(text("DELETE FROM routing.contacts"))
-    finally:
-        await engine.dispose()
+    await empty_database.migrate("0014")
+    async with empty_database.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO routing.contacts (contact_id, queue_id, channel, status,"
+                " opened_at) VALUES ('a', 'general', 'call', 'open', :at),"
+                " ('b', 'general', 'call', 'open', :earlier),"
+                " ('c', 'billing', NULL, 'open', :at),"
+                " ('closed', 'general', 'call', 'resolved', :at),"
+                " ('undecided', NULL, NULL, 'open', :at)"
+            ),
+            {"at": T0, "earlier": T0 - timedelta(hours=3)},
+        )
+    await empty_database.migrate()
+    sessions = db.make_sessionmaker(empty_database.engine)
+    async with sessions() as session, session.begin():
+        store = PostgresRoutingRepository(session)
+        assert await store.open_load(T0 - timedelta(hours=1)) == {
+            ("general", "call"): 1,
+            ("billing", ""): 1,
+        }
+        assert await store.open_load(T0 - timedelta(hours=4)) == {
+            ("general", "call"): 2,
+            ("billing", ""): 1,
+        }
+        # Kept from now on by the triggers: a closing counts out at once.
+        await session.execute(
+            text("UPDATE routing.contacts SET status = 'abandoned' WHERE contact_id = 'a'")
+        )
+        assert await store.open_load(T0 - timedelta(hours=1)) == {("billing", ""): 1}
+    await empty_database.downgrade("0014")
+    async with empty_database.engine.connect() as conn:
+        tables = await conn.execute(text("SELECT to_regclass('routing.open_load')"))
+        assert tables.scalar() is None
+        # Writes go on without the triggers' functions.
+        await conn.execute(text("DELETE FROM routing.contacts"))

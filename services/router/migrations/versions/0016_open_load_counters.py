@@ -52,10 +52,15 @@ def _apply(source: str) -> str:
     )
 
 
-_FUNCTIONS = {
-    "inserted": _apply(_delta("new_rows", "")),
-    "deleted": _apply(_delta("old_rows", "-")),
-    "updated": _apply(f"{_delta('old_rows', '-')} UNION ALL {_delta('new_rows', '')}"),
+# Each trigger's statement, the transition tables it passes, and its function's body.
+_TRIGGERS = {
+    "inserted": ("INSERT", "NEW TABLE AS new_rows", _apply(_delta("new_rows", ""))),
+    "deleted": ("DELETE", "OLD TABLE AS old_rows", _apply(_delta("old_rows", "-"))),
+    "updated": (
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        _apply(f"{_delta('old_rows', '-')} UNION ALL {_delta('new_rows', '')}"),
+    ),
 }
 
 
@@ -70,26 +75,16 @@ def upgrade() -> None:
         "INSERT INTO routing.open_load (opened_hour, queue_id, channel, slot, open)"
         f" SELECT opened_hour, queue_id, channel, 0, n FROM ({_delta('routing.contacts', '')}) AS d"
     )
-    for name, body in _FUNCTIONS.items():
+    for name, (event, tables, body) in _TRIGGERS.items():
         op.execute(
             f"CREATE FUNCTION routing.open_load_{name}() RETURNS trigger LANGUAGE plpgsql"
             f" AS $$ BEGIN {body} RETURN NULL; END $$"
         )
-    op.execute(
-        "CREATE TRIGGER open_load_inserted AFTER INSERT ON routing.contacts"
-        " REFERENCING NEW TABLE AS new_rows"
-        " FOR EACH STATEMENT EXECUTE FUNCTION routing.open_load_inserted()"
-    )
-    op.execute(
-        "CREATE TRIGGER open_load_deleted AFTER DELETE ON routing.contacts"
-        " REFERENCING OLD TABLE AS old_rows"
-        " FOR EACH STATEMENT EXECUTE FUNCTION routing.open_load_deleted()"
-    )
-    op.execute(
-        "CREATE TRIGGER open_load_updated AFTER UPDATE ON routing.contacts"
-        " REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows"
-        " FOR EACH STATEMENT EXECUTE FUNCTION routing.open_load_updated()"
-    )
+        op.execute(
+            f"CREATE TRIGGER open_load_{name} AFTER {event} ON routing.contacts"
+            f" REFERENCING {tables}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION routing.open_load_{name}()"
+        )
     op.execute(
         "CREATE FUNCTION routing.open_load_truncated() RETURNS trigger LANGUAGE plpgsql"
         " AS $$ BEGIN TRUNCATE routing.open_load; RETURN NULL; END $$"
@@ -106,7 +101,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX routing.contacts_open_by_opened_at")
-    for name in ("inserted", "deleted", "updated", "truncated"):
+    for name in (*_TRIGGERS, "truncated"):
         op.execute(f"DROP TRIGGER open_load_{name} ON routing.contacts")
         op.execute(f"DROP FUNCTION routing.open_load_{name}()")
     op.execute("DROP TABLE routing.open_load")
