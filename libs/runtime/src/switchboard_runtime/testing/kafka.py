@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from switchboard_runtime.kafka import make_consumer, make_producer
 from switchboard_runtime.settings import KafkaSettings
-from switchboard_runtime.testing.wait import eventually
+from switchboard_runtime.testing.wait import POLL_S, eventually
 
 
 @dataclass(frozen=True)
@@ -60,21 +59,36 @@ async def read_topic(
 ) -> list[Message]:
     """Read `topic` from the start until `expected` records arrived or `timeout` passed.
 
-    Returns what arrived, so a test can assert on the count with a clear message.
+    Returns what arrived, so a test can assert on the count with a clear message. Read
+    without a consumer group (joining one takes half a session timeout on the embedded
+    broker); a topic not created yet is waited for until the deadline.
     """
-    group = f"reader-{uuid.uuid4().hex[:8]}"
-    consumer = make_consumer(settings, group, "test-reader", topic)
+    consumer = make_consumer(settings, None, "test-reader")
     await consumer.start()
     found: list[Message] = []
     deadline = time.monotonic() + timeout
     try:
-        while len(found) < expected and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=200)
+        partitions = await _from_start(consumer, topic)
+        while not partitions and time.monotonic() < deadline:
+            await asyncio.sleep(POLL_S)  # the polling interval for the topic to be created
+            partitions = await _from_start(consumer, topic)
+        while partitions and len(found) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(*partitions, timeout_ms=200)
             for tp, messages in batch.items():
                 found.extend(Message.of(tp, m) for m in messages)
         return found
     finally:
         await consumer.stop()
+
+
+async def _from_start(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """Assign every partition `topic` has now to the group-less `consumer`, at offset 0."""
+    await consumer._client.force_metadata_update()
+    partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+    if partitions:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+    return partitions
 
 
 async def committed(settings: KafkaSettings, group: str, topic: str) -> dict[int, int]:
@@ -109,10 +123,7 @@ async def topic_size(settings: KafkaSettings, topic: str, timeout: float = 30.0)
     consumer = make_consumer(settings, None, "test-size")
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        partitions = await _from_start(consumer, topic)
         deadline = time.monotonic() + timeout
         while any(consumer.highwater(tp) is None for tp in partitions):
             if time.monotonic() > deadline:
@@ -130,10 +141,7 @@ async def read_to_end(settings: KafkaSettings, topic: str, timeout: float = 30.0
     consumer = make_consumer(settings, None, "test-read-to-end")
     await consumer.start()
     try:
-        await consumer._client.force_metadata_update()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        partitions = await _from_start(consumer, topic)
         found: dict[TopicPartition, list[Message]] = {tp: [] for tp in partitions}
         next_offset = dict.fromkeys(partitions, 0)
 

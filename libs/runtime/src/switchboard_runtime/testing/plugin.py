@@ -38,6 +38,7 @@ from switchboard_runtime.settings import KafkaSettings
 TEMPLATE_DB = "switchboard_template"
 BROKERS = ("tansu", "kafka")
 _KAFKA = pytest.StashKey[Distribution]()
+TEST_SESSION: dict[str, Any] = {"session_timeout_ms": 4000, "heartbeat_interval_ms": 1000}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,8 +111,13 @@ class Stack:
         return self.broker.bootstrap
 
     def kafka_settings(self, **values: Any) -> KafkaSettings:
-        """Client settings right for this broker (see `client_settings`), with `values`."""
-        return self.broker.client_settings(**values)
+        """Client settings right for this broker (see `client_settings`), with `values`.
+
+        The session is shorter than a service's default (`TEST_SESSION`): the embedded
+        broker holds every join for half of it, and a killed member's partitions wait
+        for all of it, which the suite's hundreds of groups and crash tests would pay.
+        """
+        return self.broker.client_settings(**(TEST_SESSION | values))
 
     def url(self, database: str) -> str:
         return self.postgres.dsn_for(database)
