@@ -36,7 +36,6 @@ from switchboard_events import (
     encode,
 )
 from switchboard_runtime.kafka import create_topics
-from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing.kafka import committed, publish, read_topic, topic_size
 from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
 
@@ -68,7 +67,7 @@ async def pipeline(stack: Stack, tmp_path: Path) -> AsyncIterator[IsolatedPipeli
     name = f"e2e_{uuid.uuid4().hex[:8]}"
     await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
     suffix = f".r{uuid.uuid4().hex[:8]}"
-    kafka = KafkaSettings(bootstrap=stack.bootstrap)
+    kafka = stack.kafka_settings()
     pipeline = IsolatedPipeline(kafka, stack.url(name), tmp_path, suffix=suffix)
     await create_topics(kafka, [topic + suffix for topic in topic_names()])
     try:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from router_fakes import FakeRoutingRepository
 from router_stack import RouterSetup, RunnerFactory, runner_factory
 from router_support import MONDAY_10_LONDON, policy_dict, policy_yaml
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from router.api import make_router
@@ -49,6 +51,15 @@ class EmptyDatabase:
 
     async def downgrade(self, revision: str) -> None:
         await asyncio.to_thread(downgrade, self.url, MIGRATIONS, "routing", revision)
+
+    async def upgrade_over(self, revision: str, *rows: tuple[str, Mapping[str, Any]]) -> None:
+        """Migrate to `revision`, store `rows` (statements and their parameters) as the
+        router did then, in one transaction, and upgrade over them to the head."""
+        await self.migrate(revision)
+        async with self.engine.begin() as conn:
+            for statement, params in rows:
+                await conn.execute(text(statement), params)
+        await self.migrate()
 
 
 @pytest.fixture

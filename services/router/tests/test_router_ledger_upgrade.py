@@ -26,24 +26,20 @@ async def upgraded(
     empty_database: EmptyDatabase,
 ) -> async_sessionmaker[AsyncSession]:
     """A database with what the router stored before 0003, then upgraded to the head."""
-    await empty_database.migrate("0002")
-    async with empty_database.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO routing.processed_events (event_id)"
-                " VALUES (:decision), ('lifecycle:desktop/agent:life-old-resolved')"
-            ),
+    await empty_database.upgrade_over(
+        "0002",
+        (
+            "INSERT INTO routing.processed_events (event_id)"
+            " VALUES (:decision), ('lifecycle:desktop/agent:life-old-resolved')",
             {"decision": OLD_DECISION},
-        )
-        await conn.execute(
-            text(
-                "INSERT INTO routing.decisions"
-                " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
-                " VALUES (:decision, 'old', 'general', 'v0', :at, :event)"
-            ),
+        ),
+        (
+            "INSERT INTO routing.decisions"
+            " (decision_id, contact_id, queue_id, policy_version, decided_at, event)"
+            " VALUES (:decision, 'old', 'general', 'v0', :at, :event)",
             {"decision": OLD_DECISION, "at": datetime(2026, 11, 30, tzinfo=UTC), "event": STORED},
-        )
-    await empty_database.migrate()
+        ),
+    )
     return db.make_sessionmaker(empty_database.engine)
 
 

@@ -19,20 +19,18 @@ pytestmark = pytest.mark.integration
 async def test_contacts_open_before_the_upgrade_count_as_load(
     empty_database: EmptyDatabase,
 ) -> None:
-    await empty_database.migrate("0014")
-    async with empty_database.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO routing.contacts (contact_id, queue_id, channel, status,"
-                " opened_at) VALUES ('a', 'general', 'call', 'open', :at),"
-                " ('b', 'general', 'call', 'open', :earlier),"
-                " ('c', 'billing', NULL, 'open', :at),"
-                " ('closed', 'general', 'call', 'resolved', :at),"
-                " ('undecided', NULL, NULL, 'open', :at)"
-            ),
+    await empty_database.upgrade_over(
+        "0014",
+        (
+            "INSERT INTO routing.contacts (contact_id, queue_id, channel, status,"
+            " opened_at) VALUES ('a', 'general', 'call', 'open', :at),"
+            " ('b', 'general', 'call', 'open', :earlier),"
+            " ('c', 'billing', NULL, 'open', :at),"
+            " ('closed', 'general', 'call', 'resolved', :at),"
+            " ('undecided', NULL, NULL, 'open', :at)",
             {"at": T0, "earlier": T0 - timedelta(hours=3)},
-        )
-    await empty_database.migrate()
+        ),
+    )
     sessions = db.make_sessionmaker(empty_database.engine)
     async with sessions() as session, session.begin():
         store = PostgresRoutingRepository(session)
