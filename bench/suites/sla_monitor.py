@@ -102,14 +102,6 @@ def _records(events: list[Event]) -> list[tuple[bytes, bytes]]:
     return [(e.subject.encode(), encode(e)) for e in events]
 
 
-async def _count(database_url: str, sql: str) -> int:
-    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        return int(await conn.fetchval(sql))
-    finally:
-        await conn.close()
-
-
 async def _unfired(database_url: str, run_id: str) -> str:
     """Where the alerts not yet published stand: recorded and unpublished, or still timers
     (by kind and partition, against each partition's watermarks), for a failure's message."""
@@ -231,13 +223,17 @@ async def run(ctx: BenchContext) -> None:
         "SELECT count(*) FROM sla.alerts WHERE published_at IS NOT NULL"
         f" AND contact_id LIKE '{run_id}-c%'"
     )
-    while (fired := await _count(database_url, published)) < expected:
-        if time.monotonic() > deadline:
-            where = await _unfired(database_url, run_id)
-            raise RuntimeError(f"{fired} of {expected} SLA alerts were fired within 120 s; {where}")
-        await asyncio.sleep(0.5)
+    # One connection for the whole wait: a new one per poll is a backend forked beside
+    # the service whose lag is measured.
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
+        while (fired := int(await conn.fetchval(published))) < expected:
+            if time.monotonic() > deadline:
+                where = await _unfired(database_url, run_id)
+                raise RuntimeError(
+                    f"{fired} of {expected} SLA alerts were fired within 120 s; {where}"
+                )
+            await asyncio.sleep(0.5)
         rows = await conn.fetch(
             "SELECT extract(epoch FROM fired_at - due_at) AS lag FROM sla.alerts"
             " WHERE contact_id LIKE $1",
