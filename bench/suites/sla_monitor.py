@@ -102,27 +102,23 @@ def _records(events: list[Event]) -> list[tuple[bytes, bytes]]:
     return [(e.subject.encode(), encode(e)) for e in events]
 
 
-async def _unfired(database_url: str, run_id: str) -> str:
+async def _unfired(conn: asyncpg.Connection, run_id: str) -> str:
     """Where the alerts not yet published stand: recorded and unpublished, or still timers
     (by kind and partition, against each partition's watermarks), for a failure's message."""
-    conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        unpublished = await conn.fetchval(
-            "SELECT count(*) FROM sla.alerts WHERE published_at IS NULL AND contact_id LIKE $1",
-            f"{run_id}-c%",
-        )
-        timers = await conn.fetch(
-            "SELECT kind, partition, count(*) AS n, min(due_at) AS first, max(due_at) AS last"
-            " FROM sla.due_alerts WHERE contact_id LIKE $1 AND due_at <= now()"
-            " GROUP BY kind, partition ORDER BY kind, partition",
-            f"{run_id}-c%",
-        )
-        marks = await conn.fetch(
-            "SELECT topic, partition, consumed_until FROM sla.watermarks ORDER BY topic, partition"
-        )
-        now = await conn.fetchval("SELECT now()")
-    finally:
-        await conn.close()
+    unpublished = await conn.fetchval(
+        "SELECT count(*) FROM sla.alerts WHERE published_at IS NULL AND contact_id LIKE $1",
+        f"{run_id}-c%",
+    )
+    timers = await conn.fetch(
+        "SELECT kind, partition, count(*) AS n, min(due_at) AS first, max(due_at) AS last"
+        " FROM sla.due_alerts WHERE contact_id LIKE $1 AND due_at <= now()"
+        " GROUP BY kind, partition ORDER BY kind, partition",
+        f"{run_id}-c%",
+    )
+    marks = await conn.fetch(
+        "SELECT topic, partition, consumed_until FROM sla.watermarks ORDER BY topic, partition"
+    )
+    now = await conn.fetchval("SELECT now()")
     return (
         f"{unpublished} recorded and unpublished; timers due by {now}:"
         f" {[dict(r) for r in timers]}; watermarks: {[dict(r) for r in marks]}"
@@ -220,16 +216,16 @@ async def run(ctx: BenchContext) -> None:
 
     deadline = time.monotonic() + 120
     published = (
-        "SELECT count(*) FROM sla.alerts WHERE published_at IS NOT NULL"
-        f" AND contact_id LIKE '{run_id}-c%'"
+        "SELECT count(*) FROM sla.alerts WHERE published_at IS NOT NULL AND contact_id LIKE $1"
     )
+    contacts = f"{run_id}-c%"
     # One connection for the whole wait: a new one per poll is a backend forked beside
     # the service whose lag is measured.
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
-        while (fired := int(await conn.fetchval(published))) < expected:
+        while (fired := int(await conn.fetchval(published, contacts))) < expected:
             if time.monotonic() > deadline:
-                where = await _unfired(database_url, run_id)
+                where = await _unfired(conn, run_id)
                 raise RuntimeError(
                     f"{fired} of {expected} SLA alerts were fired within 120 s; {where}"
                 )
@@ -237,7 +233,7 @@ async def run(ctx: BenchContext) -> None:
         rows = await conn.fetch(
             "SELECT extract(epoch FROM fired_at - due_at) AS lag FROM sla.alerts"
             " WHERE contact_id LIKE $1",
-            f"{run_id}-c%",
+            contacts,
         )
     finally:
         await conn.close()
