@@ -6,12 +6,14 @@ KAFKA_HOME (as `make test-kafka`); the pass-through baseline runs on the same br
 Prints one JSON line per figure: {"figure", "value", "unit", "broker"} plus, on
 throughput figures, "vs_passthrough" and "vs_passthrough_batched" (the ratios to the
 pass-through measured in this same run, producing with one `send()` per record and in
-batches per partition). A service's backlog also gives `<service>_cpu_us_per_event`
-(its process CPU time over the events it processed), `<service>_stack_cpu_us_per_event`
-(over the same span, the CPU of the service, the broker's processes and PostgreSQL's,
-backends that ended in it included), `<service>_cpu_bound_vs_passthrough` (cores ÷
-stack CPU per event ÷ the pass-through's events/s: the `vs_passthrough` that CPU cost
-allows with every core busy) and `<service>_rss_mb`. The baseline gives the
+batches per partition). A service's backlog is drained in `bench.common.ROUNDS` spans and
+its figures are the span with the median CPU per event (each span is printed as a `#`
+comment). It also gives `<service>_cpu_us_per_event` (its process CPU time over the
+events it processed), `<service>_stack_cpu_us_per_event` (over the same span, the CPU of
+the service, the broker's processes and PostgreSQL's, backends that ended in it
+included), `<service>_cpu_bound_vs_passthrough` (cores ÷ stack CPU per event ÷ the
+pass-through's events/s: the `vs_passthrough` that CPU cost allows with every core busy)
+and `<service>_rss_mb`. The baseline gives the
 pass-through's own CPU and its stack's (itself and the broker, no database) per event.
 """
 

@@ -4,6 +4,7 @@ measure CPU and memory, time."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import time
@@ -162,37 +163,78 @@ class Drain:
         return cls(events / seconds, cpu.own_s / events * 1e6, cpu.stack_s / events * 1e6, rss_mb)
 
 
+ROUNDS = 3
+"""Spans a service's backlog drain is measured in: one drain's CPU per event moves by up
+to a fifth between runs of the same code on a two-core machine that the broker and the
+database share, and the median span is steadier than any one drain."""
+
+
+class Spans:
+    """A drain measured in `rounds` consecutive spans of about equal size: `observe` each
+    time the count of processed events grows; `median` is the figure."""
+
+    def __init__(self, count: int, rounds: int, meter: ProcessMeter) -> None:
+        self._count = count
+        self._rounds = rounds
+        self._meter = meter
+        self._marks: list[tuple[int, float, Cpu]] = []
+        """(events processed, when, CPU) at the first reading and at each span's end."""
+
+    @property
+    def done(self) -> bool:
+        return bool(self._marks) and self._marks[-1][0] >= self._count
+
+    def observe(self, processed: int, now: float) -> None:
+        """`processed` events so far at `now` (perf_counter); the first reading only marks
+        when the stream began (what it counts is left out)."""
+        if not self._marks:
+            self._marks.append((processed, now, self._meter.read()))
+            return
+        start = self._marks[0][0]
+        span = (self._count - start) / self._rounds
+        if processed >= self._count or processed - start >= len(self._marks) * span:
+            self._marks.append((processed, now, self._meter.read()))
+
+    def median(self, what: str) -> Drain:
+        """The span whose CPU per event is the median; every span is printed as a comment."""
+        rss_mb = self._meter.rss_mb()
+        spans = [
+            Drain.of(events - before, now - then, cpu - cpu_before, rss_mb)
+            for (before, then, cpu_before), (events, now, cpu) in itertools.pairwise(self._marks)
+        ]
+        if not spans:
+            raise RuntimeError(f"{what}: the drain ended before a span was measured")
+        shown = "; ".join(f"{d.events_per_s:,.0f}/s {d.cpu_us_per_event:.1f} us" for d in spans)
+        print(f"# {what}: {len(spans)} spans (events/s, CPU per event): {shown}", flush=True)
+        return sorted(spans, key=lambda d: d.cpu_us_per_event)[len(spans) // 2]
+
+
 async def drain(
     consumer: AIOKafkaConsumer,
     count: int,
     timeout: float,
     what: str,
     meter: ProcessMeter,
+    rounds: int = 1,
 ) -> Drain:
     """Records per second arriving on `consumer`, from the first batch to the `count`-th
-    record, and `meter`'s CPU over the same span per record.
+    record, and `meter`'s CPU over the same span per record; with `rounds`, the median of
+    that many consecutive spans (see `Spans`).
 
     The first batch is left out of the count: it only marks when the stream began.
     """
-    seen = first_batch = 0
-    first = last = 0.0
-    cpu_first = Cpu(0.0, 0.0)
+    spans = Spans(count, rounds, meter)
+    seen = 0
     deadline = time.monotonic() + timeout
-    while seen < count and time.monotonic() < deadline:
+    while not spans.done and time.monotonic() < deadline:
         batch = await consumer.getmany(timeout_ms=200, max_records=5000)
         n = sum(len(m) for m in batch.values())
-        if not n:
-            continue
-        now = time.perf_counter()
-        if not seen:
-            first, first_batch, cpu_first = now, n, meter.read()
-        seen += n
-        last = now
-    if seen < count:
+        if n:
+            seen += n
+            spans.observe(seen, time.perf_counter())
+    if not spans.done:
         raise RuntimeError(f"{what}: {seen} of {count} records arrived in {timeout:.0f} s")
-    # Read as the last batch arrived: the loop ends on it (one reading scans all of /proc).
-    cpu = meter.read() - cpu_first
-    return Drain.of(seen - first_batch, last - first, cpu, meter.rss_mb())
+    return spans.median(what)
 
 
 async def steady_latency(

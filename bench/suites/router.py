@@ -4,7 +4,8 @@ Publishes a backlog of enriched contacts (a mix of channels, contact types, tier
 languages, known/unknown/ambiguous customers, repeat contacts and subjects, keyed by
 customer id as profile-lookup keys them) plus lifecycle events closing a share of them,
 starts the router as a process, and measures decisions per second from the first
-decision to the last:
+decision to the last (`ROUNDS` backlogs in one, measured in as many spans; the median span
+is the figure):
 
 - `router_events_per_s` (with `vs_passthrough`, the ratio to the same run's raw
   consume -> produce -> commit pass-through), its own and the whole stack's CPU per
@@ -34,6 +35,7 @@ from bench.common import (
     LATENCY_RATE,
     LOW_RATE_SECONDS,
     LOW_RATES,
+    ROUNDS,
     drain,
     publish,
     reader,
@@ -55,6 +57,7 @@ from switchboard_runtime.kafka import create_topics
 from switchboard_runtime.settings import KafkaSettings
 
 BACKLOG = 30_000
+"""Per round of the single router's drain (`ROUNDS`), and the two routers' whole drain."""
 CLOSED_SHARE = 0.3
 STARTUP_TIMEOUT_S = 120
 DRAIN_TIMEOUT_S = 150
@@ -86,7 +89,7 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
     suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
-    enriched_records, lifecycle_records = _backlog("r")
+    enriched_records, lifecycle_records = _backlog("r", BACKLOG * ROUNDS)
     await publish(settings, enriched_topic, enriched_records)
     await publish(settings, lifecycle_topic, lifecycle_records)
 
@@ -96,7 +99,12 @@ async def run(ctx: BenchContext) -> None:
     try:
         await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
         drained = await drain(
-            decisions, BACKLOG, DRAIN_TIMEOUT_S, "router decisions", ctx.meter(proc.pid)
+            decisions,
+            BACKLOG * ROUNDS,
+            DRAIN_TIMEOUT_S * ROUNDS,
+            "router decisions",
+            ctx.meter(proc.pid),
+            rounds=ROUNDS,
         )
     finally:
         await decisions.stop()
@@ -155,14 +163,16 @@ async def _topics(settings: KafkaSettings) -> tuple[str, str, str, str]:
     return suffix, enriched_topic, lifecycle_topic, decisions_topic
 
 
-def _backlog(run: str) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
-    """BACKLOG enriched contacts of `run`, and lifecycle events closing CLOSED_SHARE of them."""
+def _backlog(
+    run: str, count: int = BACKLOG
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """`count` enriched contacts of `run`, and lifecycle events closing CLOSED_SHARE of them."""
     rng = random.Random(11)
     now = datetime.now(UTC)
-    contacts = [_contact(rng, run, i, now) for i in range(BACKLOG)]
+    contacts = [_contact(rng, run, i, now) for i in range(count)]
     closing = [
         lifecycle(f"{run}-{i}", rng.choice(("resolved", "abandoned")))
-        for i in range(BACKLOG)
+        for i in range(count)
         if rng.random() < CLOSED_SHARE
     ]
     return [_record(e) for e in contacts], [_record(e) for e in closing]
