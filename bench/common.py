@@ -196,7 +196,8 @@ class Spans:
             self._marks.append((processed, now, self._meter.read()))
 
     def median(self, what: str) -> Drain:
-        """The span whose CPU per event is the median; every span is printed as a comment."""
+        """The span whose CPU per event is the median; spans are printed as a comment when
+        there are several."""
         rss_mb = self._meter.rss_mb()
         spans = [
             Drain.of(events - before, now - then, cpu - cpu_before, rss_mb)
@@ -204,8 +205,9 @@ class Spans:
         ]
         if not spans:
             raise RuntimeError(f"{what}: the drain ended before a span was measured")
-        shown = "; ".join(f"{d.events_per_s:,.0f}/s {d.cpu_us_per_event:.1f} us" for d in spans)
-        print(f"# {what}: {len(spans)} spans (events/s, CPU per event): {shown}", flush=True)
+        if len(spans) > 1:
+            shown = "; ".join(f"{d.events_per_s:,.0f}/s {d.cpu_us_per_event:.1f} us" for d in spans)
+            print(f"# {what}: {len(spans)} spans (events/s, CPU per event): {shown}", flush=True)
         return sorted(spans, key=lambda d: d.cpu_us_per_event)[len(spans) // 2]
 
 

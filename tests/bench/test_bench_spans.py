@@ -40,10 +40,14 @@ def test_the_median_span_by_cpu_per_event_is_the_figure(capsys: pytest.CaptureFi
     assert figure.stack_cpu_us_per_event == pytest.approx(400)
     assert figure.events_per_s == pytest.approx(10 / 2)
     assert figure.rss_mb == 42.0
-    assert "3 spans" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "3 spans" in shown
+    assert all(f"{us:.1f} us" in shown for us in (100, 300, 200))
 
 
-def test_one_round_is_the_whole_drain_after_the_first_reading() -> None:
+def test_one_round_is_the_whole_drain_after_the_first_reading(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     spans = Spans(101, 1, _Readings([1.0, 1.005]))
     for processed, now in ((1, 0.0), (50, 0.5), (101, 2.0)):
         spans.observe(processed, now)
@@ -51,6 +55,7 @@ def test_one_round_is_the_whole_drain_after_the_first_reading() -> None:
     figure = spans.median("drain")
     assert figure.events_per_s == pytest.approx(100 / 2)
     assert figure.cpu_us_per_event == pytest.approx(50)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_drain_without_a_span_says_so() -> None:

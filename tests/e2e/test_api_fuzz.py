@@ -27,7 +27,7 @@ from schemathesis.schemas import APIOperation
 
 from switchboard_demo.customers import demo_customers
 from switchboard_runtime.kafka import create_topics
-from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+from switchboard_runtime.testing.plugin import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -48,24 +48,22 @@ LIMITS = {
 async def running(
     stack: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Pipeline]:
-    name = f"fuzz_{uuid.uuid4().hex[:8]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    log_dir: Path = tmp_path_factory.mktemp("fuzz")
-    suffix = f".fuzz-{uuid.uuid4().hex[:8]}"
-    pipeline = Pipeline(
-        stack.kafka_settings(), stack.url(name), log_dir, topic_suffix=suffix, settings=LIMITS
-    )
-    await create_topics(pipeline.kafka, [t + suffix for t in topic_names()])
-    customers = log_dir / "customers.jsonl"
-    customers.write_text("".join(json.dumps(c.to_json()) + "\n" for c in demo_customers()[:50]))
-    pipeline.run_command("profile-lookup", "import", str(customers))
-    try:
-        for service in SERVICES:
-            await asyncio.to_thread(pipeline.start, service)
-        yield pipeline
-    finally:
-        pipeline.stop_all()
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database("fuzz") as database_url:
+        log_dir: Path = tmp_path_factory.mktemp("fuzz")
+        suffix = f".fuzz-{uuid.uuid4().hex[:8]}"
+        pipeline = Pipeline(
+            stack.kafka_settings(), database_url, log_dir, topic_suffix=suffix, settings=LIMITS
+        )
+        await create_topics(pipeline.kafka, [t + suffix for t in topic_names()])
+        customers = log_dir / "customers.jsonl"
+        customers.write_text("".join(json.dumps(c.to_json()) + "\n" for c in demo_customers()[:50]))
+        pipeline.run_command("profile-lookup", "import", str(customers))
+        try:
+            for service in SERVICES:
+                await asyncio.to_thread(pipeline.start, service)
+            yield pipeline
+        finally:
+            pipeline.stop_all()
 
 
 def fuzz(

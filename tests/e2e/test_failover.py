@@ -38,7 +38,7 @@ from switchboard_runtime.kafka import create_topics, make_admin, make_producer
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import read_to_end, read_until
-from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+from switchboard_runtime.testing.plugin import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka]
 
@@ -157,22 +157,22 @@ async def failover_pipeline(
     stack: Stack, cluster: KafkaCluster, tmp_path: Path
 ) -> AsyncIterator[Pipeline]:
     """The three services on the cluster, with the demo customers imported; stopped after."""
-    name = f"failover_{uuid.uuid4().hex[:8]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    kafka = cluster.client_settings()
-    assert (kafka.replication_factor, kafka.enable_idempotence) == (3, True)
-    pipeline = Pipeline(kafka, stack.url(name), tmp_path)
-    try:
-        await create_topics(kafka, topic_names())
-        customers_file = tmp_path / "customers.jsonl"
-        customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in demo_customers()))
-        pipeline.run_command("profile-lookup", "import", str(customers_file))
-        for service in SERVICE_NAMES:
-            await asyncio.to_thread(pipeline.start, service)
-        yield pipeline
-    finally:
-        pipeline.stop_all()
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database("failover") as database_url:
+        kafka = cluster.client_settings()
+        assert (kafka.replication_factor, kafka.enable_idempotence) == (3, True)
+        pipeline = Pipeline(kafka, database_url, tmp_path)
+        try:
+            await create_topics(kafka, topic_names())
+            customers_file = tmp_path / "customers.jsonl"
+            customers_file.write_text(
+                "".join(json.dumps(c.to_json()) + "\n" for c in demo_customers())
+            )
+            pipeline.run_command("profile-lookup", "import", str(customers_file))
+            for service in SERVICE_NAMES:
+                await asyncio.to_thread(pipeline.start, service)
+            yield pipeline
+        finally:
+            pipeline.stop_all()
 
 
 def demo_traffic() -> list[Outgoing]:

@@ -43,7 +43,7 @@ from switchboard_events.topics import DLQ_CONSUMER_GROUP, dlq
 from switchboard_runtime.kafka import create_topics, make_producer
 from switchboard_runtime.testing import eventually
 from switchboard_runtime.testing.kafka import Message, read_to_end, read_until
-from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+from switchboard_runtime.testing.plugin import Stack
 from tests.deploy.dashboards import panel_queries
 from tests.deploy.prometheus_server import query, running_prometheus
 
@@ -195,68 +195,66 @@ async def alerts_once_settled(pipeline: Pipeline, sent: Sent) -> list[Message]:
 async def e2e(
     stack: Stack, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Pipeline, Sent, Observed]]:
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    log_dir: Path = tmp_path_factory.mktemp("e2e")
-    # A killed service's partitions go to its restarted self once its session expires:
-    # short, so the takeover comes before the SLA timers of the steps it had not read.
-    kafka = stack.kafka_settings(session_timeout_ms=3000, heartbeat_interval_ms=500)
-    pipeline = Pipeline(kafka, stack.url(name), log_dir)
-    await create_topics(pipeline.kafka, topic_names())
-    customers_file = log_dir / "customers.jsonl"
-    customers = demo_customers()
-    customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
-    pipeline.run_command("profile-lookup", "import", str(customers_file))
-    services = ("profile-lookup", "router", "sla-monitor")
-    targets = {name: f"127.0.0.1:{pipeline.port(name)}" for name in services}
-    prometheus = running_prometheus(targets, log_dir)
-    try:
-        url = prometheus.__enter__()
-        for service in services:
-            await asyncio.to_thread(pipeline.start, service)
-        run = uuid.uuid4().hex[:8]
-        start = datetime.now(UTC)
-        config = TrafficConfig(
-            seed=11, rate=3, duration=TRAFFIC_SECONDS, malformed_share=0.05, run_id=run
-        )
-        known_phone = next(i.value for i in customers[0].identities if i.kind == "phone")
-        items = [
-            *generate_traffic(customers, config, start),
-            *hand_written(start, run, known_phone),
-        ]
-        began = time.monotonic()
-        sent = Sent()
-        await asyncio.gather(
-            publish_on_time(pipeline, items, began, sent),
-            crash_and_restart(pipeline, sent, len(items)),
-        )
-        alerts = await alerts_once_settled(pipeline, sent)
-        finished_at = time.monotonic() - began
-        # The OLA attainment gauge follows the breach at the next live refresh (10 s).
-        await eventually(
-            lambda: ola_attainment_scraped(url), timeout=30, what="the OLA attainment scraped"
-        )
-        observed = Observed(
-            decisions=await read_until(
-                pipeline.kafka,
-                ROUTING_DECISIONS,
-                lambda out: {str(data_of(m)["contact_id"]) for m in out} >= set(sent.contacts),
-                what="a decision for every contact sent (redelivered copies allowed)",
-            ),
-            alerts=alerts,
-            inbound_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_INBOUND)),
-            lifecycle_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_LIFECYCLE)),
-            finished_at=finished_at,
-            panel_samples={
-                panel: len(await asyncio.to_thread(query, url, panel[2]))
-                for panel in panel_queries()
-            },
-        )
-        yield pipeline, sent, observed
-    finally:
-        pipeline.stop_all()
-        prometheus.__exit__(None, None, None)
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database("e2e") as database_url:
+        log_dir: Path = tmp_path_factory.mktemp("e2e")
+        # A killed service's partitions go to its restarted self once its session expires:
+        # short, so the takeover comes before the SLA timers of the steps it had not read.
+        kafka = stack.kafka_settings(session_timeout_ms=3000, heartbeat_interval_ms=500)
+        pipeline = Pipeline(kafka, database_url, log_dir)
+        await create_topics(pipeline.kafka, topic_names())
+        customers_file = log_dir / "customers.jsonl"
+        customers = demo_customers()
+        customers_file.write_text("".join(json.dumps(c.to_json()) + "\n" for c in customers))
+        pipeline.run_command("profile-lookup", "import", str(customers_file))
+        services = ("profile-lookup", "router", "sla-monitor")
+        targets = {name: f"127.0.0.1:{pipeline.port(name)}" for name in services}
+        prometheus = running_prometheus(targets, log_dir)
+        try:
+            url = prometheus.__enter__()
+            for service in services:
+                await asyncio.to_thread(pipeline.start, service)
+            run = uuid.uuid4().hex[:8]
+            start = datetime.now(UTC)
+            config = TrafficConfig(
+                seed=11, rate=3, duration=TRAFFIC_SECONDS, malformed_share=0.05, run_id=run
+            )
+            known_phone = next(i.value for i in customers[0].identities if i.kind == "phone")
+            items = [
+                *generate_traffic(customers, config, start),
+                *hand_written(start, run, known_phone),
+            ]
+            began = time.monotonic()
+            sent = Sent()
+            await asyncio.gather(
+                publish_on_time(pipeline, items, began, sent),
+                crash_and_restart(pipeline, sent, len(items)),
+            )
+            alerts = await alerts_once_settled(pipeline, sent)
+            finished_at = time.monotonic() - began
+            # The OLA attainment gauge follows the breach at the next live refresh (10 s).
+            await eventually(
+                lambda: ola_attainment_scraped(url), timeout=30, what="the OLA attainment scraped"
+            )
+            observed = Observed(
+                decisions=await read_until(
+                    pipeline.kafka,
+                    ROUTING_DECISIONS,
+                    lambda out: {str(data_of(m)["contact_id"]) for m in out} >= set(sent.contacts),
+                    what="a decision for every contact sent (redelivered copies allowed)",
+                ),
+                alerts=alerts,
+                inbound_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_INBOUND)),
+                lifecycle_dlq=await read_to_end(pipeline.kafka, dlq(CONTACTS_LIFECYCLE)),
+                finished_at=finished_at,
+                panel_samples={
+                    panel: len(await asyncio.to_thread(query, url, panel[2]))
+                    for panel in panel_queries()
+                },
+            )
+            yield pipeline, sent, observed
+        finally:
+            pipeline.stop_all()
+            prometheus.__exit__(None, None, None)
 
 
 async def ola_attainment_scraped(url: str) -> list[object] | None:

@@ -37,7 +37,7 @@ from switchboard_events import (
 )
 from switchboard_runtime.kafka import create_topics
 from switchboard_runtime.testing.kafka import committed, publish, read_topic, topic_size
-from switchboard_runtime.testing.plugin import TEMPLATE_DB, Stack, execute_admin
+from switchboard_runtime.testing.plugin import Stack
 
 pytestmark = pytest.mark.integration
 
@@ -64,17 +64,15 @@ class IsolatedPipeline(Pipeline):
 
 @pytest.fixture
 async def pipeline(stack: Stack, tmp_path: Path) -> AsyncIterator[IsolatedPipeline]:
-    name = f"e2e_{uuid.uuid4().hex[:8]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    suffix = f".r{uuid.uuid4().hex[:8]}"
-    kafka = stack.kafka_settings()
-    pipeline = IsolatedPipeline(kafka, stack.url(name), tmp_path, suffix=suffix)
-    await create_topics(kafka, [topic + suffix for topic in topic_names()])
-    try:
-        yield pipeline
-    finally:
-        pipeline.stop_all()
-        await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database("replay") as database_url:
+        suffix = f".r{uuid.uuid4().hex[:8]}"
+        kafka = stack.kafka_settings()
+        pipeline = IsolatedPipeline(kafka, database_url, tmp_path, suffix=suffix)
+        await create_topics(kafka, [topic + suffix for topic in topic_names()])
+        try:
+            yield pipeline
+        finally:
+            pipeline.stop_all()
 
 
 def contact(contact_id: str, event_id: str, source: str) -> ContactReceived:

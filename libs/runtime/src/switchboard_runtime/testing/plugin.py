@@ -21,6 +21,7 @@ Fixtures:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -126,6 +127,18 @@ class Stack:
         """The same URL for asyncpg itself (no SQLAlchemy driver suffix)."""
         return self.url(database).replace("+asyncpg", "")
 
+    @contextlib.asynccontextmanager
+    async def new_database(self, prefix: str = "t") -> AsyncIterator[str]:
+        """The URL of a fresh database cloned from the migrated template, dropped after
+        (connections left open and all)."""
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin = self.url("postgres")
+        await execute_admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        try:
+            yield self.url(name)
+        finally:
+            await execute_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 @pytest.fixture(scope="session")
 def stack(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -189,8 +202,5 @@ def topic_suffix() -> str:
 
 @pytest.fixture
 async def database_url(stack: Stack) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = stack.url("postgres")
-    await execute_admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
-    yield stack.url(name)
-    await execute_admin(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database() as url:
+        yield url
