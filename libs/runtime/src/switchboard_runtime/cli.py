@@ -9,11 +9,10 @@ database) print one line and exit 2; anything else is a bug and shows its traceb
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-
-import uvloop
 
 from switchboard_runtime.errors import ConfigurationError
 from switchboard_runtime.host import Build, serve
@@ -58,8 +57,7 @@ def main(
                 print(f"schema {spec.schema} is up to date", file=sys.stderr)
                 return 0
             configure_logging(spec.name, settings.log_level)
-            # uvicorn's own choice of loop: 8-16 % less CPU per event than asyncio's (bench).
-            uvloop.run(serve(spec, settings, build))
+            asyncio.run(serve(spec, settings, build))
     except ConfigurationError as exc:
         print(f"{spec.package}: {exc}", file=sys.stderr)
         return USAGE_EXIT
