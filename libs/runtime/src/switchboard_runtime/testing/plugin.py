@@ -14,7 +14,8 @@ Fixtures:
 - `kafka_pom`, `kafka_distribution`: for tests marked `kafka` that start Kafka clusters
   of their own (three brokers, SASL); those run only with `--broker=kafka`.
 - `database_url`: a fresh database per test, cloned from a template that has every
-  service's migrations applied once (ini option `switchboard_migrations`).
+  service's migrations applied once (ini option `switchboard_migrations`); a module's
+  fixture gets its own with `Stack.new_database`.
 - `topic_suffix`: a fresh suffix per test, to give each test its own topics and group.
 """
 
