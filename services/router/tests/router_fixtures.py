@@ -7,7 +7,6 @@ directory has a conftest.py, and mypy cannot check two modules of the same name.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,7 @@ from switchboard_runtime.migrations import downgrade, upgrade
 from switchboard_runtime.runner import Output, Record
 from switchboard_runtime.settings import KafkaSettings
 from switchboard_runtime.testing import ManualClock, auth
-from switchboard_runtime.testing.plugin import Stack, execute_admin
+from switchboard_runtime.testing.plugin import Stack
 from switchboard_runtime.web import create_app
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -65,12 +64,12 @@ class EmptyDatabase:
 @pytest.fixture
 async def empty_database(stack: Stack) -> AsyncIterator[EmptyDatabase]:
     """A new database without the router's schema, dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    await execute_admin(stack.url("postgres"), f'CREATE DATABASE "{name}"')
-    engine = db.make_engine(stack.url(name))
-    yield EmptyDatabase(stack.url(name), engine)
-    await engine.dispose()
-    await execute_admin(stack.url("postgres"), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with stack.new_database(template=None) as url:
+        engine = db.make_engine(url)
+        try:
+            yield EmptyDatabase(url, engine)
+        finally:
+            await engine.dispose()
 
 
 @pytest.fixture

@@ -129,12 +129,15 @@ class Stack:
         return self.url(database).replace("+asyncpg", "")
 
     @contextlib.asynccontextmanager
-    async def new_database(self, prefix: str = "t") -> AsyncIterator[str]:
-        """The URL of a fresh database cloned from the migrated template, dropped after
-        (connections left open and all)."""
+    async def new_database(
+        self, prefix: str = "t", template: str | None = TEMPLATE_DB
+    ) -> AsyncIterator[str]:
+        """The URL of a fresh database cloned from `template` (the migrated one; None: an
+        empty database), dropped after (connections left open and all)."""
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         admin = self.url("postgres")
-        await execute_admin(admin, f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+        clone = f' TEMPLATE "{template}"' if template is not None else ""
+        await execute_admin(admin, f'CREATE DATABASE "{name}"{clone}')
         try:
             yield self.url(name)
         finally:
