@@ -12,6 +12,9 @@ is the figure):
   decision, and `router_cpu_bound_vs_passthrough`, the ratio that stack CPU allows;
 - `router_2x_events_per_s` (and its CPU per event, memory) and `router_2x_vs_1x`: two
   router processes in one consumer group (one per core) draining a backlog as large;
+- `router_floor_*`: the same drain through the router's host and runner with a handler
+  that only claims and echoes (`bench.floor`), the cost before any routing, and
+  `router_floor_cpu_share`, its CPU per event over the router's;
 - `router_p50_ms` / `router_p99_ms`: publish-to-decision latency of the router alone at a
   steady 1,000 contacts/s (the pass-through's latency rate), after the backlog; the same
   at 50 and 200 contacts/s (`router_p99_ms_at_50` ...; the naive peer's is compared at 50).
@@ -114,6 +117,7 @@ async def run(ctx: BenchContext) -> None:
         delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
         ctx.emit_latency("router", delays, rate)
     await _two_instances(ctx, drained.events_per_s)
+    await _floor(ctx, drained.cpu_us_per_event)
 
 
 async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) -> None:
@@ -142,6 +146,32 @@ async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) ->
         await decisions.stop()
     ctx.emit_drain("router_2x", drained)
     ctx.emit("router_2x_vs_1x", drained.events_per_s / one_instance_events_per_s, "ratio")
+
+
+async def _floor(ctx: BenchContext, router_cpu_us_per_event: float) -> None:
+    """`router_floor_*`: `bench.floor` drains the single router's backlog, as it did."""
+    settings = ctx.kafka
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    enriched_records, lifecycle_records = _backlog("f", BACKLOG * ROUNDS)
+    await publish(settings, enriched_topic, enriched_records)
+    await publish(settings, lifecycle_topic, lifecycle_records)
+    proc, port = _start(ctx, settings, suffix, await ctx.new_database(), module="bench.floor")
+    echoes = reader(settings, decisions_topic)
+    await echoes.start()
+    try:
+        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the floor")
+        drained = await drain(
+            echoes,
+            BACKLOG * ROUNDS,
+            DRAIN_TIMEOUT_S * ROUNDS,
+            "floor echoes",
+            ctx.meter(proc.pid),
+            rounds=ROUNDS,
+        )
+    finally:
+        await echoes.stop()
+    ctx.emit_drain("router_floor", drained)
+    ctx.emit("router_floor_cpu_share", drained.cpu_us_per_event / router_cpu_us_per_event, "ratio")
 
 
 async def _topics(settings: KafkaSettings) -> tuple[str, str, str, str]:
@@ -179,11 +209,15 @@ def _backlog(
 
 
 def _start(
-    ctx: BenchContext, settings: KafkaSettings, suffix: str, database_url: str
+    ctx: BenchContext,
+    settings: KafkaSettings,
+    suffix: str,
+    database_url: str,
+    module: str = "router",
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = ctx.start_service(
-        "router",
+        module,
         {
             "ROUTER_DATABASE_URL": database_url,
             **settings.as_env("ROUTER_"),
