@@ -39,6 +39,7 @@ from bench.common import (
     LOW_RATE_SECONDS,
     LOW_RATES,
     ROUNDS,
+    Drain,
     drain,
     publish,
     reader,
@@ -91,33 +92,43 @@ def _contact(rng: random.Random, run: str, i: int, now: datetime) -> Event:
 
 async def run(ctx: BenchContext) -> None:
     settings = ctx.kafka
-    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
-    enriched_records, lifecycle_records = _backlog("r", BACKLOG * ROUNDS)
-    await publish(settings, enriched_topic, enriched_records)
-    await publish(settings, lifecycle_topic, lifecycle_records)
-
-    proc, port = _start(ctx, settings, suffix, await ctx.new_database())
-    decisions = reader(settings, decisions_topic)
-    await decisions.start()
-    try:
-        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the router")
-        drained = await drain(
-            decisions,
-            BACKLOG * ROUNDS,
-            DRAIN_TIMEOUT_S * ROUNDS,
-            "router decisions",
-            ctx.meter(proc.pid),
-            rounds=ROUNDS,
-        )
-    finally:
-        await decisions.stop()
+    drained, enriched_topic, decisions_topic = await _drain_backlog(ctx, "r", "router")
     ctx.emit_drain("router", drained)
     runs = ((LATENCY_RATE, LATENCY_SECONDS), *((rate, LOW_RATE_SECONDS) for rate in LOW_RATES))
     for rate, seconds in runs:
         delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
         ctx.emit_latency("router", delays, rate)
     await _two_instances(ctx, drained.events_per_s)
-    await _floor(ctx, drained.cpu_us_per_event)
+    floor, _, _ = await _drain_backlog(ctx, "f", "bench.floor")
+    ctx.emit_drain("router_floor", floor)
+    ctx.emit("router_floor_cpu_share", floor.cpu_us_per_event / drained.cpu_us_per_event, "ratio")
+
+
+async def _drain_backlog(ctx: BenchContext, run: str, module: str) -> tuple[Drain, str, str]:
+    """`ROUNDS` backlogs of `run` drained by one `module` process in the router's place
+    (left running), measured in spans; with the enriched and the decisions topic."""
+    settings = ctx.kafka
+    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
+    enriched_records, lifecycle_records = _backlog(run, BACKLOG * ROUNDS)
+    await publish(settings, enriched_topic, enriched_records)
+    await publish(settings, lifecycle_topic, lifecycle_records)
+
+    proc, port = _start(ctx, settings, suffix, await ctx.new_database(), module)
+    outputs = reader(settings, decisions_topic)
+    await outputs.start()
+    try:
+        await wait_ready(proc, port, STARTUP_TIMEOUT_S, module)
+        drained = await drain(
+            outputs,
+            BACKLOG * ROUNDS,
+            DRAIN_TIMEOUT_S * ROUNDS,
+            f"{module} decisions",
+            ctx.meter(proc.pid),
+            rounds=ROUNDS,
+        )
+    finally:
+        await outputs.stop()
+    return drained, enriched_topic, decisions_topic
 
 
 async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) -> None:
@@ -146,32 +157,6 @@ async def _two_instances(ctx: BenchContext, one_instance_events_per_s: float) ->
         await decisions.stop()
     ctx.emit_drain("router_2x", drained)
     ctx.emit("router_2x_vs_1x", drained.events_per_s / one_instance_events_per_s, "ratio")
-
-
-async def _floor(ctx: BenchContext, router_cpu_us_per_event: float) -> None:
-    """`router_floor_*`: `bench.floor` drains the single router's backlog, as it did."""
-    settings = ctx.kafka
-    suffix, enriched_topic, lifecycle_topic, decisions_topic = await _topics(settings)
-    enriched_records, lifecycle_records = _backlog("f", BACKLOG * ROUNDS)
-    await publish(settings, enriched_topic, enriched_records)
-    await publish(settings, lifecycle_topic, lifecycle_records)
-    proc, port = _start(ctx, settings, suffix, await ctx.new_database(), module="bench.floor")
-    echoes = reader(settings, decisions_topic)
-    await echoes.start()
-    try:
-        await wait_ready(proc, port, STARTUP_TIMEOUT_S, "the floor")
-        drained = await drain(
-            echoes,
-            BACKLOG * ROUNDS,
-            DRAIN_TIMEOUT_S * ROUNDS,
-            "floor echoes",
-            ctx.meter(proc.pid),
-            rounds=ROUNDS,
-        )
-    finally:
-        await echoes.stop()
-    ctx.emit_drain("router_floor", drained)
-    ctx.emit("router_floor_cpu_share", drained.cpu_us_per_event / router_cpu_us_per_event, "ratio")
 
 
 async def _topics(settings: KafkaSettings) -> tuple[str, str, str, str]:
