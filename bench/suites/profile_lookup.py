@@ -11,7 +11,10 @@ service (`python -m profile_lookup`) as a process, then:
   `vs_passthrough` divides it by the same run's raw pass-through; with the service's own
   and the whole stack's CPU per event and `profile_lookup_cpu_bound_vs_passthrough`;
 - `profile_lookup_p50_ms` / `profile_lookup_p99_ms`: publish-to-enriched-output
-  latency at a steady 1,000 contacts/s.
+  latency at a steady 1,000 contacts/s;
+- `profile_lookup_floor_*`: the same kind of backlog through profile-lookup's host and
+  runner with a handler that only claims and echoes (`bench.floor`), the cost before any
+  enrichment, and `profile_lookup_floor_cpu_share`, its CPU per event over the service's.
 """
 
 from __future__ import annotations
@@ -21,13 +24,14 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 
-from bench.common import ROUNDS, drain, percentile, publish, reader, steady_latency
+from bench.common import ROUNDS, Drain, drain, percentile, publish, reader, steady_latency
 from bench.context import BenchContext
 from switchboard_events.topics import CONTACTS_ENRICHED, CONTACTS_INBOUND, CONTACTS_LIFECYCLE, dlq
 from switchboard_runtime.kafka import create_topics
@@ -178,38 +182,13 @@ async def run(ctx: BenchContext) -> None:
         flush=True,
     )
     settings = ctx.kafka
-    suffix = f".b{uuid.uuid4().hex[:8]}"
-    inbound, enriched = CONTACTS_INBOUND + suffix, CONTACTS_ENRICHED + suffix
-    lifecycle = CONTACTS_LIFECYCLE + suffix
-    await create_topics(settings, [inbound, enriched, lifecycle, dlq(inbound), dlq(lifecycle)])
-
+    suffix, inbound, enriched = await _topics(settings)
     run_id = uuid.uuid4().hex[:6]
-    rng = random.Random(1)
-    drained_count = BACKLOG * ROUNDS
-    backlog = [_event(rng, run_id, i, "drain") for i in range(drained_count)]
-    await publish(settings, inbound, backlog)
-
     enriched_out = reader(settings, enriched)
     await enriched_out.start()
     try:
-        proc = ctx.start_service(
-            "profile_lookup",
-            {
-                "PROFILES_DATABASE_URL": database_url,
-                **settings.as_env("PROFILES_"),
-                "PROFILES_TOPIC_SUFFIX": suffix,
-                "PROFILES_CONSUMER_GROUP": f"profile-lookup{suffix}",
-                "PROFILES_HTTP_PORT": "0",
-                "PROFILES_LOG_LEVEL": "WARNING",
-            },
-        )
-        drained = await drain(
-            enriched_out,
-            drained_count,
-            STARTUP_TIMEOUT_S + drained_count / 500,
-            "profile-lookup enrichment",
-            ctx.meter(proc.pid),
-            rounds=ROUNDS,
+        drained = await _drain_backlog(
+            ctx, suffix, inbound, enriched_out, database_url, run_id, "profile_lookup"
         )
         ctx.emit_drain("profile_lookup", drained)
         delays = sorted(await _latency(settings, enriched_out, inbound, run_id))
@@ -219,3 +198,76 @@ async def run(ctx: BenchContext) -> None:
         raise RuntimeError("no enriched output arrived during the latency run")
     ctx.emit("profile_lookup_p50_ms", statistics.median(delays), "ms")
     ctx.emit("profile_lookup_p99_ms", percentile(delays, 0.99), "ms")
+    await _floor(ctx, drained.cpu_us_per_event)
+
+
+async def _floor(ctx: BenchContext, service_cpu_us_per_event: float) -> None:
+    """`profile_lookup_floor_*`: `bench.floor` in profile-lookup's place drains the same
+    kind of backlog (on an unseeded database: it reads no customer)."""
+    suffix, inbound, enriched = await _topics(ctx.kafka)
+    echoes = reader(ctx.kafka, enriched)
+    await echoes.start()
+    try:
+        drained = await _drain_backlog(
+            ctx,
+            suffix,
+            inbound,
+            echoes,
+            await ctx.new_database(),
+            uuid.uuid4().hex[:6],
+            "bench.floor",
+            {"FLOOR_OF": "profile-lookup"},
+        )
+    finally:
+        await echoes.stop()
+    ctx.emit_drain("profile_lookup_floor", drained)
+    share = drained.cpu_us_per_event / service_cpu_us_per_event
+    ctx.emit("profile_lookup_floor_cpu_share", share, "ratio")
+
+
+async def _topics(settings: KafkaSettings) -> tuple[str, str, str]:
+    """A fresh suffix, and the inbound and enriched topics under it (with the rest of
+    profile-lookup's topics)."""
+    suffix = f".b{uuid.uuid4().hex[:8]}"
+    inbound, enriched = CONTACTS_INBOUND + suffix, CONTACTS_ENRICHED + suffix
+    lifecycle = CONTACTS_LIFECYCLE + suffix
+    await create_topics(settings, [inbound, enriched, lifecycle, dlq(inbound), dlq(lifecycle)])
+    return suffix, inbound, enriched
+
+
+async def _drain_backlog(
+    ctx: BenchContext,
+    suffix: str,
+    inbound: str,
+    out: AIOKafkaConsumer,
+    database_url: str,
+    run_id: str,
+    module: str,
+    env: Mapping[str, str] | None = None,
+) -> Drain:
+    """`ROUNDS` backlogs of run `run_id` on `inbound`, drained by one `module` process in
+    profile-lookup's place (left running), as `out` reads its outputs."""
+    rng = random.Random(1)
+    drained_count = BACKLOG * ROUNDS
+    backlog = [_event(rng, run_id, i, "drain") for i in range(drained_count)]
+    await publish(ctx.kafka, inbound, backlog)
+    proc = ctx.start_service(
+        module,
+        {
+            "PROFILES_DATABASE_URL": database_url,
+            **ctx.kafka.as_env("PROFILES_"),
+            "PROFILES_TOPIC_SUFFIX": suffix,
+            "PROFILES_CONSUMER_GROUP": f"profile-lookup{suffix}",
+            "PROFILES_HTTP_PORT": "0",
+            "PROFILES_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        },
+    )
+    return await drain(
+        out,
+        drained_count,
+        STARTUP_TIMEOUT_S + drained_count / 500,
+        f"outputs of {module}",
+        ctx.meter(proc.pid),
+        rounds=ROUNDS,
+    )

@@ -30,7 +30,7 @@ import random
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,12 +99,14 @@ async def run(ctx: BenchContext) -> None:
         delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
         ctx.emit_latency("router", delays, rate)
     await _two_instances(ctx, drained.events_per_s)
-    floor, _, _ = await _drain_backlog(ctx, "f", "bench.floor")
+    floor, _, _ = await _drain_backlog(ctx, "f", "bench.floor", {"FLOOR_OF": "router"})
     ctx.emit_drain("router_floor", floor)
     ctx.emit("router_floor_cpu_share", floor.cpu_us_per_event / drained.cpu_us_per_event, "ratio")
 
 
-async def _drain_backlog(ctx: BenchContext, run: str, module: str) -> tuple[Drain, str, str]:
+async def _drain_backlog(
+    ctx: BenchContext, run: str, module: str, env: Mapping[str, str] | None = None
+) -> tuple[Drain, str, str]:
     """`ROUNDS` backlogs of `run` drained by one `module` process in the router's place
     (left running), measured in spans; with the enriched and the decisions topic."""
     settings = ctx.kafka
@@ -113,7 +115,7 @@ async def _drain_backlog(ctx: BenchContext, run: str, module: str) -> tuple[Drai
     await publish(settings, enriched_topic, enriched_records)
     await publish(settings, lifecycle_topic, lifecycle_records)
 
-    proc, port = _start(ctx, settings, suffix, await ctx.new_database(), module)
+    proc, port = _start(ctx, settings, suffix, await ctx.new_database(), module, env)
     outputs = reader(settings, decisions_topic)
     await outputs.start()
     try:
@@ -122,7 +124,7 @@ async def _drain_backlog(ctx: BenchContext, run: str, module: str) -> tuple[Drai
             outputs,
             BACKLOG * ROUNDS,
             DRAIN_TIMEOUT_S * ROUNDS,
-            f"{module} decisions",
+            f"outputs of {module}",
             ctx.meter(proc.pid),
             rounds=ROUNDS,
         )
@@ -199,6 +201,7 @@ def _start(
     suffix: str,
     database_url: str,
     module: str = "router",
+    env: Mapping[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     proc = ctx.start_service(
@@ -210,6 +213,7 @@ def _start(
             "ROUTER_CONSUMER_GROUP": f"router{suffix}",
             "ROUTER_HTTP_PORT": str(port),
             "ROUTER_LOG_LEVEL": "WARNING",
+            **(env or {}),
         },
     )
     return proc, port
