@@ -198,6 +198,7 @@ async def run(ctx: BenchContext) -> None:
         raise RuntimeError("no enriched output arrived during the latency run")
     ctx.emit("profile_lookup_p50_ms", statistics.median(delays), "ms")
     ctx.emit("profile_lookup_p99_ms", percentile(delays, 0.99), "ms")
+    ctx.stop_services()  # idle, it would still poll the broker beside the floor
     await _floor(ctx, drained.cpu_us_per_event)
 
 

@@ -99,6 +99,7 @@ async def run(ctx: BenchContext) -> None:
         delays = await latency(settings, enriched_topic, decisions_topic, rate, seconds)
         ctx.emit_latency("router", delays, rate)
     await _two_instances(ctx, drained.events_per_s)
+    ctx.stop_services()  # idle, they would still poll the broker beside the floor
     floor, _, _ = await _drain_backlog(ctx, "f", "bench.floor", {"FLOOR_OF": "router"})
     ctx.emit_drain("router_floor", floor)
     ctx.emit("router_floor_cpu_share", floor.cpu_us_per_event / drained.cpu_us_per_event, "ratio")
